@@ -1,0 +1,13 @@
+import { idParamSchema } from '#shared/schemas/accounts'
+import { deleteGrant } from '../../../services/grants'
+
+// Same as DELETE /api/admin/grants/:id, for clients that name the grant in the body or query.
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const { id } = getQuery(event).id !== undefined
+    ? parseQuery(event, idParamSchema)
+    : await parseBody(event, idParamSchema)
+  await deleteGrant(id)
+  setResponseStatus(event, 204)
+  return null
+})

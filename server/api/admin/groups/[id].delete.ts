@@ -1,0 +1,10 @@
+import { idParamSchema } from '#shared/schemas/accounts'
+
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const { id } = parseParams(event, idParamSchema)
+  const { count } = await useDb().group.deleteMany({ where: { id } })
+  if (count === 0) notFound('Group')
+  setResponseStatus(event, 204)
+  return null
+})

@@ -1,0 +1,15 @@
+import { idParamSchema, memberSchema } from '#shared/schemas/accounts'
+import { removeMember } from '../../../../services/groups'
+
+// The member is named in the body ({userId}) or the query (?userId=).
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const { id } = parseParams(event, idParamSchema)
+  const query = getQuery(event)
+  const { userId } = query.userId !== undefined
+    ? parseQuery(event, memberSchema)
+    : await parseBody(event, memberSchema)
+  await removeMember(id, userId)
+  setResponseStatus(event, 204)
+  return null
+})

@@ -1,0 +1,16 @@
+import { idParamSchema, memberSchema } from '#shared/schemas/accounts'
+import { requireGroupAndUser } from '../../../../services/groups'
+
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const { id } = parseParams(event, idParamSchema)
+  const { userId } = await parseBody(event, memberSchema)
+  await requireGroupAndUser(id, userId)
+  const membership = await useDb().membership.upsert({
+    where: { userId_groupId: { userId, groupId: id } },
+    create: { userId, groupId: id },
+    update: {},
+  })
+  setResponseStatus(event, 201)
+  return membership
+})

@@ -1,0 +1,12 @@
+import { z } from 'zod'
+import { removeMember } from '../../../../../services/groups'
+
+const paramsSchema = z.object({ id: z.string().min(1).max(64), userId: z.string().min(1).max(64) })
+
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const { id, userId } = parseParams(event, paramsSchema)
+  await removeMember(id, userId)
+  setResponseStatus(event, 204)
+  return null
+})

@@ -1,0 +1,16 @@
+import { groupCreateSchema } from '#shared/schemas/accounts'
+import { isUniqueViolation } from '../../../services/accounts'
+
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const input = await parseBody(event, groupCreateSchema)
+  try {
+    const group = await useDb().group.create({ data: input })
+    setResponseStatus(event, 201)
+    return { ...group, members: [] }
+  }
+  catch (error) {
+    if (isUniqueViolation(error)) conflict(`Group "${input.name}" exists`)
+    throw error
+  }
+})

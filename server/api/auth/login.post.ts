@@ -1,0 +1,32 @@
+import { loginSchema } from '#shared/schemas/accounts'
+import { createAccessToken, LOGIN_TOKEN_NAME, toPublicUser } from '../../services/accounts'
+import { loginBlockedFor, recordLoginFailure, recordLoginSuccess } from '../../services/login-limiter'
+
+// Verifying against this hash when the user does not exist keeps both answers equally slow.
+let dummyHash: Promise<string> | undefined
+
+export default defineEventHandler(async (event) => {
+  const { username, password } = await parseBody(event, loginSchema)
+  const address = getRequestIP(event) ?? 'unknown'
+  const wait = await loginBlockedFor(username, address)
+  if (wait > 0) {
+    setResponseHeader(event, 'Retry-After', wait)
+    throw createError({ statusCode: 429, statusMessage: 'Too Many Requests', message: `Too many failed logins; try again in ${wait} s`, data: { retryAfter: wait } })
+  }
+  const user = await useDb().user.findUnique({ where: { username } })
+  dummyHash ??= hashPassword('not-a-real-password')
+  const valid = await verifyPassword(user?.passwordHash ?? await dummyHash, password)
+  if (!user || !valid) {
+    await recordLoginFailure(username, address)
+    throw createError({ statusCode: 401, statusMessage: 'Unauthorized', message: 'Wrong username or password' })
+  }
+  await recordLoginSuccess(username)
+  const { token, accessToken } = await createAccessToken(user.id, LOGIN_TOKEN_NAME)
+  const publicUser = toPublicUser(user)
+  await replaceUserSession(event, {
+    user: { id: user.id, username: user.username, role: publicUser.role },
+    tokenId: accessToken.id,
+    loggedInAt: Date.now(),
+  }, { cookie: { secure: isSecureRequest(event) } })
+  return { user: publicUser, token }
+})

@@ -1,0 +1,79 @@
+import type { Role } from '#shared/schemas/accounts'
+import { useDb } from '../utils/db'
+import { newToken, hashToken } from '../utils/secrets'
+
+export interface PublicUser {
+  id: string
+  username: string
+  role: Role
+  createdAt: Date
+}
+
+const publicUserSelect = { id: true, username: true, role: true, createdAt: true } as const
+
+export function toPublicUser(row: { id: string, username: string, role: string, createdAt: Date }): PublicUser {
+  return { id: row.id, username: row.username, role: row.role as Role, createdAt: row.createdAt }
+}
+
+export async function listUsers() {
+  const rows = await useDb().user.findMany({
+    select: { ...publicUserSelect, memberships: { select: { group: { select: { id: true, name: true } } } } },
+    orderBy: { username: 'asc' },
+  })
+  return rows.map(({ memberships, ...user }) => ({ ...toPublicUser(user), groups: memberships.map(m => m.group) }))
+}
+
+export async function findUser(id: string) {
+  return useDb().user.findUnique({ where: { id }, select: publicUserSelect })
+}
+
+export async function createUser(input: { username: string, password: string, role: Role }): Promise<PublicUser> {
+  const row = await useDb().user.create({
+    data: { username: input.username, passwordHash: await hashPassword(input.password), role: input.role },
+    select: publicUserSelect,
+  })
+  return toPublicUser(row)
+}
+
+export async function updateUser(id: string, input: { username?: string, password?: string, role?: Role }) {
+  const row = await useDb().user.update({
+    where: { id },
+    data: {
+      username: input.username,
+      role: input.role,
+      passwordHash: input.password ? await hashPassword(input.password) : undefined,
+    },
+    select: publicUserSelect,
+  })
+  if (input.password) {
+    // A new password ends every personal token made by logging in with the old one.
+    await useDb().accessToken.deleteMany({ where: { userId: id, name: LOGIN_TOKEN_NAME } })
+  }
+  return toPublicUser(row)
+}
+
+export async function countAdmins(): Promise<number> {
+  return useDb().user.count({ where: { role: 'admin' } })
+}
+
+export const LOGIN_TOKEN_NAME = 'login'
+
+/** Creates a personal access token; the secret is returned once and only its hash is kept. */
+export async function createAccessToken(userId: string, name: string) {
+  const token = newToken('mpat')
+  const row = await useDb().accessToken.create({
+    data: { userId, name, tokenHash: hashToken(token) },
+    select: { id: true, name: true, createdAt: true, lastUsedAt: true },
+  })
+  return { token, accessToken: row }
+}
+
+/** True when Prisma refused a write because a unique value is taken. */
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002'
+}
+
+/** True when Prisma found no row to update or delete. */
+export function isMissingRow(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2025'
+}

@@ -1,0 +1,66 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { dbReady, useDb } from '../utils/db'
+import { mercuryConfig } from '../utils/config'
+import { isUniqueViolation } from './accounts'
+
+/**
+ * A secret read from the environment, else from `<dataDir>/<file>`, else generated and written
+ * there (mode 0600) so that restarts and sibling processes on this machine share it.
+ */
+export function persistentSecret(envName: string, file: string): string {
+  const fromEnv = process.env[envName]
+  if (fromEnv) return fromEnv
+  const target = path.join(mercuryConfig().dataDir, file)
+  if (existsSync(target)) return readFileSync(target, 'utf8').trim()
+  const secret = randomBytes(32).toString('base64url')
+  try {
+    writeFileSync(target, `${secret}\n`, { mode: 0o600, flag: 'wx' })
+    return secret
+  }
+  catch {
+    // Another process wrote it first: use theirs.
+    return readFileSync(target, 'utf8').trim()
+  }
+}
+
+/** On an empty database, creates the `admin` user and prints its password once. */
+export async function seedAdmin(): Promise<void> {
+  const db = useDb()
+  const reset = process.env.MERCURY_RESET_ADMIN_PASSWORD
+  if (reset) {
+    // For an operator who lost the admin password: set it (and the admin role) at start-up.
+    const passwordHash = await hashPassword(reset)
+    await db.user.upsert({ where: { username: 'admin' }, create: { username: 'admin', role: 'admin', passwordHash }, update: { role: 'admin', passwordHash } })
+    console.log('Mercury: the admin password was reset from MERCURY_RESET_ADMIN_PASSWORD; unset it now.')
+    return
+  }
+  if (await db.user.count() > 0) return
+  const configured = mercuryConfig().adminPassword
+  const password = configured ?? randomBytes(12).toString('base64url')
+  try {
+    await db.user.create({ data: { username: 'admin', role: 'admin', passwordHash: await hashPassword(password) } })
+  }
+  catch (error) {
+    if (isUniqueViolation(error)) return // a sibling process seeded it
+    throw error
+  }
+  const shown = configured ? '(from MERCURY_ADMIN_PASSWORD)' : password
+  console.log([
+    '',
+    '  Mercury: created the first user.',
+    `    username: admin`,
+    `    password: ${shown}`,
+    configured ? '' : '  This password is shown only once: log in and change it.',
+    '',
+  ].join('\n'))
+}
+
+let startup: Promise<void> | undefined
+
+/** Resolves once the database answers and the first admin exists. */
+export function startupReady(): Promise<void> {
+  startup ??= dbReady().then(seedAdmin)
+  return startup
+}

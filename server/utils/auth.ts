@@ -1,0 +1,84 @@
+import type { H3Event } from 'h3'
+import type { Role } from '#shared/schemas/accounts'
+
+export interface AuthUser {
+  id: string
+  username: string
+  role: Role
+  /** The personal access token that authenticated this request, if any. */
+  tokenId?: string
+}
+
+const BEARER_RE = /^Bearer\s+(\S+)$/i
+
+export function bearerToken(event: H3Event): string | null {
+  const header = getRequestHeader(event, 'authorization')
+  return header ? BEARER_RE.exec(header)?.[1] ?? null : null
+}
+
+/** The user behind a personal access token, or null. */
+export async function userFromToken(token: string): Promise<AuthUser | null> {
+  if (!token.startsWith('mpat_')) return null
+  const row = await useDb().accessToken.findUnique({
+    where: { tokenHash: hashToken(token) },
+    include: { user: { select: { id: true, username: true, role: true } } },
+  })
+  if (!row) return null
+  touchToken(row.id, row.lastUsedAt)
+  return { ...row.user, role: row.user.role as Role, tokenId: row.id }
+}
+
+// lastUsedAt is informative: write it at most once a minute per token, off the request path.
+function touchToken(id: string, lastUsedAt: Date | null) {
+  if (lastUsedAt && Date.now() - lastUsedAt.getTime() < 60_000) return
+  useDb().accessToken.update({ where: { id }, data: { lastUsedAt: new Date() } }).catch(() => {})
+}
+
+/**
+ * Who is calling: a personal access token (`Authorization: Bearer mpat_…`) or the session cookie.
+ * The user is read from the database each time, so a deleted user or a changed role counts at once.
+ */
+export async function authenticate(event: H3Event): Promise<AuthUser | null> {
+  if (event.context.authUser !== undefined) return event.context.authUser
+  let user: AuthUser | null = null
+  const token = bearerToken(event)
+  if (token) {
+    user = await userFromToken(token)
+    if (!user) throw createError({ statusCode: 401, statusMessage: 'Unauthorized', message: 'Invalid or revoked token' })
+  }
+  else {
+    const session = await getUserSession(event)
+    if (session.user) {
+      const row = await useDb().user.findUnique({
+        where: { id: session.user.id },
+        select: { id: true, username: true, role: true },
+      })
+      user = row ? { ...row, role: row.role as Role, tokenId: session.tokenId } : null
+    }
+  }
+  event.context.authUser = user
+  return user
+}
+
+export async function requireUser(event: H3Event): Promise<AuthUser> {
+  const user = await authenticate(event)
+  if (!user) throw createError({ statusCode: 401, statusMessage: 'Unauthorized', message: 'Log in or send a personal access token' })
+  return user
+}
+
+export async function requireAdmin(event: H3Event): Promise<AuthUser> {
+  const user = await requireUser(event)
+  if (user.role !== 'admin') throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: 'Only admins may do this' })
+  return user
+}
+
+declare module 'h3' {
+  interface H3EventContext {
+    authUser?: AuthUser | null
+  }
+}
+
+/** Whether the request came over TLS (directly, or through a proxy trusted by MERCURY_TRUST_PROXY=1). */
+export function isSecureRequest(event: H3Event): boolean {
+  return getRequestProtocol(event, { xForwardedProto: process.env.MERCURY_TRUST_PROXY === '1' }) === 'https'
+}

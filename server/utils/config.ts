@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs'
+import path from 'node:path'
+
+export interface MercuryConfig {
+  databaseUrl: string
+  redisUrl: string | null
+  dataDir: string
+  adminPassword: string | null
+  /** Largest JSON body a REST route accepts, in bytes. */
+  maxBodyBytes: number
+  /** Failed logins allowed per username and per address within the window. */
+  loginMaxFailures: number
+  loginWindowSeconds: number
+}
+
+let cached: MercuryConfig | undefined
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`${name} must be a positive integer, got "${raw}"`)
+  }
+  return value
+}
+
+/**
+ * The resolved configuration: plain environment variables (documented in README) first,
+ * then Nuxt runtimeConfig (NUXT_*), then embedded defaults.
+ */
+export function mercuryConfig(): MercuryConfig {
+  if (cached) return cached
+  const runtime = useRuntimeConfig()
+  const dataDir = path.resolve(process.env.MERCURY_DATA_DIR || runtime.dataDir || 'data')
+  mkdirSync(dataDir, { recursive: true })
+  cached = {
+    dataDir,
+    databaseUrl: process.env.DATABASE_URL || runtime.databaseUrl || `file:${path.join(dataDir, 'mercury.db')}`,
+    redisUrl: process.env.REDIS_URL || runtime.redisUrl || null,
+    adminPassword: process.env.MERCURY_ADMIN_PASSWORD || runtime.adminPassword || null,
+    maxBodyBytes: intFromEnv('MERCURY_MAX_BODY_BYTES', 64 * 1024),
+    loginMaxFailures: intFromEnv('MERCURY_LOGIN_MAX_FAILURES', 10),
+    loginWindowSeconds: intFromEnv('MERCURY_LOGIN_WINDOW_SECONDS', 15 * 60),
+  }
+  return cached
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:/.test(url)
+}

@@ -1,0 +1,42 @@
+import { PrismaLibSQL } from '@prisma/adapter-libsql'
+import { PrismaPg } from '@prisma/adapter-pg'
+import { PrismaClient as SqliteClient } from '../generated/sqlite/client'
+import { PrismaClient as PostgresClient } from '../generated/postgres/client'
+
+// Both clients are generated from one schema (scripts/pg-schema.mjs), so one type serves both.
+export type Db = SqliteClient
+
+let client: Db | undefined
+let ready: Promise<void> | undefined
+
+function createClient(url: string): Db {
+  if (isPostgresUrl(url)) {
+    return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db
+  }
+  return new SqliteClient({ adapter: new PrismaLibSQL({ url }) })
+}
+
+export function useDb(): Db {
+  if (!client) {
+    const { databaseUrl } = mercuryConfig()
+    client = createClient(databaseUrl)
+    if (!isPostgresUrl(databaseUrl)) {
+      // WAL lets readers proceed while a writer commits; busy_timeout queues concurrent writers
+      // (several processes may share the file) instead of failing with SQLITE_BUSY.
+      ready = client.$queryRawUnsafe('PRAGMA journal_mode = WAL')
+        .then(() => client!.$queryRawUnsafe('PRAGMA busy_timeout = 5000'))
+        .then(() => undefined)
+    }
+  }
+  return client
+}
+
+export async function dbReady(): Promise<void> {
+  useDb()
+  await ready
+}
+
+export async function closeDb(): Promise<void> {
+  await client?.$disconnect()
+  client = undefined
+}

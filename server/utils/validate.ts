@@ -1,0 +1,74 @@
+import type { H3Event } from 'h3'
+import type { z } from 'zod'
+
+/** One line per problem: "password: must be at least 8 characters". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map(issue => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ')
+}
+
+export function badRequest(message: string, data?: unknown): never {
+  throw createError({ statusCode: 400, statusMessage: 'Bad Request', message, data })
+}
+
+function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(value)
+  if (!result.success) {
+    badRequest(`Invalid ${where}: ${describeIssues(result.error)}`, { issues: result.error.issues })
+  }
+  return result.data
+}
+
+/**
+ * Reads the raw body with a size limit (413 past it) and without trusting Content-Length alone.
+ */
+export async function readLimitedBody(event: H3Event, limit = mercuryConfig().maxBodyBytes): Promise<string> {
+  const declared = Number(getRequestHeader(event, 'content-length') ?? 0)
+  if (declared > limit) throw tooLarge(limit)
+  const raw = await readRawBody(event, 'utf8')
+  if (raw && Buffer.byteLength(raw) > limit) throw tooLarge(limit)
+  return raw ?? ''
+}
+
+function tooLarge(limit: number) {
+  return createError({ statusCode: 413, statusMessage: 'Payload Too Large', message: `Body is larger than ${limit} bytes` })
+}
+
+export function parseJson(raw: string): unknown {
+  if (raw.trim() === '') return undefined
+  try {
+    return JSON.parse(raw)
+  }
+  catch {
+    badRequest('Body is not valid JSON')
+  }
+}
+
+/** A JSON body checked against a zod schema; 400 names each wrong field, 413 when too large. */
+export async function parseBody<S extends z.ZodType>(event: H3Event, schema: S): Promise<z.output<S>> {
+  const type = getRequestHeader(event, 'content-type') ?? ''
+  const raw = await readLimitedBody(event)
+  if (raw.trim() !== '' && type && !/json/i.test(type)) {
+    throw createError({ statusCode: 415, statusMessage: 'Unsupported Media Type', message: 'Send the body as application/json' })
+  }
+  const body = parseJson(raw)
+  if (body === undefined) badRequest('A JSON body is required')
+  return validate(schema, body, 'body')
+}
+
+export function parseParams<S extends z.ZodType>(event: H3Event, schema: S): z.output<S> {
+  return validate(schema, getRouterParams(event, { decode: true }), 'path')
+}
+
+export function parseQuery<S extends z.ZodType>(event: H3Event, schema: S): z.output<S> {
+  return validate(schema, getQuery(event), 'query')
+}
+
+export function notFound(what: string): never {
+  throw createError({ statusCode: 404, statusMessage: 'Not Found', message: `${what} not found` })
+}
+
+export function conflict(message: string): never {
+  throw createError({ statusCode: 409, statusMessage: 'Conflict', message })
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod'
+import { TOPIC_PATTERN_RE } from '../utils/topics'
+
+export const roleSchema = z.enum(['admin', 'user'])
+export type Role = z.infer<typeof roleSchema>
+
+export const usernameSchema = z.string().trim()
+  .regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'must be 1-64 letters, digits or _ . @ -')
+export const passwordSchema = z.string()
+  .min(8, 'must be at least 8 characters')
+  .max(256, 'must be at most 256 characters')
+
+export const loginSchema = z.object({
+  username: z.string().trim().min(1, 'is required').max(64),
+  password: z.string().min(1, 'is required').max(256),
+})
+
+export const userCreateSchema = z.object({
+  username: usernameSchema,
+  password: passwordSchema,
+  role: roleSchema.default('user'),
+})
+
+export const userUpdateSchema = z.object({
+  username: usernameSchema.optional(),
+  password: passwordSchema.optional(),
+  role: roleSchema.optional(),
+}).refine(v => Object.values(v).some(x => x !== undefined), 'give at least one of username, password, role')
+
+export const groupCreateSchema = z.object({
+  name: z.string().trim().min(1, 'is required').max(64),
+  description: z.string().max(1000).default(''),
+})
+
+export const groupUpdateSchema = z.object({
+  name: z.string().trim().min(1).max(64).optional(),
+  description: z.string().max(1000).optional(),
+}).refine(v => v.name !== undefined || v.description !== undefined, 'give name or description')
+
+export const memberSchema = z.object({
+  userId: z.string().min(1, 'is required').max(64),
+})
+
+export const topicPatternSchema = z.string().trim()
+  .regex(TOPIC_PATTERN_RE, 'must be a topic pattern: letters, digits, _ . - and * (1-128 characters)')
+
+export const grantCreateSchema = z.object({
+  userId: z.string().min(1).max(64).optional(),
+  groupId: z.string().min(1).max(64).optional(),
+  topic: topicPatternSchema,
+  read: z.boolean().default(true),
+  publish: z.boolean().default(false),
+})
+  .refine(v => (v.userId === undefined) !== (v.groupId === undefined), 'give exactly one of userId and groupId')
+  .refine(v => v.read || v.publish, 'a grant must allow read, publish or both')
+
+export const grantQuerySchema = z.object({
+  userId: z.string().max(64).optional(),
+  groupId: z.string().max(64).optional(),
+})
+
+export const tokenCreateSchema = z.object({
+  name: z.string().trim().min(1, 'is required').max(100),
+})
+
+export const idParamSchema = z.object({
+  id: z.string().min(1).max(64),
+})
+
+export type LoginInput = z.infer<typeof loginSchema>
+export type UserCreateInput = z.input<typeof userCreateSchema>
+export type GrantCreateInput = z.input<typeof grantCreateSchema>
