@@ -1,10 +1,7 @@
 // Mercury — Nuxt configuration. Runtime settings are documented in README.md ("Configuration").
 export default defineNuxtConfig({
-  compatibilityDate: '2026-11-01',
   modules: ['nuxt-auth-utils', '@pinia/nuxt', '@nuxt/eslint'],
   devtools: { enabled: false },
-  telemetry: false,
-  typescript: { strict: true },
   app: {
     head: {
       htmlAttrs: { lang: 'en' },
@@ -30,10 +27,13 @@ export default defineNuxtConfig({
       maxAge: 60 * 60 * 24 * 7,
     },
   },
+  compatibilityDate: '2026-11-01',
   nitro: {
     experimental: { websocket: true },
     // The generated Prisma clients and native drivers stay in node_modules.
     externals: { inline: [] },
   },
+  typescript: { strict: true },
+  telemetry: false,
   eslint: { config: { stylistic: true } },
 })

@@ -1,0 +1,184 @@
+// `npm test`: installs what the suites need when it is missing, builds, and runs every suite:
+// lint, typecheck, unit, integration on SQLite, integration on PostgreSQL (with Redis), e2e.
+// The last line is the plain total over all of them: "N passed, N failed".
+import { execFileSync, spawnSync } from 'node:child_process'
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const bin = name => path.join(root, 'node_modules/.bin', name)
+const only = process.env.MERCURY_TEST_ONLY?.split(',') // e.g. MERCURY_TEST_ONLY=unit,integration-sqlite
+const results = []
+const cleanups = []
+
+function log(message) {
+  console.log(`\n▶ ${message}`)
+}
+
+function has(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0
+}
+
+function postgresBinDir() {
+  const base = '/usr/lib/postgresql'
+  if (!existsSync(base)) return null
+  const versions = readdirSync(base).filter(v => existsSync(path.join(base, v, 'bin/postgres'))).sort((a, b) => Number(b) - Number(a))
+  return versions.length ? path.join(base, versions[0], 'bin') : null
+}
+
+export function chromiumPath() {
+  return ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(p => existsSync(p)) ?? null
+}
+
+function ensureSystemPackages() {
+  const missing = []
+  if (!chromiumPath()) missing.push('chromium')
+  if (!has('redis-server')) missing.push('redis-server')
+  if (!postgresBinDir()) missing.push('postgresql')
+  if (missing.length === 0) return
+  log(`installing ${missing.join(', ')} with apt-get`)
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo']
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  const run = (args) => {
+    const r = spawnSync(sudo.length ? 'sudo' : args[0], sudo.length ? args : args.slice(1), { stdio: 'inherit', env })
+    if (r.status !== 0) throw new Error(`${args.join(' ')} failed`)
+  }
+  run(['apt-get', 'update', '-q'])
+  run(['apt-get', 'install', '-y', '-q', '--no-install-recommends', ...missing])
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address()
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+async function startRedis() {
+  const port = await freePort()
+  const dir = mkdtempSync(path.join(tmpdir(), 'mercury-redis-'))
+  const pidfile = path.join(dir, 'redis.pid')
+  execFileSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--daemonize', 'yes', '--pidfile', pidfile, '--dir', dir, '--logfile', path.join(dir, 'redis.log')])
+  for (let i = 0; i < 50 && !existsSync(pidfile); i++) await new Promise(r => setTimeout(r, 100))
+  cleanups.push(() => {
+    try {
+      process.kill(Number(readFileSync(pidfile, 'utf8')), 'SIGTERM')
+    }
+    catch { /* already gone */ }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return `redis://127.0.0.1:${port}`
+}
+
+async function startPostgres() {
+  const binDir = postgresBinDir()
+  const port = await freePort()
+  const dir = mkdtempSync(path.join(tmpdir(), 'mercury-pg-'))
+  const asRoot = process.getuid?.() === 0
+  const run = (cmd, args) => {
+    const full = path.join(binDir, cmd)
+    const r = asRoot
+      ? spawnSync('runuser', ['-u', 'postgres', '--', full, ...args], { encoding: 'utf8' })
+      : spawnSync(full, args, { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stdout}${r.stderr}`)
+  }
+  if (asRoot) {
+    const { uid, gid } = userIds('postgres')
+    chownSync(dir, uid, gid)
+  }
+  run('initdb', ['-D', path.join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'])
+  run('pg_ctl', ['-D', path.join(dir, 'data'), '-w', '-l', path.join(dir, 'pg.log'), '-o',
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`, 'start'])
+  cleanups.push(() => {
+    try {
+      run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', 'stop'])
+    }
+    catch { /* already gone */ }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return `postgresql://postgres@127.0.0.1:${port}/postgres`
+}
+
+function userIds(name) {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find(l => l.startsWith(`${name}:`))
+  if (!line) throw new Error(`no user ${name}`)
+  const [, , uid, gid] = line.split(':')
+  return { uid: Number(uid), gid: Number(gid) }
+}
+
+function step(name, command, args, env = {}) {
+  if (only && !only.includes(name)) return
+  log(name)
+  const started = Date.now()
+  const r = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } })
+  results.push({ name, passed: r.status === 0 ? 1 : 0, failed: r.status === 0 ? 0 : 1, seconds: (Date.now() - started) / 1000 })
+}
+
+function vitest(name, project, env = {}) {
+  if (only && !only.includes(name)) return
+  log(name)
+  const started = Date.now()
+  const report = path.join(mkdtempSync(path.join(tmpdir(), 'mercury-vitest-')), 'report.json')
+  const r = spawnSync(bin('vitest'), ['run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } })
+  let passed = 0
+  let failed = 0
+  if (existsSync(report)) {
+    const json = JSON.parse(readFileSync(report, 'utf8'))
+    passed = json.numPassedTests
+    failed = json.numFailedTests + (json.numFailedTestSuites ?? 0)
+  }
+  if (r.status !== 0 && failed === 0) failed = 1 // the runner itself failed (crash, no report)
+  results.push({ name, passed, failed, seconds: (Date.now() - started) / 1000 })
+}
+
+async function main() {
+  ensureSystemPackages()
+  if (!only || only.some(s => s !== 'lint' && s !== 'typecheck' && s !== 'unit')) {
+    log('build')
+    const r = spawnSync(bin('nuxt'), ['build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+    if (r.status !== 0) {
+      results.push({ name: 'build', passed: 0, failed: 1, seconds: 0 })
+      return
+    }
+  }
+  step('lint', bin('eslint'), ['.'])
+  step('typecheck', bin('nuxt'), ['typecheck'])
+  vitest('unit', 'unit')
+  const redisUrl = await startRedis()
+  vitest('integration-sqlite', 'integration', { MERCURY_TEST_REDIS_URL: redisUrl })
+  if (!only || only.includes('integration-postgres')) {
+    const pgUrl = await startPostgres()
+    vitest('integration-postgres', 'integration', { MERCURY_TEST_PG_URL: pgUrl, MERCURY_TEST_REDIS_URL: redisUrl })
+  }
+  vitest('e2e', 'e2e', { MERCURY_CHROMIUM: chromiumPath() ?? '' })
+}
+
+let exitCode = 0
+try {
+  await main()
+}
+catch (error) {
+  console.error(error)
+  results.push({ name: 'setup', passed: 0, failed: 1, seconds: 0 })
+}
+finally {
+  for (const cleanup of cleanups.reverse()) cleanup()
+}
+console.log('\nsuite                  passed  failed  seconds')
+for (const r of results) {
+  console.log(`${r.name.padEnd(22)} ${String(r.passed).padStart(6)}  ${String(r.failed).padStart(6)}  ${r.seconds.toFixed(0).padStart(7)}`)
+}
+const passed = results.reduce((n, r) => n + r.passed, 0)
+const failed = results.reduce((n, r) => n + r.failed, 0)
+if (failed > 0 || passed === 0) exitCode = 1
+console.log(`\n${passed} passed, ${failed} failed`)
+process.exit(exitCode)

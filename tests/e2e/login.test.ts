@@ -1,0 +1,44 @@
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import type { Browser } from 'playwright-core'
+import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { launchBrowser } from '../helpers/browser'
+
+let server: RunningServer
+let browser: Browser
+
+beforeAll(async () => {
+  server = await startServer()
+  browser = await launchBrowser()
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.stop()
+})
+
+it('logs in through the page, shows who is logged in, and logs out', async () => {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  await page.goto(`${server.url}/`)
+  await page.waitForURL(/\/login$/)
+
+  await page.getByLabel('Username').fill('admin')
+  await page.getByLabel('Password').fill('wrong-password')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await expect.poll(() => page.getByRole('alert').textContent()).toContain('Wrong username or password')
+
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.waitForURL(`${server.url}/`)
+  await expect.poll(() => page.getByTestId('home-username').textContent()).toBe('admin')
+
+  // The session survives a reload.
+  await page.reload()
+  await expect.poll(() => page.getByTestId('whoami').textContent()).toContain('admin')
+
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await page.waitForURL(/\/login$/)
+  await page.goto(`${server.url}/`)
+  await page.waitForURL(/\/login$/)
+  await context.close()
+})

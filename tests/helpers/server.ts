@@ -1,0 +1,134 @@
+// Starts the real built server (.output) as a child process on a free loopback port, with a
+// database of its own: a temporary SQLite file, or a fresh PostgreSQL database when the test
+// runner exported MERCURY_TEST_PG_URL.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+
+const root = path.resolve(import.meta.dirname, '../..')
+export const ADMIN_PASSWORD = 'admin-password-for-tests'
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export interface TestDatabase {
+  url: string
+  dataDir: string
+  drop: () => Promise<void>
+}
+
+/** A new empty database with every migration applied. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'mercury-test-'))
+  let url = `file:${path.join(dataDir, 'mercury.db')}`
+  let drop = async () => {}
+  const pgBase = process.env.MERCURY_TEST_PG_URL
+  if (pgBase) {
+    const name = `mercury_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
+    const admin = new pg.Client({ connectionString: pgBase })
+    await admin.connect()
+    await admin.query(`CREATE DATABASE ${name}`)
+    await admin.end()
+    const u = new URL(pgBase)
+    u.pathname = `/${name}`
+    url = u.toString()
+    drop = async () => {
+      const c = new pg.Client({ connectionString: pgBase })
+      await c.connect()
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await c.end()
+    }
+  }
+  const migrate = spawnSync(path.join(root, 'node_modules/.bin/prisma'), ['migrate', 'deploy'], {
+    cwd: root, env: { ...process.env, DATABASE_URL: url }, encoding: 'utf8',
+  })
+  if (migrate.status !== 0) throw new Error(`prisma migrate deploy failed:\n${migrate.stdout}\n${migrate.stderr}`)
+  return {
+    url,
+    dataDir,
+    drop: async () => {
+      await drop()
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface RunningServer {
+  url: string
+  port: number
+  db: TestDatabase
+  process: ChildProcess
+  output: () => string
+  stop: () => Promise<void>
+}
+
+export interface StartOptions {
+  env?: Record<string, string>
+  db?: TestDatabase
+}
+
+/** Starts .output/server/index.mjs and waits until /api/health answers 200. */
+export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
+  const db = options.db ?? await createTestDatabase()
+  const port = await freePort()
+  let log = ''
+  const child = spawn(process.execPath, [path.join(root, '.output/server/index.mjs')], {
+    cwd: db.dataDir,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      NITRO_HOST: '127.0.0.1',
+      NITRO_PORT: String(port),
+      DATABASE_URL: db.url,
+      MERCURY_DATA_DIR: db.dataDir,
+      MERCURY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const append = (chunk: Buffer) => {
+    log += chunk.toString()
+  }
+  child.stdout!.on('data', append)
+  child.stderr!.on('data', append)
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${log}`)
+    try {
+      const res = await fetch(`${url}/api/health`)
+      if (res.ok) break
+    }
+    catch { /* not listening yet */ }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL')
+      throw new Error(`server did not become healthy in 30 s:\n${log}`)
+    }
+    await new Promise(r => setTimeout(r, 100))
+  }
+  const stop = async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise(r => child.once('exit', r))
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }
+    if (!options.db) await db.drop()
+  }
+  return { url, port, db, process: child, output: () => log, stop }
+}

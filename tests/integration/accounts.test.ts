@@ -1,0 +1,256 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { ApiClient, adminAndUser } from '../helpers/client'
+
+let server: RunningServer
+let admin: ApiClient
+let user: ApiClient
+let userId: string
+
+beforeAll(async () => {
+  server = await startServer()
+  ;({ admin, user, userId } = await adminAndUser(server.url, ADMIN_PASSWORD))
+})
+
+afterAll(async () => {
+  await server?.stop()
+})
+
+describe('health and sessions', () => {
+  it('reports health', async () => {
+    const res = await new ApiClient(server.url).get('/api/health')
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({ status: 'ok', database: 'up' })
+  })
+
+  it('logs in with a session cookie and a personal token, and logs out', async () => {
+    const client = new ApiClient(server.url)
+    const login = await client.login('admin', ADMIN_PASSWORD)
+    expect(login.body.user).toMatchObject({ username: 'admin', role: 'admin' })
+    expect(login.body.user.passwordHash).toBeUndefined()
+    expect(login.body.token).toMatch(/^mpat_/)
+    const cookie = login.headers.getSetCookie().join('\n')
+    expect(cookie).toMatch(/HttpOnly/i)
+    expect(cookie).toMatch(/SameSite=Lax/i)
+
+    const me = await client.get('/api/me')
+    expect(me.status).toBe(200)
+    expect(me.body.user.username).toBe('admin')
+    expect(me.body.permissions.admin).toBe(true)
+
+    const byToken = new ApiClient(server.url)
+    byToken.token = login.body.token
+    expect((await byToken.get('/api/me')).body.user.username).toBe('admin')
+
+    expect((await client.post('/api/auth/logout')).status).toBe(200)
+    expect((await client.get('/api/me')).status).toBe(401)
+    // Logging out revokes the token created by that login.
+    expect((await byToken.get('/api/me')).status).toBe(401)
+  })
+
+  it('answers 401 without a session and for a bad token', async () => {
+    const anonymous = new ApiClient(server.url)
+    const res = await anonymous.get('/api/me')
+    expect(res.status).toBe(401)
+    expect(res.body).toMatchObject({ statusCode: 401, message: expect.any(String) })
+    anonymous.token = 'mpat_not-a-real-token'
+    expect((await anonymous.get('/api/me')).status).toBe(401)
+  })
+
+  it('answers 401 for a wrong password and 429 with Retry-After on the 11th rapid try', async () => {
+    const client = new ApiClient(server.url)
+    const created = await admin.post('/api/admin/users', { username: 'victim', password: 'victim-password', role: 'user' })
+    expect(created.status).toBe(201)
+    for (let i = 0; i < 10; i++) {
+      const res = await client.post('/api/auth/login', { username: 'victim', password: `wrong-${i}` })
+      expect(res.status).toBe(401)
+      expect(res.body.message).toBe('Wrong username or password')
+    }
+    const blocked = await client.post('/api/auth/login', { username: 'victim', password: 'wrong-again' })
+    expect(blocked.status).toBe(429)
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+    // Even the right password waits until the window ends.
+    expect((await client.post('/api/auth/login', { username: 'victim', password: 'victim-password' })).status).toBe(429)
+    // Other accounts are not locked out by it.
+    expect((await new ApiClient(server.url).post('/api/auth/login', { username: 'alice', password: 'user-password-1' })).status).toBe(200)
+  })
+
+  it('manages personal access tokens', async () => {
+    const created = await user.post('/api/me/tokens', { name: 'script' })
+    expect(created.status).toBe(201)
+    expect(created.body.token).toMatch(/^mpat_/)
+    const script = new ApiClient(server.url)
+    script.token = created.body.token
+    expect((await script.get('/api/me')).body.user.username).toBe('alice')
+    const list = await user.get('/api/me/tokens')
+    expect(list.body.some((t: { name: string }) => t.name === 'script')).toBe(true)
+    expect(JSON.stringify(list.body)).not.toContain(created.body.token)
+    expect((await user.delete(`/api/me/tokens/${created.body.accessToken.id}`)).status).toBe(204)
+    expect((await script.get('/api/me')).status).toBe(401)
+    // Nobody deletes another user's token.
+    const adminToken = await admin.post('/api/me/tokens', { name: 'mine' })
+    expect((await user.delete(`/api/me/tokens/${adminToken.body.accessToken.id}`)).status).toBe(404)
+  })
+})
+
+describe('admin: users, groups, grants', () => {
+  it('creates, lists, updates and deletes users', async () => {
+    const created = await admin.post('/api/admin/users', { username: 'bob', password: 'bob-password', role: 'user' })
+    expect(created.status).toBe(201)
+    expect(created.body).toMatchObject({ username: 'bob', role: 'user' })
+    const dup = await admin.post('/api/admin/users', { username: 'bob', password: 'bob-password' })
+    expect(dup.status).toBe(409)
+
+    const list = await admin.get('/api/admin/users')
+    expect(list.body.map((u: { username: string }) => u.username)).toEqual(expect.arrayContaining(['admin', 'alice', 'bob']))
+
+    const patched = await admin.patch(`/api/admin/users/${created.body.id}`, { role: 'admin', password: 'new-bob-password' })
+    expect(patched.status).toBe(200)
+    expect(patched.body.role).toBe('admin')
+    await new ApiClient(server.url).login('bob', 'new-bob-password')
+
+    expect((await admin.delete(`/api/admin/users/${created.body.id}`)).status).toBe(204)
+    expect((await admin.get(`/api/admin/users/${created.body.id}`)).status).toBe(404)
+  })
+
+  it('keeps at least one admin', async () => {
+    const me = await admin.get('/api/me')
+    const adminId = me.body.user.id
+    expect((await admin.delete(`/api/admin/users/${adminId}`)).status).toBe(409)
+    expect((await admin.patch(`/api/admin/users/${adminId}`, { role: 'user' })).status).toBe(409)
+  })
+
+  it('manages groups, members and grants, and computes effective permissions', async () => {
+    const group = await admin.post('/api/admin/groups', { name: 'ops' })
+    expect(group.status).toBe(201)
+    expect((await admin.post('/api/admin/groups', { name: 'ops' })).status).toBe(409)
+    const gid = group.body.id
+
+    expect((await admin.post(`/api/admin/groups/${gid}/members`, { userId })).status).toBe(201)
+    const groups = await admin.get('/api/admin/groups')
+    expect(groups.body.find((g: { id: string }) => g.id === gid).members).toEqual([{ id: userId, username: 'alice' }])
+
+    const groupGrant = await admin.post('/api/admin/grants', { groupId: gid, topic: 'alerts.*', read: true })
+    expect(groupGrant.status).toBe(201)
+    const userGrant = await admin.post('/api/admin/grants', { userId, topic: 'sensors.room1', read: true, publish: true })
+    expect(userGrant.status).toBe(201)
+
+    let me = await user.get('/api/me')
+    expect(me.body.permissions).toEqual({ admin: false, read: ['alerts.*', 'sensors.room1'], publish: ['sensors.room1'] })
+    const grants = await admin.get(`/api/admin/grants?groupId=${gid}`)
+    expect(grants.body).toHaveLength(1)
+
+    // Leaving the group takes its grants away.
+    expect((await admin.delete(`/api/admin/groups/${gid}/members`, { userId })).status).toBe(204)
+    me = await user.get('/api/me')
+    expect(me.body.permissions.read).toEqual(['sensors.room1'])
+    expect((await admin.delete(`/api/admin/groups/${gid}/members`, { userId })).status).toBe(404)
+
+    // Membership through the path form, then delete grants both ways.
+    expect((await admin.post(`/api/admin/groups/${gid}/members`, { userId })).status).toBe(201)
+    expect((await admin.delete(`/api/admin/groups/${gid}/members/${userId}`)).status).toBe(204)
+    expect((await admin.delete(`/api/admin/grants/${groupGrant.body.id}`)).status).toBe(204)
+    expect((await admin.delete('/api/admin/grants', { id: userGrant.body.id })).status).toBe(204)
+    expect((await admin.delete(`/api/admin/grants/${userGrant.body.id}`)).status).toBe(404)
+    me = await user.get('/api/me')
+    expect(me.body.permissions.read).toEqual([])
+
+    expect((await admin.patch(`/api/admin/groups/${gid}`, { description: 'on call' })).body.description).toBe('on call')
+    expect((await admin.delete(`/api/admin/groups/${gid}`)).status).toBe(204)
+    expect((await admin.delete(`/api/admin/groups/${gid}`)).status).toBe(404)
+  })
+})
+
+const ADMIN_ROUTES: [string, string, unknown?][] = [
+  ['GET', '/api/admin/users'],
+  ['POST', '/api/admin/users', { username: 'mallory', password: 'mallory-pass', role: 'admin' }],
+  ['GET', '/api/admin/users/x'],
+  ['PATCH', '/api/admin/users/x', { role: 'admin' }],
+  ['DELETE', '/api/admin/users/x'],
+  ['GET', '/api/admin/groups'],
+  ['POST', '/api/admin/groups', { name: 'g' }],
+  ['PATCH', '/api/admin/groups/x', { name: 'g' }],
+  ['DELETE', '/api/admin/groups/x'],
+  ['POST', '/api/admin/groups/x/members', { userId: 'x' }],
+  ['DELETE', '/api/admin/groups/x/members', { userId: 'x' }],
+  ['DELETE', '/api/admin/groups/x/members/y'],
+  ['GET', '/api/admin/grants'],
+  ['POST', '/api/admin/grants', { userId: 'x', topic: '*', read: true }],
+  ['DELETE', '/api/admin/grants/x'],
+  ['DELETE', '/api/admin/grants', { id: 'x' }],
+]
+
+describe('authorization', () => {
+  it.each(ADMIN_ROUTES)('%s %s is 403 for a user and 401 for nobody', async (method, path, body) => {
+    const asUser = await user.request(method, path, body)
+    expect(asUser.status).toBe(403)
+    expect(asUser.body).toMatchObject({ statusCode: 403, message: expect.any(String) })
+    expect((await new ApiClient(server.url).request(method, path, body)).status).toBe(401)
+  })
+})
+
+describe('bad input', () => {
+  const raw = (path: string, body: string, method = 'POST', type = 'application/json') =>
+    admin.request(method, path, body, { raw: true, headers: { 'content-type': type } })
+
+  it.each([
+    ['POST', '/api/auth/login'],
+    ['POST', '/api/admin/users'],
+    ['PATCH', '/api/admin/users/x'],
+    ['POST', '/api/admin/groups'],
+    ['PATCH', '/api/admin/groups/x'],
+    ['POST', '/api/admin/groups/x/members'],
+    ['POST', '/api/admin/grants'],
+    ['POST', '/api/me/tokens'],
+  ])('%s %s: malformed JSON is 400, wrong types are 400, a huge body is 413', async (method, path) => {
+    const malformed = await raw(path, '{"username": ', method)
+    expect(malformed.status).toBe(400)
+    expect(malformed.body).toMatchObject({ statusCode: 400, message: expect.stringContaining('JSON') })
+
+    const wrongTypes = await admin.request(method, path, { username: 5, password: [], name: {}, userId: 7, topic: 1, role: 3, read: 'yes' })
+    expect([400, 404]).toContain(wrongTypes.status)
+    if (wrongTypes.status === 400) expect(wrongTypes.body.message).toMatch(/Invalid body/)
+
+    const huge = await raw(path, JSON.stringify({ name: 'x'.repeat(70 * 1024) }), method)
+    expect(huge.status).toBe(413)
+
+    const notJson = await raw(path, 'name=x', method, 'application/x-www-form-urlencoded')
+    expect([400, 404, 415]).toContain(notJson.status)
+  })
+
+  it('names the missing or wrong fields', async () => {
+    const res = await admin.post('/api/admin/users', { username: 'ok-name' })
+    expect(res.status).toBe(400)
+    expect(res.body.message).toMatch(/password/)
+    const role = await admin.post('/api/admin/users', { username: 'ok-name', password: 'long-enough', role: 'root' })
+    expect(role.status).toBe(400)
+    expect(role.body.message).toMatch(/role/)
+    const grant = await admin.post('/api/admin/grants', { topic: 'a b' })
+    expect(grant.status).toBe(400)
+    expect(grant.body.message).toMatch(/topic/)
+    const empty = await admin.post('/api/auth/login')
+    expect(empty.status).toBe(400)
+  })
+
+  it('answers 404 for unknown ids', async () => {
+    expect((await admin.patch('/api/admin/users/nope', { role: 'user' })).status).toBe(404)
+    expect((await admin.delete('/api/admin/users/nope')).status).toBe(404)
+    expect((await admin.patch('/api/admin/groups/nope', { name: 'x' })).status).toBe(404)
+    expect((await admin.post('/api/admin/groups/nope/members', { userId })).status).toBe(404)
+    expect((await admin.post('/api/admin/grants', { userId: 'nope', topic: 'a' })).status).toBe(404)
+    expect((await admin.post('/api/admin/grants', { groupId: 'nope', topic: 'a' })).status).toBe(404)
+    expect((await admin.delete('/api/admin/grants', { id: 'nope' })).status).toBe(404)
+  })
+
+  it('answers a JSON 404 for unknown API routes', async () => {
+    const res = await admin.get('/api/does-not-exist')
+    expect(res.status).toBe(404)
+    expect(res.body).toMatchObject({ statusCode: 404, message: expect.any(String) })
+  })
+
+  it('is still healthy after all of it', async () => {
+    expect((await admin.get('/api/health')).status).toBe(200)
+    expect(server.process.exitCode).toBeNull()
+    expect(server.output()).not.toMatch(/\b500\b.*Internal|unhandled/i)
+  })
+})
