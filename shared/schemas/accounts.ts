@@ -70,3 +70,8 @@ export const idParamSchema = z.object({
 export type LoginInput = z.infer<typeof loginSchema>
 export type UserCreateInput = z.input<typeof userCreateSchema>
 export type GrantCreateInput = z.input<typeof grantCreateSchema>
+
+export const passwordChangeSchema = z.object({
+  currentPassword: z.string().min(1, 'is required').max(256),
+  newPassword: passwordSchema,
+})

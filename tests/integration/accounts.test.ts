@@ -93,6 +93,21 @@ describe('health and sessions', () => {
   })
 })
 
+describe('own password', () => {
+  it('changes the password with the current one, and ends login tokens', async () => {
+    expect((await admin.post('/api/admin/users', { username: 'carol', password: 'user-password-1' })).status).toBe(201)
+    const carol = new ApiClient(server.url)
+    await carol.login('carol', 'user-password-1')
+    const loginToken = new ApiClient(server.url)
+    loginToken.token = (await new ApiClient(server.url).login('carol', 'user-password-1')).body.token
+    expect((await carol.post('/api/me/password', { currentPassword: 'nope', newPassword: 'carol-new-pass' })).status).toBe(403)
+    expect((await carol.post('/api/me/password', { currentPassword: 'user-password-1', newPassword: 'short' })).status).toBe(400)
+    expect((await carol.post('/api/me/password', { currentPassword: 'user-password-1', newPassword: 'carol-new-pass' })).status).toBe(200)
+    await new ApiClient(server.url).login('carol', 'carol-new-pass')
+    expect((await loginToken.get('/api/me')).status).toBe(401)
+  })
+})
+
 describe('admin: users, groups, grants', () => {
   it('creates, lists, updates and deletes users', async () => {
     const created = await admin.post('/api/admin/users', { username: 'bob', password: 'bob-password', role: 'user' })
@@ -202,6 +217,7 @@ describe('bad input', () => {
     ['POST', '/api/admin/groups/x/members'],
     ['POST', '/api/admin/grants'],
     ['POST', '/api/me/tokens'],
+    ['POST', '/api/me/password'],
   ])('%s %s: malformed JSON is 400, wrong types are 400, a huge body is 413', async (method, path) => {
     const malformed = await raw(path, '{"username": ', method)
     expect(malformed.status).toBe(400)
