@@ -11,6 +11,17 @@ export interface MercuryConfig {
   /** Failed logins allowed per username and per address within the window. */
   loginMaxFailures: number
   loginWindowSeconds: number
+  /** Largest message a producer may publish (REST body or /datalink frame), in bytes. */
+  maxPayloadBytes: number
+  /** Largest frame a /channel client may send, in bytes. */
+  maxClientFrameBytes: number
+  /** Messages kept per topic for recovery. */
+  historySize: number
+  historyMaxAgeSeconds: number
+  /** Seconds between WebSocket pings; a peer that missed one ping is closed. */
+  heartbeatSeconds: number
+  /** Unsent bytes a /channel peer may have queued before it is disconnected as a slow consumer. */
+  maxBufferedBytes: number
 }
 
 let cached: MercuryConfig | undefined
@@ -42,6 +53,12 @@ export function mercuryConfig(): MercuryConfig {
     maxBodyBytes: intFromEnv('MERCURY_MAX_BODY_BYTES', 64 * 1024),
     loginMaxFailures: intFromEnv('MERCURY_LOGIN_MAX_FAILURES', 10),
     loginWindowSeconds: intFromEnv('MERCURY_LOGIN_WINDOW_SECONDS', 15 * 60),
+    maxPayloadBytes: intFromEnv('MERCURY_MAX_PAYLOAD_BYTES', 64 * 1024),
+    maxClientFrameBytes: intFromEnv('MERCURY_MAX_CLIENT_FRAME_BYTES', 16 * 1024),
+    historySize: intFromEnv('MERCURY_HISTORY_SIZE', 1000),
+    historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60),
+    heartbeatSeconds: intFromEnv('MERCURY_HEARTBEAT_SECONDS', 30),
+    maxBufferedBytes: intFromEnv('MERCURY_MAX_BUFFERED_BYTES', 4 * 1024 * 1024),
   }
   return cached
 }

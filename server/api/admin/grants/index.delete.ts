@@ -1,5 +1,6 @@
 import { idParamSchema } from '#shared/schemas/accounts'
 import { deleteGrant } from '../../../services/grants'
+import { announce } from '../../../services/control'
 
 // Same as DELETE /api/admin/grants/:id, for clients that name the grant in the body or query.
 export default defineEventHandler(async (event) => {
@@ -8,6 +9,7 @@ export default defineEventHandler(async (event) => {
     ? parseQuery(event, idParamSchema)
     : await parseBody(event, idParamSchema)
   await deleteGrant(id)
+  await announce({ type: 'permissions.changed' })
   setResponseStatus(event, 204)
   return null
 })

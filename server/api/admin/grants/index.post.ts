@@ -1,4 +1,5 @@
 import { grantCreateSchema } from '#shared/schemas/accounts'
+import { announce } from '../../../services/control'
 
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
@@ -7,6 +8,7 @@ export default defineEventHandler(async (event) => {
   if (input.userId && !await db.user.findUnique({ where: { id: input.userId }, select: { id: true } })) notFound('User')
   if (input.groupId && !await db.group.findUnique({ where: { id: input.groupId }, select: { id: true } })) notFound('Group')
   const grant = await db.grant.create({ data: input })
+  await announce({ type: 'permissions.changed' })
   setResponseStatus(event, 201)
   return grant
 })

@@ -1,10 +1,12 @@
 import { idParamSchema } from '#shared/schemas/accounts'
+import { announce } from '../../../services/control'
 
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
   const { id } = parseParams(event, idParamSchema)
   const { count } = await useDb().group.deleteMany({ where: { id } })
   if (count === 0) notFound('Group')
+  await announce({ type: 'permissions.changed' })
   setResponseStatus(event, 204)
   return null
 })

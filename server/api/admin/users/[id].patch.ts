@@ -1,5 +1,6 @@
 import { idParamSchema, userUpdateSchema } from '#shared/schemas/accounts'
 import { countAdmins, findUser, isUniqueViolation, updateUser } from '../../../services/accounts'
+import { announce } from '../../../services/control'
 
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
@@ -11,7 +12,9 @@ export default defineEventHandler(async (event) => {
     conflict('This is the last admin: make another admin first')
   }
   try {
-    return await updateUser(id, input)
+    const updated = await updateUser(id, input)
+    if (input.role) await announce({ type: 'permissions.changed', userIds: [id] })
+    return updated
   }
   catch (error) {
     if (isUniqueViolation(error)) conflict(`Username "${input.username}" is taken`)

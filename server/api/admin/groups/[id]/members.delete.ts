@@ -1,5 +1,6 @@
 import { idParamSchema, memberSchema } from '#shared/schemas/accounts'
 import { removeMember } from '../../../../services/groups'
+import { announce } from '../../../../services/control'
 
 // The member is named in the body ({userId}) or the query (?userId=).
 export default defineEventHandler(async (event) => {
@@ -10,6 +11,7 @@ export default defineEventHandler(async (event) => {
     ? parseQuery(event, memberSchema)
     : await parseBody(event, memberSchema)
   await removeMember(id, userId)
+  await announce({ type: 'permissions.changed', userIds: [userId] })
   setResponseStatus(event, 204)
   return null
 })

@@ -1,5 +1,6 @@
 import { idParamSchema, memberSchema } from '#shared/schemas/accounts'
 import { requireGroupAndUser } from '../../../../services/groups'
+import { announce } from '../../../../services/control'
 
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
@@ -11,6 +12,7 @@ export default defineEventHandler(async (event) => {
     create: { userId, groupId: id },
     update: {},
   })
+  await announce({ type: 'permissions.changed', userIds: [userId] })
   setResponseStatus(event, 201)
   return membership
 })

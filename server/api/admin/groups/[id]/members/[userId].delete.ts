@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { removeMember } from '../../../../../services/groups'
+import { announce } from '../../../../../services/control'
 
 const paramsSchema = z.object({ id: z.string().min(1).max(64), userId: z.string().min(1).max(64) })
 
@@ -7,6 +8,7 @@ export default defineEventHandler(async (event) => {
   await requireAdmin(event)
   const { id, userId } = parseParams(event, paramsSchema)
   await removeMember(id, userId)
+  await announce({ type: 'permissions.changed', userIds: [userId] })
   setResponseStatus(event, 204)
   return null
 })

@@ -1,0 +1,12 @@
+import { idParamSchema } from '#shared/schemas/accounts'
+import { announce } from '../../../services/control'
+
+export default defineEventHandler(async (event) => {
+  await requireAdmin(event)
+  const { id } = parseParams(event, idParamSchema)
+  const { count } = await useDb().source.deleteMany({ where: { id } })
+  if (count === 0) notFound('Source')
+  await announce({ type: 'source.changed', id })
+  setResponseStatus(event, 204)
+  return null
+})

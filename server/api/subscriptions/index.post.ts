@@ -1,0 +1,22 @@
+import { subscriptionSchema } from '#shared/schemas/messages'
+import { announce } from '../../services/control'
+import { canRead, effectivePermissions } from '../../services/permissions'
+
+// Subscribing stores the topic for the user (their inbox gets its notifications) and makes every
+// open /channel connection of theirs follow it.
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { topic, push } = await parseBody(event, subscriptionSchema)
+  if (!canRead(await effectivePermissions(user.id), topic)) {
+    throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: `No read access to "${topic}"` })
+  }
+  const subscription = await useDb().subscription.upsert({
+    where: { userId_topic: { userId: user.id, topic } },
+    create: { userId: user.id, topic, push },
+    update: { push },
+    select: { topic: true, push: true, createdAt: true },
+  })
+  await announce({ type: 'subscription.changed', userId: user.id, topic, subscribed: true })
+  setResponseStatus(event, 201)
+  return subscription
+})

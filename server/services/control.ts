@@ -1,0 +1,49 @@
+import { z } from 'zod'
+import type { ControlEvent } from './realtime/layer'
+import { broadcastControl, useHub } from './realtime'
+import { canRead } from './permissions'
+import { refreshChannelPermissions, type ChannelConnection } from './realtime/channel'
+import { recheckSourceConnections } from './realtime/datalink'
+import { CLOSE } from './realtime/hub'
+import { forgetSource } from './sources'
+
+// Changes that every instance must apply to its own connections. Each is broadcast through the
+// channel layer (Redis pub/sub when scaled out) and handled here, on every instance.
+const controlSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('source.changed'), id: z.string() }),
+  z.object({ type: z.literal('permissions.changed'), userIds: z.array(z.string()).optional() }),
+  z.object({ type: z.literal('user.deleted'), userId: z.string() }),
+  z.object({ type: z.literal('subscription.changed'), userId: z.string(), topic: z.string(), subscribed: z.boolean() }),
+  z.object({ type: z.literal('inbox.read'), userId: z.string(), ids: z.array(z.string()).optional(), all: z.boolean().optional(), readAt: z.string() }),
+])
+
+export type Control = z.infer<typeof controlSchema>
+
+export function announce(event: Control): Promise<void> {
+  return broadcastControl(event)
+}
+
+export async function handleControl(raw: ControlEvent): Promise<void> {
+  const parsed = controlSchema.safeParse(raw)
+  if (!parsed.success) return // another version's event, or not for us
+  const event = parsed.data
+  const hub = useHub()
+  switch (event.type) {
+    case 'source.changed':
+      forgetSource(event.id)
+      return recheckSourceConnections(event.id)
+    case 'permissions.changed':
+      return refreshChannelPermissions(event.userIds)
+    case 'user.deleted':
+      for (const conn of hub.userConnections(event.userId)) hub.disconnect(conn, CLOSE.UNAUTHORIZED, 'user deleted')
+      return
+    case 'subscription.changed':
+      for (const conn of hub.userConnections(event.userId) as ChannelConnection[]) {
+        if (!event.subscribed) hub.unsubscribe(conn, event.topic)
+        else if (!conn.topics.has(event.topic) && canRead(conn.permissions, event.topic)) await hub.subscribe(conn, event.topic)
+      }
+      return
+    case 'inbox.read':
+      hub.sendToUser(event.userId, JSON.stringify({ type: 'read', ids: event.ids, all: event.all, readAt: event.readAt }))
+  }
+}

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto'
+import type { NotificationInput, PublishInput } from '#shared/schemas/messages'
+import { TOPIC_RE, topicMatchesAny } from '#shared/utils/topics'
+import { useChannelLayer } from './realtime'
+import { countPublish, type SourceInfo } from './sources'
+import { persistNotification } from './notifications'
+
+/** Who publishes: a source (producer token) or a user whose grants allow publishing. */
+export type Publisher
+  = | { kind: 'source', source: SourceInfo }
+    | { kind: 'user', userId: string, patterns: string[] }
+
+export interface Published {
+  id: string
+  topic: string
+  offset: number
+  createdAt: string
+}
+
+/** A refusal the routes turn into an HTTP status or an error frame. */
+export class PublishError extends Error {
+  constructor(readonly code: 'bad_request' | 'forbidden' | 'unauthorized' | 'unavailable', message: string) {
+    super(message)
+  }
+}
+
+export function publisherMay(publisher: Publisher, topic: string): boolean {
+  if (publisher.kind === 'source') return publisher.source.status === 'active' && topicMatchesAny(publisher.source.patterns, topic)
+  return topicMatchesAny(publisher.patterns, topic)
+}
+
+/**
+ * The ingest path of DESIGN.md: check, append to the topic stream (which fans out to every
+ * instance), then — only for messages that carry a notification — persist it with the inbox rows.
+ */
+export async function publishMessage(publisher: Publisher, topic: string, input: PublishInput): Promise<Published> {
+  if (!TOPIC_RE.test(topic)) throw new PublishError('bad_request', 'topic must be 1-128 letters, digits or _ . -')
+  if (publisher.kind === 'source' && publisher.source.status !== 'active') {
+    throw new PublishError('forbidden', `source "${publisher.source.name}" is ${publisher.source.status}`)
+  }
+  if (!publisherMay(publisher, topic)) throw new PublishError('forbidden', `not allowed to publish to "${topic}"`)
+  const layer = useChannelLayer()
+  if (!layer.healthy()) throw new PublishError('unavailable', 'the channel layer is unavailable; retry shortly')
+
+  const id = randomUUID()
+  const createdAt = new Date().toISOString()
+  const { head, tail } = messageFrameParts(topic, id, input.event, input.data, input.notification, createdAt)
+  let offset: number
+  try {
+    offset = (await layer.publish(topic, head, tail)).offset
+  }
+  catch (error) {
+    console.warn(`mercury: publish to ${topic} failed:`, (error as Error).message)
+    throw new PublishError('unavailable', 'the channel layer is unavailable; retry shortly')
+  }
+  const sourceId = publisher.kind === 'source' ? publisher.source.id : null
+  countPublish(sourceId, topic, Boolean(input.notification))
+  if (input.notification) {
+    await persistNotification({ id, topic, offset, event: input.event, data: input.data, notification: input.notification, sourceId, createdAt })
+  }
+  return { id, topic, offset, createdAt }
+}
+
+/** The `message` frame split around its offset, serialized once for every subscriber. */
+export function messageFrameParts(topic: string, id: string, event: string, data: unknown, notification: NotificationInput | undefined, createdAt: string) {
+  const head = `{"type":"message","topic":${JSON.stringify(topic)},"offset":`
+  const tail = `,"id":"${id}","event":${JSON.stringify(event)},"data":${JSON.stringify(data ?? null)}`
+    + (notification ? `,"notification":${JSON.stringify(notification)}` : '')
+    + `,"createdAt":"${createdAt}"}`
+  return { head, tail }
+}

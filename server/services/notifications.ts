@@ -1,0 +1,95 @@
+import type { NotificationInput } from '#shared/schemas/messages'
+import { topicMatches } from '#shared/utils/topics'
+import { useDb } from '../utils/db'
+
+export interface NewNotification {
+  id: string
+  topic: string
+  offset: number
+  event: string
+  data: unknown
+  notification: NotificationInput
+  sourceId: string | null
+  createdAt: string
+}
+
+type NotificationHook = (notification: NewNotification, readers: string[]) => Promise<void> | void
+const hooks: NotificationHook[] = []
+
+/** Lets the delivery pipeline hear of each persisted notification. */
+export function onNotification(hook: NotificationHook): void {
+  hooks.push(hook)
+}
+
+/** Of the given users, those allowed to read the topic (admins, own grants, group grants). */
+export async function readersOf(topic: string, userIds: string[]): Promise<Set<string>> {
+  const readers = new Set<string>()
+  if (userIds.length === 0) return readers
+  const db = useDb()
+  const wanted = new Set(userIds)
+  const [admins, grants] = await Promise.all([
+    db.user.findMany({ where: { id: { in: userIds }, role: 'admin' }, select: { id: true } }),
+    db.grant.findMany({
+      where: { read: true, OR: [{ userId: { in: userIds } }, { group: { memberships: { some: { userId: { in: userIds } } } } }] },
+      select: { topic: true, userId: true, group: { select: { memberships: { select: { userId: true } } } } },
+    }),
+  ])
+  for (const { id } of admins) readers.add(id)
+  for (const grant of grants) {
+    if (!topicMatches(grant.topic, topic)) continue
+    if (grant.userId) readers.add(grant.userId)
+    for (const { userId } of grant.group?.memberships ?? []) if (wanted.has(userId)) readers.add(userId)
+  }
+  return readers
+}
+
+/** Stores the notification and puts it in the inbox of every subscriber who may read the topic. */
+export async function persistNotification(n: NewNotification): Promise<void> {
+  const db = useDb()
+  const subscribers = await db.subscription.findMany({ where: { topic: n.topic }, select: { userId: true } })
+  const readers = [...await readersOf(n.topic, subscribers.map(s => s.userId))]
+  const createdAt = new Date(n.createdAt)
+  await db.$transaction([
+    db.notification.create({
+      data: {
+        id: n.id, topic: n.topic, offset: n.offset, event: n.event,
+        title: n.notification.title, body: n.notification.body, url: n.notification.url ?? null,
+        priority: n.notification.priority, data: n.data === undefined ? null : JSON.stringify(n.data),
+        sourceId: n.sourceId, createdAt,
+      },
+    }),
+    db.inboxItem.createMany({ data: readers.map(userId => ({ userId, notificationId: n.id, createdAt })) }),
+  ])
+  for (const hook of hooks) await hook(n, readers)
+}
+
+export interface InboxEntry {
+  /** The notification's id: the same id as in the `message` frame and the push payload. */
+  id: string
+  notificationId: string
+  itemId: string
+  topic: string
+  offset: number
+  event: string
+  title: string
+  body: string
+  url: string | null
+  priority: number
+  data: unknown
+  createdAt: Date
+  readAt: Date | null
+}
+
+export function toInboxEntry(row: {
+  id: string
+  readAt: Date | null
+  createdAt: Date
+  notification: { id: string, topic: string, offset: number, event: string, title: string, body: string, url: string | null, priority: number, data: string | null }
+}): InboxEntry {
+  const n = row.notification
+  return {
+    id: n.id, notificationId: n.id, itemId: row.id, topic: n.topic, offset: n.offset, event: n.event, title: n.title,
+    body: n.body, url: n.url, priority: n.priority, data: n.data === null ? null : JSON.parse(n.data),
+    createdAt: row.createdAt, readAt: row.readAt,
+  }
+}

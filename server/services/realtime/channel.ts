@@ -1,0 +1,85 @@
+import type { Peer } from 'crossws'
+import { channelFrameSchema } from '#shared/schemas/messages'
+import { mercuryConfig } from '../../utils/config'
+import { useDb } from '../../utils/db'
+import { canRead, effectivePermissions, type Permissions } from '../permissions'
+import type { Connection } from './hub'
+import { errorFrame, parseFrame, pongFrame } from './frames'
+import { useHub } from './index'
+import { connectionFor } from './peer'
+
+export interface ChannelConnection extends Connection {
+  userId: string
+  permissions: Permissions
+}
+
+const connections = new WeakMap<Peer, ChannelConnection>()
+
+/** Joins the user's stored subscriptions that they may still read. */
+export async function openChannel(peer: Peer, userId: string): Promise<void> {
+  const permissions = await effectivePermissions(userId)
+  const conn = connectionFor(peer, 'channel', { userId, permissions })
+  connections.set(peer, conn)
+  const hub = useHub()
+  hub.add(conn)
+  const stored = await useDb().subscription.findMany({ where: { userId }, select: { topic: true } })
+  for (const { topic } of stored) {
+    if (conn.closed) return
+    if (canRead(permissions, topic)) await hub.subscribe(conn, topic)
+  }
+}
+
+export async function channelMessage(peer: Peer, text: string): Promise<void> {
+  const conn = connections.get(peer)
+  if (!conn || conn.closed) return
+  conn.alive = true
+  const hub = useHub()
+  const parsed = parseFrame(text, mercuryConfig().maxClientFrameBytes, channelFrameSchema)
+  if (!parsed.ok) return hub.send(conn, parsed.error)
+  const frame = parsed.frame
+  switch (frame.type) {
+    case 'ping':
+      return hub.send(conn, pongFrame(frame.ref))
+    case 'subscribe':
+      if (!canRead(conn.permissions, frame.topic)) {
+        return hub.send(conn, errorFrame('forbidden', `no read access to "${frame.topic}"`, frame.ref))
+      }
+      try {
+        await hub.subscribe(conn, frame.topic, frame.since, frame.ref)
+      }
+      catch (error) {
+        console.warn('mercury: subscribe failed:', (error as Error).message)
+        hub.send(conn, errorFrame('unavailable', 'could not subscribe now; retry shortly', frame.ref))
+      }
+      return
+    case 'unsubscribe':
+      hub.unsubscribe(conn, frame.topic)
+      return hub.send(conn, JSON.stringify({ type: 'unsubscribed', topic: frame.topic, ...(frame.ref === undefined ? {} : { ref: frame.ref }) }))
+  }
+}
+
+export function closeChannel(peer: Peer): void {
+  const conn = connections.get(peer)
+  if (conn) useHub().remove(conn)
+  connections.delete(peer)
+}
+
+/** After grants changed: reload each connection's permissions and leave what is no longer readable. */
+export async function refreshChannelPermissions(userIds?: string[]): Promise<void> {
+  const hub = useHub()
+  const users = userIds ?? hub.connectedUsers()
+  for (const userId of users) {
+    const conns = hub.userConnections(userId) as ChannelConnection[]
+    if (conns.length === 0) continue
+    const permissions = await effectivePermissions(userId)
+    for (const conn of conns) {
+      conn.permissions = permissions
+      for (const topic of [...conn.topics.keys()]) {
+        if (canRead(permissions, topic)) continue
+        hub.unsubscribe(conn, topic)
+        hub.send(conn, errorFrame('forbidden', `read access to "${topic}" was revoked`))
+        hub.send(conn, JSON.stringify({ type: 'unsubscribed', topic }))
+      }
+    }
+  }
+}

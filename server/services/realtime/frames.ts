@@ -1,0 +1,59 @@
+import type { z } from 'zod'
+import type { ErrorCode } from '#shared/schemas/messages'
+
+export function errorFrame(code: ErrorCode, message: string, ref?: unknown): string {
+  return JSON.stringify({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
+}
+
+export function pongFrame(ref?: unknown): string {
+  return ref === undefined ? '{"type":"pong"}' : JSON.stringify({ type: 'pong', ref })
+}
+
+export type Parsed<T> = { ok: true, frame: T } | { ok: false, error: string }
+
+/** Parses one client frame: size, JSON, then the schema. The error is a ready error frame. */
+export function parseFrame<S extends z.ZodType>(text: string, maxBytes: number, schema: S): Parsed<z.output<S>> {
+  if (text.length > maxBytes && Buffer.byteLength(text) > maxBytes) {
+    return { ok: false, error: errorFrame('payload_too_large', `frame is larger than ${maxBytes} bytes`, peekRef(text)) }
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  }
+  catch {
+    return { ok: false, error: errorFrame('bad_request', 'frame is not valid JSON') }
+  }
+  const ref = refOf(json)
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, error: errorFrame('bad_request', 'frame must be a JSON object with a "type"') }
+  }
+  const result = schema.safeParse(json)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const type = (json as { type?: unknown }).type
+    const message = issue.path[0] === 'type' || issue.code === 'invalid_union'
+      ? `unknown frame type ${JSON.stringify(type ?? null)}`
+      : result.error.issues.map(i => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; ')
+    return { ok: false, error: errorFrame('bad_request', message, ref) }
+  }
+  return { ok: true, frame: result.data }
+}
+
+function refOf(json: unknown): unknown {
+  if (typeof json !== 'object' || json === null) return undefined
+  const ref = (json as { ref?: unknown }).ref
+  return typeof ref === 'string' || typeof ref === 'number' ? ref : undefined
+}
+
+// An oversized frame is not parsed whole; its ref is looked for near the start so the producer
+// can still match the error to its publish.
+function peekRef(text: string): unknown {
+  const match = /"ref"\s*:\s*("(?:[^"\\]|\\.){0,128}"|-?\d{1,16})/.exec(text.slice(0, 4096))
+  if (!match) return undefined
+  try {
+    return JSON.parse(match[1]!)
+  }
+  catch {
+    return undefined
+  }
+}

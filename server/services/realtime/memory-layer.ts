@@ -1,0 +1,161 @@
+import { EventEmitter } from 'node:events'
+import { isRecovered, type ChannelLayer, type ControlEvent, type ControlListener, type EntryListener, type HistoryLimits, type HistoryResult, type StreamEntry } from './layer'
+
+/**
+ * Where the embedded layer keeps the ceiling of each topic's offsets, so that offsets keep
+ * increasing across restarts. Offsets are reserved in blocks: one write per `block` messages.
+ */
+export interface OffsetStore {
+  /** The highest offset ever reserved for the topic (0 for a new topic). */
+  ceiling(topic: string): Promise<number>
+  /** Records that offsets up to `ceiling` may be used. */
+  reserve(topic: string, ceiling: number): Promise<void>
+}
+
+interface TimedEntry extends StreamEntry {
+  at: number
+}
+
+interface TopicStream {
+  next: number
+  ceiling: number
+  /** Ring buffer of the newest entries; `start` is the index of the oldest. */
+  ring: (TimedEntry | undefined)[]
+  start: number
+  size: number
+  /** Set while a block of offsets is being reserved: publishes wait for it, in order. */
+  pending?: Promise<void>
+}
+
+export class MemoryChannelLayer implements ChannelLayer {
+  readonly kind = 'memory' as const
+  private readonly streams = new Map<string, TopicStream>()
+  private readonly loading = new Map<string, Promise<TopicStream>>()
+  private readonly subscribed = new Set<string>()
+  private readonly events = new EventEmitter()
+
+  constructor(
+    private readonly limits: HistoryLimits,
+    private readonly offsets: OffsetStore,
+    private readonly block = 1000,
+  ) {
+    this.events.setMaxListeners(0)
+  }
+
+  private stream(topic: string): Promise<TopicStream> {
+    const existing = this.streams.get(topic)
+    if (existing) return Promise.resolve(existing)
+    let loading = this.loading.get(topic)
+    if (!loading) {
+      loading = this.offsets.ceiling(topic).then((ceiling) => {
+        const stream: TopicStream = { next: ceiling + 1, ceiling, ring: new Array(Math.min(this.limits.maxLength, 1024)), start: 0, size: 0 }
+        this.streams.set(topic, stream)
+        this.loading.delete(topic)
+        return stream
+      }, (error: unknown) => {
+        this.loading.delete(topic)
+        throw error
+      })
+      this.loading.set(topic, loading)
+    }
+    return loading
+  }
+
+  async publish(topic: string, head: string, tail: string): Promise<StreamEntry> {
+    const stream = this.streams.get(topic) ?? await this.stream(topic)
+    while (stream.pending) await stream.pending
+    if (stream.next > stream.ceiling) {
+      const ceiling = stream.next - 1 + this.block
+      stream.pending = this.offsets.reserve(topic, ceiling).then(() => {
+        stream.ceiling = ceiling
+      }).finally(() => {
+        stream.pending = undefined
+      })
+      await stream.pending
+    }
+    const offset = stream.next++
+    const entry: TimedEntry = { offset, frame: head + offset + tail, at: Date.now() }
+    this.append(stream, entry)
+    if (this.subscribed.has(topic)) this.events.emit('entry', topic, entry)
+    return entry
+  }
+
+  private append(stream: TopicStream, entry: TimedEntry) {
+    const max = this.limits.maxLength
+    if (stream.size === stream.ring.length && stream.ring.length < max) {
+      // Grow the ring (keeping order) until it reaches the history limit.
+      const grown = new Array<TimedEntry | undefined>(Math.min(max, stream.ring.length * 2))
+      for (let i = 0; i < stream.size; i++) grown[i] = stream.ring[(stream.start + i) % stream.ring.length]
+      stream.ring = grown
+      stream.start = 0
+    }
+    const capacity = stream.ring.length
+    if (stream.size < capacity) {
+      stream.ring[(stream.start + stream.size) % capacity] = entry
+      stream.size++
+    }
+    else {
+      stream.ring[stream.start] = entry
+      stream.start = (stream.start + 1) % capacity
+    }
+  }
+
+  private dropExpired(stream: TopicStream) {
+    const oldest = Date.now() - this.limits.maxAgeMs
+    while (stream.size > 0 && stream.ring[stream.start]!.at < oldest) {
+      stream.ring[stream.start] = undefined
+      stream.start = (stream.start + 1) % stream.ring.length
+      stream.size--
+    }
+  }
+
+  async history(topic: string, since: number, limit: number): Promise<HistoryResult> {
+    const stream = this.streams.get(topic) ?? await this.stream(topic)
+    this.dropExpired(stream)
+    const lastOffset = stream.next - 1
+    const entries: StreamEntry[] = []
+    if (stream.size > 0) {
+      const first = stream.ring[stream.start]!.offset
+      // Offsets in the ring are consecutive, so the wanted one is found by arithmetic.
+      let index = Math.max(0, since + 1 - first)
+      for (; index < stream.size && entries.length < limit; index++) {
+        const { offset, frame } = stream.ring[(stream.start + index) % stream.ring.length]!
+        entries.push({ offset, frame })
+      }
+    }
+    return { entries, lastOffset, recovered: isRecovered(since, entries, lastOffset) }
+  }
+
+  async lastOffset(topic: string): Promise<number> {
+    const stream = this.streams.get(topic) ?? await this.stream(topic)
+    return stream.next - 1
+  }
+
+  async subscribe(topic: string): Promise<void> {
+    this.subscribed.add(topic)
+  }
+
+  async unsubscribe(topic: string): Promise<void> {
+    this.subscribed.delete(topic)
+  }
+
+  onEntry(listener: EntryListener): void {
+    this.events.on('entry', listener)
+  }
+
+  async broadcast(event: ControlEvent): Promise<void> {
+    this.events.emit('control', event)
+  }
+
+  onControl(listener: ControlListener): void {
+    this.events.on('control', listener)
+  }
+
+  healthy(): boolean {
+    return true
+  }
+
+  async close(): Promise<void> {
+    this.events.removeAllListeners()
+  }
+}

@@ -1,0 +1,40 @@
+// Authentication of WebSocket upgrades: a refused upgrade is an HTTP answer with a JSON body.
+
+const REASONS = { 401: 'Unauthorized', 403: 'Forbidden', 503: 'Service Unavailable' } as const
+
+export function rejectUpgrade(status: 401 | 403 | 503, message: string): never {
+  // No content-type header: crossws (0.3) URL-encodes header values of refusals.
+  throw new Response(JSON.stringify({ statusCode: status, message }), { status, statusText: REASONS[status] })
+}
+
+/** `?token=` or `Authorization: Bearer`, as on every Mercury socket. */
+export function upgradeToken(request: Request): string | null {
+  const fromQuery = new URL(request.url).searchParams.get('token')
+  if (fromQuery) return fromQuery
+  const header = request.headers.get('authorization')
+  return header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? null : null
+}
+
+/** The user id in the session cookie of an upgrade request, or null (no cookie, or a bad one). */
+export async function upgradeSessionUserId(request: Request): Promise<string | null> {
+  if (!request.headers.get('cookie')?.includes('mercury-session=')) return null
+  try {
+    const session = await getUserSession(request as unknown as Parameters<typeof getUserSession>[0])
+    return session.user?.id ?? null
+  }
+  catch {
+    return null
+  }
+}
+
+/** Runs an upgrade check; anything but a deliberate refusal becomes a 503, never a hung socket. */
+export async function guardUpgrade(check: () => Promise<void>): Promise<void> {
+  try {
+    await check()
+  }
+  catch (error) {
+    if (error instanceof Response) throw error
+    console.error('mercury: WebSocket upgrade failed:', error)
+    rejectUpgrade(503, 'The server cannot take connections right now; retry shortly')
+  }
+}

@@ -1,0 +1,72 @@
+import { z } from 'zod'
+import { TOPIC_RE } from '../utils/topics'
+
+export const topicSchema = z.string().regex(TOPIC_RE, 'must be 1-128 letters, digits or _ . -')
+
+const httpUrl = z.string().max(2048).refine((value) => {
+  try {
+    const { protocol } = new URL(value, 'https://relative.invalid')
+    return protocol === 'https:' || protocol === 'http:'
+  }
+  catch {
+    return false
+  }
+}, 'must be an http(s) URL or a path')
+
+export const notificationSchema = z.object({
+  title: z.string().trim().min(1, 'is required').max(256),
+  body: z.string().max(4096).default(''),
+  url: httpUrl.optional(),
+  /** 1 (lowest) to 5 (urgent); 3 is normal. */
+  priority: z.number().int().min(1).max(5).default(3),
+})
+
+export const publishSchema = z.object({
+  event: z.string().trim().min(1).max(64).default('message'),
+  data: z.unknown().optional(),
+  notification: notificationSchema.optional(),
+})
+
+export type NotificationInput = z.output<typeof notificationSchema>
+export type PublishInput = z.output<typeof publishSchema>
+
+const ref = z.union([z.string().max(128), z.number()]).optional()
+
+/** Frames a /datalink producer sends. */
+export const datalinkFrameSchema = z.discriminatedUnion('type', [
+  publishSchema.extend({ type: z.literal('publish'), ref, topic: topicSchema }),
+  z.object({ type: z.literal('ping'), ref }),
+])
+
+/** Frames a /channel client sends. */
+export const channelFrameSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('subscribe'), ref, topic: topicSchema, since: z.number().int().min(0).optional() }),
+  z.object({ type: z.literal('unsubscribe'), ref, topic: topicSchema }),
+  z.object({ type: z.literal('ping'), ref }),
+])
+
+export const subscriptionSchema = z.object({
+  topic: topicSchema,
+  push: z.boolean().default(true),
+})
+
+export const historyQuerySchema = z.object({
+  since: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+})
+
+export const inboxQuerySchema = z.object({
+  before: z.coerce.date().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  q: z.string().trim().max(200).optional(),
+  topic: topicSchema.optional(),
+  unread: z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1').optional(),
+})
+
+export const inboxReadSchema = z.union([
+  z.object({ ids: z.array(z.string().min(1).max(64)).min(1).max(1000) }),
+  z.object({ all: z.literal(true) }),
+], { error: 'give {ids: [...]} or {all: true}' })
+
+/** Error codes of error frames (see docs/PROTOCOL.md). */
+export type ErrorCode = 'bad_request' | 'forbidden' | 'not_found' | 'payload_too_large' | 'rate_limited' | 'unauthorized' | 'unavailable' | 'internal'

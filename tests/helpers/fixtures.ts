@@ -1,0 +1,29 @@
+import { ApiClient } from './client'
+
+/** Creates an active source allowed to publish to `topics`; returns it with its token. */
+export async function createActiveSource(admin: ApiClient, name: string, topics: string | string[] = '*') {
+  const created = await admin.post('/api/admin/sources', { name, topics })
+  if (created.status !== 201) throw new Error(`source: ${created.status} ${JSON.stringify(created.body)}`)
+  const activated = await admin.post(`/api/admin/sources/${created.body.source.id}/activate`)
+  if (activated.status !== 200) throw new Error(`activate: ${activated.status} ${JSON.stringify(activated.body)}`)
+  return { id: created.body.source.id as string, token: created.body.token as string }
+}
+
+/** Creates a user with a read grant on `pattern`; returns a logged-in client and a token. */
+export async function createReader(admin: ApiClient, username: string, pattern: string | null) {
+  const created = await admin.post('/api/admin/users', { username, password: 'reader-password' })
+  if (created.status !== 201) throw new Error(`user: ${created.status} ${JSON.stringify(created.body)}`)
+  if (pattern) {
+    const grant = await admin.post('/api/admin/grants', { userId: created.body.id, topic: pattern, read: true })
+    if (grant.status !== 201) throw new Error(`grant: ${grant.status} ${JSON.stringify(grant.body)}`)
+  }
+  const client = new ApiClient(admin.baseUrl)
+  const login = await client.login(username, 'reader-password')
+  return { client, token: login.body.token as string, id: created.body.id as string }
+}
+
+export function publisher(baseUrl: string, sourceToken: string) {
+  const client = new ApiClient(baseUrl)
+  client.token = sourceToken
+  return client
+}

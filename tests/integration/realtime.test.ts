@@ -1,0 +1,303 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { ApiClient } from '../helpers/client'
+import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { TestSocket } from '../helpers/ws'
+
+let server: RunningServer
+let admin: ApiClient
+let source: { id: string, token: string }
+let reader: { client: ApiClient, token: string, id: string }
+let outsider: { client: ApiClient, token: string, id: string }
+
+beforeAll(async () => {
+  server = await startServer()
+  admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  source = await createActiveSource(admin, 'sensors', ['sensors.*', 'alerts.*'])
+  reader = await createReader(admin, 'reader', 'sensors.*')
+  outsider = await createReader(admin, 'outsider', 'other.*')
+})
+
+afterAll(async () => {
+  await server?.stop()
+})
+
+const channel = (token: string) => TestSocket.open(`${server.url}/channel`, { token })
+const datalink = (token: string) => TestSocket.open(`${server.url}/datalink`, { token })
+
+describe('publish and receive', () => {
+  it('delivers a REST publish to a subscribed /channel client', async () => {
+    const ws = await channel(reader.token)
+    const subscribed = await ws.request({ type: 'subscribe', topic: 'sensors.room1' })
+    expect(subscribed).toMatchObject({ type: 'subscribed', topic: 'sensors.room1', recovered: true })
+    const res = await publisher(server.url, source.token).post('/api/topics/sensors.room1/messages', { event: 'temp', data: { celsius: 21.5 } })
+    expect(res.status).toBe(201)
+    expect(res.body).toMatchObject({ id: expect.any(String), topic: 'sensors.room1', offset: subscribed.offset + 1, createdAt: expect.any(String) })
+    const message = await ws.next(f => f.type === 'message')
+    expect(message).toEqual({
+      type: 'message', topic: 'sensors.room1', offset: res.body.offset, id: res.body.id, event: 'temp',
+      data: { celsius: 21.5 }, createdAt: res.body.createdAt,
+    })
+    await ws.close()
+  })
+
+  it('delivers a /datalink publish, acknowledged with id and offset', async () => {
+    const ws = await channel(reader.token)
+    await ws.request({ type: 'subscribe', topic: 'sensors.room2' })
+    const producer = await datalink(source.token)
+    const ack = await producer.request({ type: 'publish', ref: 'r1', topic: 'sensors.room2', event: 'ltp', data: { v: 1 } })
+    expect(ack).toMatchObject({ type: 'ack', ref: 'r1', id: expect.any(String), offset: 1 })
+    const message = await ws.next(f => f.type === 'message')
+    expect(message).toMatchObject({ topic: 'sensors.room2', offset: 1, id: ack.id, event: 'ltp', data: { v: 1 } })
+    // Offsets are per topic and strictly increasing.
+    const second = await producer.request({ type: 'publish', topic: 'sensors.room2', data: 2 })
+    expect(second.offset).toBe(2)
+    await producer.close()
+    await ws.close()
+  })
+
+  it('accepts text/plain as the notification body', async () => {
+    const res = await publisher(server.url, source.token).post('/api/topics/alerts.disk/messages', 'Disk almost full', {
+      raw: true, headers: { 'content-type': 'text/plain', 'title': 'Disk' },
+    })
+    expect(res.status).toBe(201)
+    const history = await admin.get('/api/topics/alerts.disk/messages?since=0')
+    expect(history.body.messages.at(-1)).toMatchObject({ event: 'message', notification: { title: 'Disk', body: 'Disk almost full', priority: 3 } })
+  })
+
+  it('refuses a subscription without a read grant, and sends nothing else', async () => {
+    const ws = await channel(outsider.token)
+    const answer = await ws.request({ type: 'subscribe', topic: 'sensors.room1' })
+    expect(answer).toMatchObject({ type: 'error', code: 'forbidden' })
+    await publisher(server.url, source.token).post('/api/topics/sensors.room1/messages', { data: 'secret' })
+    await new Promise(r => setTimeout(r, 300))
+    expect(ws.frames.filter(f => f.type === 'message')).toEqual([])
+    expect((await outsider.client.get('/api/topics/sensors.room1/messages')).status).toBe(403)
+    expect((await outsider.client.post('/api/subscriptions', { topic: 'sensors.room1' })).status).toBe(403)
+    await ws.close()
+  })
+
+  it('refuses a source outside its topic pattern', async () => {
+    const rest = await publisher(server.url, source.token).post('/api/topics/billing.invoices/messages', { data: 1 })
+    expect(rest.status).toBe(403)
+    expect(rest.body.message).toMatch(/not allowed/)
+    const producer = await datalink(source.token)
+    const answer = await producer.request({ type: 'publish', topic: 'billing.invoices', data: 1 })
+    expect(answer).toMatchObject({ type: 'error', code: 'forbidden' })
+    await producer.close()
+  })
+
+  it('refuses an inactive source at once and lets it back in when reactivated', async () => {
+    const own = await createActiveSource(admin, 'toggled', 'sensors.*')
+    const ws = await channel(reader.token)
+    await ws.request({ type: 'subscribe', topic: 'sensors.toggle' })
+    const producer = await datalink(own.token)
+    expect((await producer.request({ type: 'publish', topic: 'sensors.toggle', data: 1 })).type).toBe('ack')
+
+    expect((await admin.post(`/api/admin/sources/${own.id}/deactivate`)).body.status).toBe('inactive')
+    const closed = await producer.closed
+    expect(closed.code).toBe(4001)
+    expect(closed.reason).toMatch(/inactive/)
+    expect((await publisher(server.url, own.token).post('/api/topics/sensors.toggle/messages', { data: 2 })).status).toBe(403)
+    await expect(datalink(own.token)).rejects.toMatchObject({ status: 403 })
+
+    expect((await admin.post(`/api/admin/sources/${own.id}/reactivate`)).body.status).toBe('active')
+    expect((await publisher(server.url, own.token).post('/api/topics/sensors.toggle/messages', { data: 3 })).status).toBe(201)
+    const again = await datalink(own.token)
+    expect((await again.request({ type: 'publish', topic: 'sensors.toggle', data: 4 })).type).toBe('ack')
+    const received = await ws.collect(f => f.type === 'message', 3)
+    expect(received.map(f => f.data)).toEqual([1, 3, 4])
+    await again.close()
+    await ws.close()
+  })
+
+  it('rotating the token closes the old producers and refuses the old token', async () => {
+    const own = await createActiveSource(admin, 'rotated', 'sensors.*')
+    const producer = await datalink(own.token)
+    const rotated = await admin.post(`/api/admin/sources/${own.id}/rotate-token`)
+    expect(rotated.body.token).toMatch(/^msrc_/)
+    expect((await producer.closed).code).toBe(4001)
+    expect((await publisher(server.url, own.token).post('/api/topics/sensors.x/messages', { data: 1 })).status).toBe(401)
+    expect((await publisher(server.url, rotated.body.token).post('/api/topics/sensors.x/messages', { data: 1 })).status).toBe(201)
+  })
+})
+
+describe('stored subscriptions and the inbox', () => {
+  it('joins stored subscriptions on open and live after POST /api/subscriptions', async () => {
+    const viewer = await createReader(admin, 'viewer', 'sensors.*')
+    const before = await channel(viewer.token)
+    expect((await viewer.client.post('/api/subscriptions', { topic: 'sensors.stored', push: false })).status).toBe(201)
+    // An open connection follows the new subscription…
+    await new Promise(r => setTimeout(r, 200))
+    await publisher(server.url, source.token).post('/api/topics/sensors.stored/messages', { data: 'a' })
+    expect((await before.next(f => f.type === 'message')).data).toBe('a')
+    // …and a new one joins it on open, without a subscribe frame.
+    const after = await channel(viewer.token)
+    await new Promise(r => setTimeout(r, 200))
+    await publisher(server.url, source.token).post('/api/topics/sensors.stored/messages', { data: 'b' })
+    expect((await after.next(f => f.type === 'message')).data).toBe('b')
+    expect((await viewer.client.get('/api/subscriptions')).body).toEqual([{ topic: 'sensors.stored', push: false, createdAt: expect.any(String) }])
+    const topics = await viewer.client.get('/api/topics')
+    expect(topics.body.find((t: { name: string }) => t.name === 'sensors.stored')).toMatchObject({ subscribed: true, push: false })
+    expect(topics.body.some((t: { name: string }) => t.name.startsWith('alerts.'))).toBe(false)
+
+    expect((await viewer.client.delete('/api/subscriptions/sensors.stored')).status).toBe(204)
+    expect((await viewer.client.delete('/api/subscriptions/sensors.stored')).status).toBe(404)
+    await before.close()
+    await after.close()
+  })
+
+  it('puts notifications in the inbox of subscribed readers only, and syncs read state', async () => {
+    const alice = await createReader(admin, 'inbox-alice', 'alerts.*')
+    const bob = await createReader(admin, 'inbox-bob', 'alerts.*')
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.cpu' })
+    // bob may read but is not subscribed; outsider is subscribed to nothing it may read.
+    const res = await publisher(server.url, source.token).post('/api/topics/alerts.cpu/messages', {
+      event: 'alert', data: { load: 9.5 }, notification: { title: 'CPU high', body: 'load 9.5', url: '/hosts/1', priority: 5 },
+    })
+    expect(res.status).toBe(201)
+    await publisher(server.url, source.token).post('/api/topics/alerts.cpu/messages', { data: 'no notification' })
+
+    const inbox = await alice.client.get('/api/inbox')
+    expect(inbox.body.items).toHaveLength(1)
+    expect(inbox.body.items[0]).toMatchObject({
+      id: res.body.id, topic: 'alerts.cpu', offset: res.body.offset, title: 'CPU high', body: 'load 9.5',
+      url: '/hosts/1', priority: 5, data: { load: 9.5 }, readAt: null,
+    })
+    expect(inbox.body.unread).toBe(1)
+    expect((await bob.client.get('/api/inbox')).body.items).toEqual([])
+    expect((await alice.client.get('/api/inbox?q=cpu')).body.items).toHaveLength(1)
+    expect((await alice.client.get('/api/inbox?q=nothing-like-it')).body.items).toHaveLength(0)
+
+    const otherDevice = await channel(alice.token)
+    const read = await alice.client.post('/api/inbox/read', { ids: [res.body.id] })
+    expect(read.body.updated).toBe(1)
+    expect(await otherDevice.next(f => f.type === 'read')).toMatchObject({ ids: [res.body.id] })
+    expect((await alice.client.get('/api/inbox?unread=true')).body.items).toEqual([])
+    expect((await alice.client.post('/api/inbox/read', { ids: 'x' })).status).toBe(400)
+    await otherDevice.close()
+  })
+
+  it('serves topic history after an offset', async () => {
+    const producer = await datalink(source.token)
+    for (let i = 0; i < 5; i++) await producer.request({ type: 'publish', topic: 'sensors.hist', data: i })
+    const res = await reader.client.get('/api/topics/sensors.hist/messages?since=2&limit=2')
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({ topic: 'sensors.hist', offset: 5, recovered: true })
+    expect(res.body.messages.map((m: { offset: number }) => m.offset)).toEqual([3, 4])
+    expect((await reader.client.get('/api/topics/sensors.hist/messages?since=-1')).status).toBe(400)
+    await producer.close()
+  })
+})
+
+describe('bad input', () => {
+  it('answers bad /channel frames with error frames and keeps the connection', async () => {
+    const ws = await channel(reader.token)
+    const cases: [unknown, string][] = [
+      ['not json', 'bad_request'],
+      ['[1,2]', 'bad_request'],
+      [{ type: 'dance', ref: 1 }, 'bad_request'],
+      [{ type: 'subscribe', ref: 2 }, 'bad_request'],
+      [{ type: 'subscribe', topic: 42, ref: 3 }, 'bad_request'],
+      [{ type: 'subscribe', topic: 'bad topic!', ref: 4 }, 'bad_request'],
+      [{ type: 'subscribe', topic: 'sensors.a', since: -5, ref: 5 }, 'bad_request'],
+      [{ type: 'subscribe', topic: 'sensors.a', ref: 'x'.repeat(20_000) }, 'payload_too_large'],
+    ]
+    for (const [frame, code] of cases) {
+      ws.send(frame)
+      const error = await ws.next(f => f.type === 'error')
+      expect(error.code, JSON.stringify(frame).slice(0, 80)).toBe(code)
+      if (typeof frame === 'object' && frame && 'ref' in frame && typeof frame.ref === 'number') expect(error.ref).toBe(frame.ref)
+    }
+    expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    await ws.close()
+  })
+
+  it('answers bad /datalink frames with error frames carrying the ref', async () => {
+    const producer = await datalink(source.token)
+    const cases: [unknown, string][] = [
+      [{ type: 'publish', ref: 'a' }, 'bad_request'],
+      [{ type: 'publish', ref: 'b', topic: 'sensors.x', notification: { body: 'no title' } }, 'bad_request'],
+      [{ type: 'publish', ref: 'c', topic: 'sensors.x', notification: { title: 't', priority: 9 } }, 'bad_request'],
+      [{ type: 'publish', ref: 'd', topic: 'sensors.x', data: 'x'.repeat(70 * 1024) }, 'payload_too_large'],
+      [{ type: 'subscribe', ref: 'e', topic: 'sensors.x' }, 'bad_request'],
+    ]
+    for (const [frame, code] of cases) {
+      const answer = await producer.request(frame as Record<string, unknown>)
+      expect(answer).toMatchObject({ type: 'error', code })
+    }
+    producer.send('{oops')
+    expect(await producer.next(f => f.type === 'error')).toMatchObject({ code: 'bad_request' })
+    expect((await producer.request({ type: 'publish', topic: 'sensors.x', data: 'still fine' })).type).toBe('ack')
+    await producer.close()
+  })
+
+  it('refuses bad and revoked tokens at the upgrade', async () => {
+    await expect(channel('mpat_nope')).rejects.toMatchObject({ status: 401 })
+    await expect(TestSocket.open(`${server.url}/channel`)).rejects.toMatchObject({ status: 401 })
+    await expect(datalink('msrc_nope')).rejects.toMatchObject({ status: 401 })
+    await expect(TestSocket.open(`${server.url}/datalink`)).rejects.toMatchObject({ status: 401 })
+    const draft = await admin.post('/api/admin/sources', { name: 'drafty' })
+    await expect(datalink(draft.body.token)).rejects.toMatchObject({ status: 403 })
+  })
+
+  it('answers bad REST publishes with 4xx', async () => {
+    const pub = publisher(server.url, source.token)
+    expect((await pub.post('/api/topics/bad%20topic/messages', { data: 1 })).status).toBe(400)
+    expect((await pub.post('/api/topics/sensors.x/messages', '{bad', { raw: true, headers: { 'content-type': 'application/json' } })).status).toBe(400)
+    expect((await pub.post('/api/topics/sensors.x/messages', { notification: { title: '' } })).status).toBe(400)
+    expect((await pub.post('/api/topics/sensors.x/messages', { data: 'x'.repeat(70 * 1024) })).status).toBe(413)
+    expect((await pub.post('/api/topics/sensors.x/messages', '<xml/>', { raw: true, headers: { 'content-type': 'application/xml' } })).status).toBe(415)
+    expect((await new ApiClient(server.url).post('/api/topics/sensors.x/messages', { data: 1 })).status).toBe(401)
+    const wrong = new ApiClient(server.url)
+    wrong.token = 'msrc_wrong'
+    expect((await wrong.post('/api/topics/sensors.x/messages', { data: 1 })).status).toBe(401)
+  })
+})
+
+describe('admin sources API', () => {
+  it('creates, reads, edits and deletes sources; the token is shown once', async () => {
+    const created = await admin.post('/api/admin/sources', { name: 'crud', description: 'a test', topics: 'a.*, b' })
+    expect(created.status).toBe(201)
+    expect(created.body.source).toMatchObject({ name: 'crud', description: 'a test', status: 'draft', topics: 'a.*,b', messageCount: 0 })
+    expect(created.body.token).toMatch(/^msrc_/)
+    expect(JSON.stringify(created.body.source)).not.toContain(created.body.token)
+    const id = created.body.source.id
+    expect((await admin.get(`/api/admin/sources/${id}`)).body.name).toBe('crud')
+    expect((await admin.get('/api/admin/sources')).body.some((s: { id: string }) => s.id === id)).toBe(true)
+    expect((await admin.patch(`/api/admin/sources/${id}`, { topics: ['c.*'] })).body.topics).toBe('c.*')
+    expect((await admin.post('/api/admin/sources', { name: 'crud' })).status).toBe(409)
+    expect((await admin.post(`/api/admin/sources/${id}/reactivate`)).status).toBe(409)
+    expect((await admin.post('/api/admin/sources', { name: 'defaults' })).body.source).toMatchObject({ topics: '*', description: '', status: 'draft' })
+    expect((await admin.post('/api/admin/sources', { name: '' })).status).toBe(400)
+    expect((await admin.post('/api/admin/sources', { name: 'x', topics: 'bad pattern!' })).status).toBe(400)
+    expect((await admin.delete(`/api/admin/sources/${id}`)).status).toBe(204)
+    expect((await admin.get(`/api/admin/sources/${id}`)).status).toBe(404)
+    expect((await admin.post(`/api/admin/sources/${id}/activate`)).status).toBe(404)
+    expect((await reader.client.get('/api/admin/sources')).status).toBe(403)
+  })
+
+  it('counts messages per source', async () => {
+    const own = await createActiveSource(admin, 'counted', 'sensors.*')
+    for (let i = 0; i < 3; i++) await publisher(server.url, own.token).post('/api/topics/sensors.count/messages', { data: i })
+    await expect.poll(async () => (await admin.get(`/api/admin/sources/${own.id}`)).body.messageCount, { timeout: 5000 }).toBe(3)
+    expect((await admin.get(`/api/admin/sources/${own.id}`)).body.lastSeenAt).not.toBeNull()
+  })
+})
+
+describe('connection hygiene', () => {
+  it('leaves nothing behind after 1,000 connect/subscribe/disconnect cycles', async () => {
+    const before = (await admin.get('/api/admin/metrics')).body.hub
+    for (let batch = 0; batch < 20; batch++) {
+      await Promise.all(Array.from({ length: 50 }, async (_, i) => {
+        const ws = await channel(reader.token)
+        await ws.request({ type: 'subscribe', topic: `sensors.cycle${(batch * 50 + i) % 37}` })
+        if (i % 2) ws.ws.terminate()
+        else await ws.close()
+      }))
+    }
+    await expect.poll(async () => (await admin.get('/api/admin/metrics')).body.hub, { timeout: 5000 }).toEqual(before)
+    expect(before).toMatchObject({ connections: 0, topics: 0 })
+  })
+})
