@@ -15,7 +15,7 @@ export default defineWebSocketHandler({
       if (!row) rejectUpgrade(401, 'Log in or pass ?token=<personal access token>')
       userId = row.id
     }
-    request.context.userId = userId
+    request.context!.userId = userId
   }),
   async open(peer) {
     try {

@@ -9,8 +9,8 @@ export default defineWebSocketHandler({
     const source = await sourceByToken(token)
     if (!source) rejectUpgrade(401, 'Invalid or revoked source token')
     if (source.status !== 'active') rejectUpgrade(403, `Source "${source.name}" is ${source.status}`)
-    request.context.sourceId = source.id
-    request.context.tokenHash = source.tokenHash
+    request.context!.sourceId = source.id
+    request.context!.tokenHash = source.tokenHash
   }),
   open(peer) {
     openDatalink(peer, peer.context.sourceId as string, peer.context.tokenHash as string)

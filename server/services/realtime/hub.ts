@@ -60,6 +60,64 @@ export class Hub {
 
   constructor(private readonly layer: ChannelLayer, private readonly options: HubOptions) {
     layer.onEntry((topic, entry) => this.deliver(topic, entry))
+    layer.onResync(() => {
+      for (const topic of [...this.topics.keys()]) void this.resyncWithRetry(topic)
+    })
+  }
+
+  private async resyncWithRetry(topic: string) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.resync(topic)
+      }
+      catch (error) {
+        if (attempt >= 10 || !this.topics.has(topic)) {
+          console.warn(`mercury: could not catch up on ${topic}:`, (error as Error).message)
+          return
+        }
+        await new Promise(resolve => setTimeout(resolve, 500 * attempt))
+      }
+    }
+  }
+
+  /**
+   * After the layer missed live entries: replay them from history to every connection of the
+   * topic (buffering what arrives meanwhile). If the stream store lost its data and offsets
+   * restarted, each connection is told with a `subscribed` frame with recovered:false.
+   */
+  private async resync(topic: string) {
+    const members = [...this.topics.get(topic) ?? []]
+    const states = members.map(conn => [conn, conn.topics.get(topic)] as const)
+      .filter((pair): pair is readonly [Connection, TopicState] => pair[1] !== undefined && pair[1].buffer === null)
+    if (states.length === 0) return
+    for (const [, state] of states) state.buffer = []
+    try {
+      let cursor = Math.min(...states.map(([, state]) => state.lastOffset))
+      for (let first = true; ; first = false) {
+        const page = await this.layer.history(topic, cursor, this.options.replayPage)
+        if (first && page.lastOffset < cursor) {
+          for (const [conn, state] of states) {
+            state.lastOffset = 0
+            this.send(conn, subscribedFrame(topic, page.lastOffset, false))
+          }
+          cursor = 0
+          continue
+        }
+        for (const entry of page.entries) {
+          for (const [conn, state] of states) this.sendEntry(conn, state, entry)
+        }
+        if (page.entries.length < this.options.replayPage) break
+        cursor = page.entries[page.entries.length - 1]!.offset
+      }
+    }
+    finally {
+      for (const [conn, state] of states) {
+        if (conn.topics.get(topic) !== state) continue
+        const buffered = state.buffer ?? []
+        state.buffer = null
+        for (const entry of buffered) this.sendEntry(conn, state, entry)
+      }
+    }
   }
 
   add(conn: Connection): void {

@@ -46,6 +46,11 @@ export interface ChannelLayer {
   subscribe(topic: string): Promise<void>
   unsubscribe(topic: string): Promise<void>
   onEntry(listener: EntryListener): void
+  /**
+   * Called after the layer lost and regained its fan-out connection: entries published meanwhile
+   * were not delivered live, and (if the stream store lost its data) offsets may have restarted.
+   */
+  onResync(listener: () => void): void
   /** Delivers the event to every instance, this one included. */
   broadcast(event: ControlEvent): Promise<void>
   onControl(listener: ControlListener): void

@@ -143,6 +143,10 @@ export class MemoryChannelLayer implements ChannelLayer {
     this.events.on('entry', listener)
   }
 
+  onResync(_listener: () => void): void {
+    // In one process nothing is ever missed.
+  }
+
   async broadcast(event: ControlEvent): Promise<void> {
     this.events.emit('control', event)
   }

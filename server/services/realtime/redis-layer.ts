@@ -103,6 +103,7 @@ export class RedisChannelLayer implements ChannelLayer {
   private readonly topics = new Set<string>()
   private readonly entryListeners: EntryListener[] = []
   private readonly controlListeners: ControlListener[] = []
+  private readonly resyncListeners: (() => void)[] = []
   private readonly controlSubscribed: Promise<void>
   private closing = false
 
@@ -139,8 +140,17 @@ export class RedisChannelLayer implements ChannelLayer {
     this.controlSubscribed = new Promise(resolve => controlSubscribed = resolve)
     // Subscribed on every connection rather than once: autoResubscribe only restores channels whose
     // subscription succeeded, and the first one fails if Redis is down at boot. Again is harmless.
+    let connectedBefore = false
     this.sub.on('ready', () => {
       this.sub.subscribe(this.controlChannel).then(() => controlSubscribed(), () => {})
+      // What was published while the subscriber was away never reached this instance.
+      // Listeners read history, so they run once the command connection is back too.
+      if (connectedBefore) {
+        void untilReady(this.redis).then(() => {
+          for (const listener of this.resyncListeners) listener()
+        })
+      }
+      connectedBefore = true
     })
   }
 
@@ -269,6 +279,10 @@ export class RedisChannelLayer implements ChannelLayer {
   async broadcast(event: ControlEvent): Promise<void> {
     // Through Redis even for this instance, so every instance sees events in the same order.
     await this.redis.publish(this.controlChannel, JSON.stringify(event))
+  }
+
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener)
   }
 
   onControl(listener: ControlListener): void {

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADMIN_PASSWORD, createTestDatabase, startServer, type RunningServer, type TestDatabase } from '../helpers/server'
+import { ApiClient } from '../helpers/client'
+import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { startRedis, type RunningRedis } from '../helpers/redis'
+import { TestSocket } from '../helpers/ws'
+
+// Two server processes on two ports share one Redis and one database: they must behave as one.
+let redis: RunningRedis
+let db: TestDatabase
+let a: RunningServer
+let b: RunningServer
+let admin: ApiClient
+let source: { id: string, token: string }
+let reader: { client: ApiClient, token: string, id: string }
+
+beforeAll(async () => {
+  redis = await startRedis()
+  db = await createTestDatabase()
+  const env = { REDIS_URL: redis.url }
+  a = await startServer({ db, env })
+  b = await startServer({ db, env })
+  admin = new ApiClient(a.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  source = await createActiveSource(admin, 'scaled', 'scale.*')
+  reader = await createReader(admin, 'reader', 'scale.*')
+})
+
+afterAll(async () => {
+  await a?.stop()
+  await b?.stop()
+  await db?.drop()
+  await redis?.stop()
+})
+
+const channel = (server: RunningServer) => TestSocket.open(`${server.url}/channel`, { token: reader.token })
+
+describe('two instances on one Redis', () => {
+  it('delivers a message published on one to subscribers on both', async () => {
+    const onA = await channel(a)
+    const onB = await channel(b)
+    await onA.request({ type: 'subscribe', topic: 'scale.one' })
+    await onB.request({ type: 'subscribe', topic: 'scale.one' })
+    const res = await publisher(a.url, source.token).post('/api/topics/scale.one/messages', { data: 'from A' })
+    expect(res.status).toBe(201)
+    const producer = await TestSocket.open(`${b.url}/datalink`, { token: source.token })
+    expect((await producer.request({ type: 'publish', topic: 'scale.one', data: 'from B' })).offset).toBe(res.body.offset + 1)
+    for (const ws of [onA, onB]) {
+      const got = await ws.collect(f => f.type === 'message', 2)
+      expect(got.map(f => [f.offset, f.data])).toEqual([[res.body.offset, 'from A'], [res.body.offset + 1, 'from B']])
+    }
+    await Promise.all([onA.close(), onB.close(), producer.close()])
+  })
+
+  it('recovers across instances: drop from one, resume on the other by offset', async () => {
+    const topic = 'scale.recover'
+    const first = await channel(a)
+    await first.request({ type: 'subscribe', topic })
+    const producer = await TestSocket.open(`${a.url}/datalink`, { token: source.token })
+    for (let i = 1; i <= 50; i++) await producer.request({ type: 'publish', topic, data: i })
+    await first.collect(f => f.type === 'message', 50)
+    first.ws.terminate()
+    for (let i = 51; i <= 120; i++) await producer.request({ type: 'publish', topic, data: i })
+    const second = await channel(b)
+    const subscribed = await second.request({ type: 'subscribe', topic, since: 50 })
+    expect(subscribed).toMatchObject({ recovered: true, offset: 120 })
+    const missed = await second.collect(f => f.type === 'message', 70)
+    expect(missed.map(f => f.data)).toEqual(Array.from({ length: 70 }, (_, i) => 51 + i))
+    await Promise.all([second.close(), producer.close()])
+  })
+
+  it('applies admin changes made on one instance to producers on the other', async () => {
+    const own = await createActiveSource(admin, 'remote', 'scale.*')
+    const producer = await TestSocket.open(`${b.url}/datalink`, { token: own.token })
+    expect((await producer.request({ type: 'publish', topic: 'scale.x', data: 1 })).type).toBe('ack')
+    await admin.post(`/api/admin/sources/${own.id}/deactivate`)
+    expect((await producer.closed).code).toBe(4001)
+    expect((await publisher(b.url, own.token).post('/api/topics/scale.x/messages', { data: 2 })).status).toBe(403)
+    await admin.post(`/api/admin/sources/${own.id}/reactivate`)
+    expect((await publisher(b.url, own.token).post('/api/topics/scale.x/messages', { data: 3 })).status).toBe(201)
+  })
+
+  it('syncs read state to the user\'s devices on the other instance', async () => {
+    await reader.client.post('/api/subscriptions', { topic: 'scale.note' })
+    const res = await publisher(a.url, source.token).post('/api/topics/scale.note/messages', { notification: { title: 'hello' } })
+    const device = await channel(b)
+    const onA = new ApiClient(a.url)
+    onA.token = reader.token
+    await onA.post('/api/inbox/read', { ids: [res.body.id] })
+    expect(await device.next(f => f.type === 'read')).toMatchObject({ ids: [res.body.id] })
+    await device.close()
+  })
+
+  it('keeps serving through a Redis restart: clear 503s during the outage, live again after', async () => {
+    const topic = 'scale.outage'
+    const ws = await channel(b)
+    await ws.request({ type: 'subscribe', topic })
+    for (let i = 0; i < 3; i++) await publisher(a.url, source.token).post(`/api/topics/${topic}/messages`, { data: i })
+    await ws.collect(f => f.type === 'message', 3)
+    await redis.stop()
+    const during = await publisher(a.url, source.token).post(`/api/topics/${topic}/messages`, { data: 'lost?' })
+    expect(during.status).toBe(503)
+    expect(during.body.message).toMatch(/unavailable/)
+    await redis.restart()
+    await expect.poll(async () => (await publisher(a.url, source.token).post(`/api/topics/${topic}/messages`, { data: 'back' })).status,
+      { timeout: 15_000, interval: 250 }).toBe(201)
+    const message = await ws.next(f => f.type === 'message' && f.data === 'back', 15_000)
+    expect(message.topic).toBe(topic)
+    // Redis came back empty: the stream restarted, and the client was told so before the new message.
+    const reset = ws.frames.findIndex(f => f.type === 'subscribed' && f.recovered === false)
+    expect(reset).toBeGreaterThan(0)
+    expect(reset).toBeLessThan(ws.frames.indexOf(message))
+    expect(a.process.exitCode).toBeNull()
+    expect(b.process.exitCode).toBeNull()
+    await ws.close()
+  })
+})
