@@ -11,21 +11,36 @@ import { connectionFor } from './peer'
 export interface ChannelConnection extends Connection {
   userId: string
   permissions: Permissions
+  /** Resolves once the permissions are loaded. */
+  ready: Promise<void>
 }
 
 const connections = new WeakMap<Peer, ChannelConnection>()
 
-/** Joins the user's stored subscriptions that they may still read. */
+/**
+ * Registers the connection at once (frames may arrive before its permissions are loaded: they
+ * wait for `ready`), then joins the user's stored subscriptions that they may still read.
+ */
 export async function openChannel(peer: Peer, userId: string): Promise<void> {
-  const permissions = await effectivePermissions(userId)
-  const conn = connectionFor(peer, 'channel', { userId, permissions })
+  let loaded!: () => void
+  const conn: ChannelConnection = connectionFor(peer, 'channel', {
+    userId,
+    permissions: { admin: false, read: [], publish: [] },
+    ready: new Promise<void>(resolve => loaded = resolve),
+  })
   connections.set(peer, conn)
   const hub = useHub()
   hub.add(conn)
+  try {
+    conn.permissions = await effectivePermissions(userId)
+  }
+  finally {
+    loaded()
+  }
   const stored = await useDb().subscription.findMany({ where: { userId }, select: { topic: true } })
   for (const { topic } of stored) {
     if (conn.closed) return
-    if (canRead(permissions, topic)) await hub.subscribe(conn, topic)
+    if (canRead(conn.permissions, topic) && !conn.topics.has(topic)) await hub.subscribe(conn, topic)
   }
 }
 
@@ -33,6 +48,7 @@ export async function channelMessage(peer: Peer, text: string): Promise<void> {
   const conn = connections.get(peer)
   if (!conn || conn.closed) return
   conn.alive = true
+  await conn.ready
   const hub = useHub()
   const parsed = parseFrame(text, mercuryConfig().maxClientFrameBytes, channelFrameSchema)
   if (!parsed.ok) return hub.send(conn, parsed.error)
