@@ -192,7 +192,16 @@ describe('stored subscriptions and the inbox', () => {
 })
 
 describe('bad input', () => {
-  it('answers bad /channel frames with error frames and keeps the connection', async () => {
+  it('accepts the session cookie on /channel', async () => {
+    const ws = await TestSocket.open(`${server.url}/channel`, { headers: { cookie: reader.client.cookie } })
+    expect(await ws.request({ type: 'subscribe', topic: 'sensors.cookie' })).toMatchObject({ type: 'subscribed' })
+    await ws.close()
+    await expect(TestSocket.open(`${server.url}/channel`, { headers: { cookie: 'mercury-session=forged' } })).rejects.toMatchObject({ status: 401 })
+  })
+
+  it('answers bad /channel frames with error frames and keeps the connection; others never notice', async () => {
+    const bystander = await channel(reader.token)
+    await bystander.request({ type: 'subscribe', topic: 'sensors.calm' })
     const ws = await channel(reader.token)
     const cases: [unknown, string][] = [
       ['not json', 'bad_request'],
@@ -211,7 +220,11 @@ describe('bad input', () => {
       if (typeof frame === 'object' && frame && 'ref' in frame && typeof frame.ref === 'number') expect(error.ref).toBe(frame.ref)
     }
     expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    await publisher(server.url, source.token).post('/api/topics/sensors.calm/messages', { data: 'calm' })
+    expect(await bystander.next(f => f.type === 'message')).toMatchObject({ data: 'calm' })
+    expect(bystander.frames.filter(f => f.type === 'error')).toEqual([])
     await ws.close()
+    await bystander.close()
   })
 
   it('answers bad /datalink frames with error frames carrying the ref', async () => {

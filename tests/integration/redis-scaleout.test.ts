@@ -1,3 +1,4 @@
+import Redis from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, createTestDatabase, startServer, type RunningServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
@@ -50,6 +51,19 @@ describe('two instances on one Redis', () => {
       expect(got.map(f => [f.offset, f.data])).toEqual([[res.body.offset, 'from A'], [res.body.offset + 1, 'from B']])
     }
     await Promise.all([onA.close(), onB.close(), producer.close()])
+  })
+
+  it('subscribes each instance to Redis once per topic, however many clients follow it', async () => {
+    const clients = await Promise.all(Array.from({ length: 20 }, (_, i) => channel(i % 2 ? a : b)))
+    await Promise.all(clients.map(ws => ws.request({ type: 'subscribe', topic: 'scale.many' })))
+    const probe = new Redis(redis.url)
+    const numsub = await probe.pubsub('NUMSUB', 'mercury:topic:scale.many') as [string, number]
+    expect(Number(numsub[1])).toBe(2)
+    await publisher(a.url, source.token).post('/api/topics/scale.many/messages', { data: 'all' })
+    await Promise.all(clients.map(ws => ws.next(f => f.type === 'message')))
+    await Promise.all(clients.map(ws => ws.close()))
+    await expect.poll(async () => Number((await probe.pubsub('NUMSUB', 'mercury:topic:scale.many') as [string, number])[1])).toBe(0)
+    probe.disconnect()
   })
 
   it('recovers across instances: drop from one, resume on the other by offset', async () => {
