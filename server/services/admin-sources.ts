@@ -5,6 +5,12 @@ import { parseParams, notFound, conflict } from '../utils/validate'
 import { announce } from './control'
 import { findSource, updateSource } from './sources'
 
+/** Tells every instance (producers' sockets) and every admin view (live lists) about the change. */
+export async function announceSource(id: string, action: string, source: object | null) {
+  await announce({ type: 'source.changed', id })
+  await announce({ type: 'admin.event', event: { entity: 'source', action, id, source } })
+}
+
 /** Which statuses each lifecycle action accepts, and what it leads to. */
 const TRANSITIONS: Record<string, { from: SourceStatus[], to: SourceStatus }> = {
   activate: { from: ['draft', 'inactive', 'active'], to: 'active' },
@@ -20,6 +26,6 @@ export async function changeSourceStatus(event: H3Event, action: keyof typeof TR
   const { from, to } = TRANSITIONS[action]!
   if (!from.includes(source.status as SourceStatus)) conflict(`Cannot ${action} a ${source.status} source`)
   const updated = source.status === to ? source : await updateSource(id, { status: to })
-  await announce({ type: 'source.changed', id })
+  await announceSource(id, action, updated)
   return updated
 }

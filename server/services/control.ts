@@ -15,6 +15,9 @@ const controlSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('user.deleted'), userId: z.string() }),
   z.object({ type: z.literal('subscription.changed'), userId: z.string(), topic: z.string(), subscribed: z.boolean() }),
   z.object({ type: z.literal('inbox.read'), userId: z.string(), ids: z.array(z.string()).optional(), all: z.boolean().optional(), readAt: z.string() }),
+  // Anything admin views show live (a source changed, a user created…): sent to every admin's
+  // /channel connections as {"type":"admin", ...event}.
+  z.object({ type: z.literal('admin.event'), event: z.record(z.string(), z.unknown()) }),
 ])
 
 export type Control = z.infer<typeof controlSchema>
@@ -45,5 +48,13 @@ export async function handleControl(raw: ControlEvent): Promise<void> {
       return
     case 'inbox.read':
       hub.sendToUser(event.userId, JSON.stringify({ type: 'read', ids: event.ids, all: event.all, readAt: event.readAt }))
+      return
+    case 'admin.event': {
+      const frame = JSON.stringify({ ...event.event, type: 'admin' })
+      for (const userId of hub.connectedUsers()) {
+        const conns = hub.userConnections(userId) as ChannelConnection[]
+        if (conns[0]?.permissions.admin) for (const conn of conns) hub.send(conn, frame)
+      }
+    }
   }
 }

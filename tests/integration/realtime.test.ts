@@ -291,6 +291,22 @@ describe('admin sources API', () => {
     expect((await reader.client.get('/api/admin/sources')).status).toBe(403)
   })
 
+  it('tells every admin\'s open /channel about source changes, and nobody else', async () => {
+    const adminToken = (await new ApiClient(server.url).login('admin', ADMIN_PASSWORD)).body.token
+    const adminView = await channel(adminToken)
+    const userView = await channel(reader.token)
+    await new Promise(r => setTimeout(r, 100))
+    const created = await admin.post('/api/admin/sources', { name: 'watched' })
+    expect(await adminView.next(f => f.type === 'admin')).toMatchObject({ entity: 'source', action: 'created', id: created.body.source.id, source: { name: 'watched', status: 'draft' } })
+    await admin.post(`/api/admin/sources/${created.body.source.id}/activate`)
+    expect(await adminView.next(f => f.type === 'admin')).toMatchObject({ action: 'activate', source: { status: 'active' } })
+    await admin.delete(`/api/admin/sources/${created.body.source.id}`)
+    expect(await adminView.next(f => f.type === 'admin')).toMatchObject({ action: 'deleted', source: null })
+    expect(userView.frames.filter(f => f.type === 'admin')).toEqual([])
+    await adminView.close()
+    await userView.close()
+  })
+
   it('counts messages per source', async () => {
     const own = await createActiveSource(admin, 'counted', 'sensors.*')
     for (let i = 0; i < 3; i++) await publisher(server.url, own.token).post('/api/topics/sensors.count/messages', { data: i })

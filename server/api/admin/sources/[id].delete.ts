@@ -1,12 +1,12 @@
 import { idParamSchema } from '#shared/schemas/accounts'
-import { announce } from '../../../services/control'
+import { announceSource } from '../../../services/admin-sources'
 
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
   const { id } = parseParams(event, idParamSchema)
   const { count } = await useDb().source.deleteMany({ where: { id } })
   if (count === 0) notFound('Source')
-  await announce({ type: 'source.changed', id })
+  await announceSource(id, 'deleted', null)
   setResponseStatus(event, 204)
   return null
 })

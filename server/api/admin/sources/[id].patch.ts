@@ -1,7 +1,7 @@
 import { idParamSchema } from '#shared/schemas/accounts'
 import { sourceUpdateSchema } from '#shared/schemas/sources'
 import { isMissingRow, isUniqueViolation } from '../../../services/accounts'
-import { announce } from '../../../services/control'
+import { announceSource } from '../../../services/admin-sources'
 import { updateSource } from '../../../services/sources'
 
 export default defineEventHandler(async (event) => {
@@ -10,7 +10,7 @@ export default defineEventHandler(async (event) => {
   const input = await parseBody(event, sourceUpdateSchema)
   try {
     const source = await updateSource(id, input)
-    await announce({ type: 'source.changed', id })
+    await announceSource(id, 'updated', source)
     return source
   }
   catch (error) {

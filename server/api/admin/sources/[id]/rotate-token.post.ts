@@ -1,6 +1,6 @@
 import { idParamSchema } from '#shared/schemas/accounts'
 import { isMissingRow } from '../../../../services/accounts'
-import { announce } from '../../../../services/control'
+import { announceSource } from '../../../../services/admin-sources'
 import { rotateSourceToken } from '../../../../services/sources'
 
 export default defineEventHandler(async (event) => {
@@ -8,7 +8,7 @@ export default defineEventHandler(async (event) => {
   const { id } = parseParams(event, idParamSchema)
   try {
     const rotated = await rotateSourceToken(id)
-    await announce({ type: 'source.changed', id })
+    await announceSource(id, 'rotated', rotated.source)
     return rotated
   }
   catch (error) {
