@@ -17,6 +17,14 @@ export interface Published {
   createdAt: string
 }
 
+type PublishedListener = (published: Published & { sourceId: string | null, event: string, data: unknown }) => void
+const publishedListeners: PublishedListener[] = []
+
+/** Lets live views (admin metrics) see every message published through this instance. */
+export function onPublished(listener: PublishedListener): void {
+  publishedListeners.push(listener)
+}
+
 /** A refusal the routes turn into an HTTP status or an error frame. */
 export class PublishError extends Error {
   constructor(readonly code: 'bad_request' | 'forbidden' | 'unauthorized' | 'unavailable', message: string) {
@@ -58,7 +66,9 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   if (input.notification) {
     await persistNotification({ id, topic, offset, event: input.event, data: input.data, notification: input.notification, sourceId, createdAt })
   }
-  return { id, topic, offset, createdAt }
+  const published = { id, topic, offset, createdAt }
+  for (const listener of publishedListeners) listener({ ...published, sourceId, event: input.event, data: input.data })
+  return published
 }
 
 /** The `message` frame split around its offset, serialized once for every subscriber. */
