@@ -1,5 +1,4 @@
 import { mercuryConfig } from '../utils/config'
-import { closeDb } from '../utils/db'
 import { closeRealtime, useChannelLayer, useHub } from '../services/realtime'
 import { flushCounters } from '../services/sources'
 import { handleControl } from '../services/control'
@@ -23,6 +22,5 @@ export default defineNitroPlugin((nitro) => {
     clearInterval(counters)
     await flushCounters().catch(() => {})
     await closeRealtime()
-    await closeDb()
   })
 })

@@ -22,6 +22,16 @@ export interface MercuryConfig {
   heartbeatSeconds: number
   /** Unsent bytes a /channel peer may have queued before it is disconnected as a slow consumer. */
   maxBufferedBytes: number
+  /** all: web and workers; web: HTTP and WebSockets only; worker: the delivery workers only. */
+  role: 'all' | 'web' | 'worker'
+  pushMaxAttempts: number
+  pushRetryBaseMs: number
+  pushTimeoutMs: number
+  pushConcurrency: number
+  /** Tests only: push endpoints may be http and internal addresses. */
+  pushAllowInsecure: boolean
+  /** How soon a job of a killed worker process goes to another one (Redis queues). */
+  queueStalledMs: number
 }
 
 let cached: MercuryConfig | undefined
@@ -59,8 +69,21 @@ export function mercuryConfig(): MercuryConfig {
     historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60),
     heartbeatSeconds: intFromEnv('MERCURY_HEARTBEAT_SECONDS', 30),
     maxBufferedBytes: intFromEnv('MERCURY_MAX_BUFFERED_BYTES', 4 * 1024 * 1024),
+    role: roleFromEnv(),
+    pushMaxAttempts: intFromEnv('MERCURY_PUSH_MAX_ATTEMPTS', 5),
+    pushRetryBaseMs: intFromEnv('MERCURY_PUSH_RETRY_BASE_MS', 2000),
+    pushTimeoutMs: intFromEnv('MERCURY_PUSH_TIMEOUT_MS', 10_000),
+    pushConcurrency: intFromEnv('MERCURY_PUSH_CONCURRENCY', 64),
+    pushAllowInsecure: process.env.MERCURY_PUSH_ALLOW_INSECURE === '1',
+    queueStalledMs: intFromEnv('MERCURY_QUEUE_STALLED_MS', 10_000),
   }
   return cached
+}
+
+function roleFromEnv(): MercuryConfig['role'] {
+  const role = process.env.MERCURY_ROLE || 'all'
+  if (role !== 'all' && role !== 'web' && role !== 'worker') throw new Error(`MERCURY_ROLE must be all, web or worker, got "${role}"`)
+  return role
 }
 
 export function isPostgresUrl(url: string): boolean {

@@ -1,4 +1,5 @@
 import { useChannelLayer, useHub } from '../../services/realtime'
+import { queueDepths } from '../../services/queue'
 
 // Live figures of this instance (the admin dashboard polls nothing: it gets them pushed later on).
 export default defineEventHandler(async (event) => {
@@ -7,5 +8,6 @@ export default defineEventHandler(async (event) => {
     instance: { pid: process.pid, uptime: Math.round(process.uptime()), memory: process.memoryUsage().rss },
     layer: { kind: useChannelLayer().kind, healthy: useChannelLayer().healthy() },
     hub: useHub().stats(),
+    queues: await queueDepths().catch(() => null),
   }
 })

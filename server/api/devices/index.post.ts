@@ -1,0 +1,27 @@
+import { deviceRegisterSchema } from '#shared/schemas/devices'
+import { deviceSelect } from '../../services/devices'
+import { endpointProblem } from '../../services/push/endpoint-guard'
+
+// Registers this browser's push subscription. The same endpoint again updates it (new keys,
+// re-enabled, and it belongs to whoever registers it now).
+export default defineEventHandler(async (event) => {
+  const user = await requireUser(event)
+  const { subscription, name } = await parseBody(event, deviceRegisterSchema)
+  const problem = endpointProblem(subscription.endpoint, mercuryConfig().pushAllowInsecure)
+  if (problem) badRequest(`Invalid body: subscription.endpoint: ${problem}`)
+  const fields = { userId: user.id, p256dh: subscription.keys.p256dh, auth: subscription.keys.auth, disabledAt: null }
+  const device = await useDb().device.upsert({
+    where: { endpoint: subscription.endpoint },
+    create: { ...fields, endpoint: subscription.endpoint, name: name || defaultName(getRequestHeader(event, 'user-agent')) },
+    update: { ...fields, ...(name ? { name } : {}) },
+    select: deviceSelect,
+  })
+  setResponseStatus(event, 201)
+  return device
+})
+
+function defaultName(userAgent = ''): string {
+  const browser = /Edg\//.test(userAgent) ? 'Edge' : /Firefox\//.test(userAgent) ? 'Firefox' : /Chrom(e|ium)\//.test(userAgent) ? 'Chrome' : /Safari\//.test(userAgent) ? 'Safari' : 'Browser'
+  const os = /Android/.test(userAgent) ? 'Android' : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Mac OS X/.test(userAgent) ? 'macOS' : /Windows/.test(userAgent) ? 'Windows' : /Linux/.test(userAgent) ? 'Linux' : ''
+  return os ? `${browser} on ${os}` : browser
+}

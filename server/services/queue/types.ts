@@ -1,0 +1,27 @@
+// Job queues behind one interface: in-process by default, BullMQ on Redis when REDIS_URL is set.
+
+export interface NewJob<T> {
+  data: T
+  /** Start no sooner than this many ms from now. */
+  delayMs?: number
+  /** A job id already queued is not queued twice (BullMQ); makes re-queuing after a crash safe. */
+  id?: string
+}
+
+export interface QueueDepth {
+  waiting: number
+  active: number
+  delayed: number
+}
+
+export type JobHandler<T> = (data: T) => Promise<void>
+
+export interface JobQueue<T> {
+  readonly name: string
+  add(jobs: NewJob<T>[]): Promise<void>
+  /** Starts consuming in this process. A handler that throws is retried a few times. */
+  process(handler: JobHandler<T>, concurrency: number): void
+  depth(): Promise<QueueDepth>
+  /** Stops taking jobs, waits for the running ones (or hands them back), closes connections. */
+  close(): Promise<void>
+}

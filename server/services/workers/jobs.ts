@@ -1,0 +1,29 @@
+import type { DeliveryStatus } from '#shared/schemas/devices'
+
+export interface FanoutJob {
+  notificationId: string
+}
+
+export interface PushJob {
+  deliveryId: string
+  deviceId: string
+  endpoint: string
+  p256dh: string
+  auth: string
+  /** The JSON payload the service worker receives, already serialized. */
+  payload: string
+  priority: number
+  /** 1 for the first try. */
+  attempt: number
+}
+
+export interface ResultJob {
+  deliveryId: string
+  deviceId: string
+  attempt: number
+  /** `queued` while a retry is scheduled. */
+  status: DeliveryStatus
+  statusCode: number | null
+  error: string | null
+  at: string
+}

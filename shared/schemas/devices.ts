@@ -1,0 +1,42 @@
+import { z } from 'zod'
+
+const base64url = (bytes: number, what: string) => z.string()
+  .regex(/^[A-Za-z0-9_-]+={0,2}$/, `must be base64url (${what})`)
+  .refine(value => decodedLength(value) === bytes, `must decode to ${bytes} bytes (${what})`)
+
+/** Length in bytes of a base64url string, without decoding it. */
+function decodedLength(value: string): number {
+  const clean = value.replace(/=+$/, '')
+  return Math.floor(clean.length * 3 / 4)
+}
+
+/** The browser's PushSubscription JSON. The endpoint's address is checked on the server. */
+export const pushSubscriptionSchema = z.object({
+  endpoint: z.string().max(2048).url('must be a URL'),
+  expirationTime: z.number().nullable().optional(),
+  keys: z.object({
+    p256dh: base64url(65, 'an uncompressed P-256 public key'),
+    auth: base64url(16, 'the 16-byte auth secret'),
+  }),
+})
+
+export const deviceRegisterSchema = z.object({
+  subscription: pushSubscriptionSchema,
+  name: z.string().trim().max(100).optional(),
+})
+
+export const deliveryStatusSchema = z.enum(['queued', 'sent', 'failed', 'expired'])
+export type DeliveryStatus = z.infer<typeof deliveryStatusSchema>
+
+export const deliveriesQuerySchema = z.object({
+  status: deliveryStatusSchema.optional(),
+  deviceId: z.string().max(64).optional(),
+  notificationId: z.string().max(64).optional(),
+  topic: z.string().max(128).optional(),
+  since: z.coerce.date().optional(),
+  until: z.coerce.date().optional(),
+  before: z.coerce.date().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+})
+
+export type PushSubscriptionInput = z.infer<typeof pushSubscriptionSchema>

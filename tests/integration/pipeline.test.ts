@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { ApiClient } from '../helpers/client'
+import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { TestPushService } from '../helpers/push-service'
+
+let server: RunningServer
+let push: TestPushService
+let admin: ApiClient
+let source: { id: string, token: string }
+let alice: { client: ApiClient, token: string, id: string }
+
+beforeAll(async () => {
+  push = new TestPushService()
+  await push.start()
+  server = await startServer({
+    env: {
+      MERCURY_PUSH_ALLOW_INSECURE: '1',
+      NODE_EXTRA_CA_CERTS: push.certFile,
+      MERCURY_PUSH_RETRY_BASE_MS: '100',
+      MERCURY_PUSH_TIMEOUT_MS: '1000',
+      MERCURY_PUSH_MAX_ATTEMPTS: '3',
+    },
+  })
+  admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  source = await createActiveSource(admin, 'alerts', 'alerts.*')
+  alice = await createReader(admin, 'alice', 'alerts.*')
+})
+
+afterAll(async () => {
+  await server?.stop()
+  await push?.stop()
+})
+
+async function registerDevice(client: ApiClient, name: string) {
+  const sub = push.subscribe(name)
+  const res = await client.post('/api/devices', { subscription: sub.subscription, name })
+  expect(res.status).toBe(201)
+  return res.body.id as string
+}
+
+const notify = (topic: string, title: string, extra: Record<string, unknown> = {}) =>
+  publisher(server.url, source.token).post(`/api/topics/${topic}/messages`, { event: 'alert', notification: { title, body: `${title} body`, ...extra } })
+
+async function deliveriesOf(client: ApiClient, deviceId: string) {
+  return (await client.get(`/api/devices/${deviceId}/deliveries`)).body as Record<string, any>[] // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+describe('web push delivery', () => {
+  it('serves the VAPID public key', async () => {
+    const res = await new ApiClient(server.url).get('/api/push/public-key')
+    expect(res.status).toBe(200)
+    expect(Buffer.from(res.body.publicKey, 'base64url')).toHaveLength(65)
+  })
+
+  it('pushes a published notification to the device, signed and encrypted as a push service expects', async () => {
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.disk', push: true })
+    const deviceId = await registerDevice(alice.client, 'alice-laptop')
+    const res = await notify('alerts.disk', 'Disk full', { url: '/disks', priority: 5 })
+    await expect.poll(() => push.to('alice-laptop').length, { timeout: 10_000 }).toBe(1)
+    const received = push.to('alice-laptop')[0]!
+    expect(received.problems).toEqual([])
+    expect(received.vapidKey).toBe((await new ApiClient(server.url).get('/api/push/public-key')).body.publicKey)
+    expect(received.payload).toEqual({
+      id: res.body.id, topic: 'alerts.disk', title: 'Disk full', body: 'Disk full body', url: '/disks', priority: 5, createdAt: res.body.createdAt,
+    })
+    expect(received.headers.urgency).toBe('high')
+    await expect.poll(async () => (await deliveriesOf(alice.client, deviceId))[0]?.status, { timeout: 5000 }).toBe('sent')
+    const [delivery] = await deliveriesOf(alice.client, deviceId)
+    expect(delivery).toMatchObject({ notificationId: res.body.id, attempts: 1, statusCode: 201, error: null, notification: { title: 'Disk full', topic: 'alerts.disk' } })
+  })
+
+  it('retries 429 after Retry-After and 503 with backoff, then records success with every attempt', async () => {
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.retry', push: true })
+    const deviceId = await registerDevice(alice.client, 'alice-retry')
+    push.script('alice-retry', [{ status: 429, retryAfter: 1 }, { status: 503 }])
+    const started = Date.now()
+    const res = await notify('alerts.retry', 'Try again')
+    await expect.poll(async () => (await deliveriesOf(alice.client, deviceId)).find(d => d.notificationId === res.body.id)?.status, { timeout: 15_000 }).toBe('sent')
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000) // waited for Retry-After
+    const delivery = (await deliveriesOf(alice.client, deviceId)).find(d => d.notificationId === res.body.id)!
+    expect(delivery.attempts).toBe(3)
+    expect(delivery.log.map((a: { statusCode: number }) => a.statusCode)).toEqual([429, 503, 201])
+    expect(push.to('alice-retry').map(r => r.payload?.id)).toEqual([res.body.id, res.body.id, res.body.id])
+  })
+
+  it('retries timeouts, dropped connections and garbage, then gives up as failed', async () => {
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.flaky', push: true })
+    const deviceId = await registerDevice(alice.client, 'alice-flaky')
+    push.script('alice-flaky', [{ hang: true }, { close: true }, { garbage: true }])
+    const res = await notify('alerts.flaky', 'Flaky')
+    await expect.poll(async () => (await deliveriesOf(alice.client, deviceId)).find(d => d.notificationId === res.body.id)?.status, { timeout: 15_000 }).toBe('failed')
+    const delivery = (await deliveriesOf(alice.client, deviceId)).find(d => d.notificationId === res.body.id)!
+    expect(delivery.attempts).toBe(3)
+    expect(delivery.log.every((a: { statusCode: number | null, error: string }) => a.statusCode === null && a.error)).toBe(true)
+    expect(server.process.exitCode).toBeNull()
+  })
+
+  it('disables a device on 410 and pushes to it no more; other 4xx fail without retry', async () => {
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.gone', push: true })
+    const goneId = await registerDevice(alice.client, 'alice-gone')
+    const badId = await registerDevice(alice.client, 'alice-bad')
+    push.script('alice-gone', [{ status: 410, body: 'push subscription has unsubscribed or expired' }])
+    push.script('alice-bad', [{ status: 400, body: 'bad request' }])
+    const first = await notify('alerts.gone', 'First')
+    await expect.poll(async () => (await deliveriesOf(alice.client, goneId))[0]?.status, { timeout: 10_000 }).toBe('expired')
+    await expect.poll(async () => (await deliveriesOf(alice.client, badId))[0]?.status, { timeout: 10_000 }).toBe('failed')
+    expect((await deliveriesOf(alice.client, goneId))[0]).toMatchObject({ notificationId: first.body.id, statusCode: 410, error: expect.stringContaining('expired') })
+    expect((await deliveriesOf(alice.client, badId))[0]).toMatchObject({ attempts: 1, statusCode: 400 })
+    expect((await alice.client.get('/api/devices')).body.find((d: { id: string }) => d.id === goneId).disabledAt).not.toBeNull()
+
+    await notify('alerts.gone', 'Second')
+    await expect.poll(() => push.to('alice-bad').length, { timeout: 10_000 }).toBe(2)
+    expect(push.to('alice-gone')).toHaveLength(1)
+
+    const log = await admin.get(`/api/admin/deliveries?deviceId=${goneId}`)
+    expect(log.body.items).toHaveLength(1)
+    expect(log.body.items[0]).toMatchObject({ status: 'expired', statusCode: 410, device: { id: goneId, username: 'alice' }, notification: { title: 'First' } })
+    const expired = await admin.get('/api/admin/deliveries?status=expired')
+    expect(expired.body.counts.expired).toBeGreaterThanOrEqual(1)
+    expect(expired.body.items.every((d: { status: string }) => d.status === 'expired')).toBe(true)
+    // Registering the same endpoint again turns it back on.
+    const again = await alice.client.post('/api/devices', { subscription: push.subscribe('alice-gone').subscription })
+    expect(again.body).toMatchObject({ id: goneId, disabledAt: null })
+  })
+
+  it('pushes only to subscribers with push on who may read the topic', async () => {
+    const bob = await createReader(admin, 'bob', 'alerts.*')
+    const carol = await createReader(admin, 'carol', 'alerts.*')
+    await bob.client.post('/api/subscriptions', { topic: 'alerts.quiet', push: false })
+    await registerDevice(bob.client, 'bob-phone')
+    await carol.client.post('/api/subscriptions', { topic: 'alerts.quiet', push: true })
+    await registerDevice(carol.client, 'carol-phone')
+    // Carol loses her read grant: she is still subscribed, but may not read the topic any more.
+    const grants = await admin.get(`/api/admin/grants?userId=${carol.id}`)
+    await admin.delete(`/api/admin/grants/${grants.body[0].id}`)
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.quiet', push: true })
+    await registerDevice(alice.client, 'alice-quiet')
+    await notify('alerts.quiet', 'Quiet')
+    await expect.poll(() => push.to('alice-quiet').length, { timeout: 10_000 }).toBe(1)
+    await new Promise(r => setTimeout(r, 300))
+    expect(push.to('bob-phone')).toHaveLength(0)
+    expect(push.to('carol-phone')).toHaveLength(0)
+    // Bob still gets it in his inbox: push off only silences the device.
+    expect((await bob.client.get('/api/inbox')).body.items.map((i: { title: string }) => i.title)).toEqual(['Quiet'])
+  })
+})
+
+describe('devices API', () => {
+  it('lists and deletes own devices only', async () => {
+    const dave = await createReader(admin, 'dave', 'alerts.*')
+    const id = await registerDevice(dave.client, 'dave-tablet')
+    expect((await dave.client.get('/api/devices')).body.map((d: { id: string }) => d.id)).toEqual([id])
+    expect((await alice.client.delete(`/api/devices/${id}`)).status).toBe(404)
+    expect((await alice.client.get(`/api/devices/${id}/deliveries`)).status).toBe(404)
+    expect((await dave.client.delete(`/api/devices/${id}`)).status).toBe(204)
+    expect((await dave.client.get('/api/devices')).body).toEqual([])
+  })
+
+  it('says which field of a malformed subscription is wrong', async () => {
+    const good = push.subscribe('shape').subscription
+    const cases: [unknown, RegExp][] = [
+      [{}, /subscription/],
+      [{ subscription: { ...good, endpoint: 'not a url' } }, /subscription\.endpoint/],
+      [{ subscription: { ...good, keys: { ...good.keys, p256dh: 'abc$' } } }, /subscription\.keys\.p256dh: must be base64url/],
+      [{ subscription: { ...good, keys: { ...good.keys, p256dh: Buffer.alloc(33).toString('base64url') } } }, /subscription\.keys\.p256dh: must decode to 65 bytes/],
+      [{ subscription: { ...good, keys: { ...good.keys, auth: Buffer.alloc(8).toString('base64url') } } }, /subscription\.keys\.auth: must decode to 16 bytes/],
+      [{ subscription: { ...good, keys: undefined } }, /subscription\.keys/],
+    ]
+    for (const [body, message] of cases) {
+      const res = await alice.client.post('/api/devices', body)
+      expect(res.status, JSON.stringify(body)).toBe(400)
+      expect(res.body.message).toMatch(message)
+    }
+    expect((await new ApiClient(server.url).post('/api/devices', { subscription: good })).status).toBe(401)
+  })
+})
+
+describe('endpoint guard (without MERCURY_PUSH_ALLOW_INSECURE)', () => {
+  let strict: RunningServer
+  beforeAll(async () => {
+    strict = await startServer()
+  })
+  afterAll(async () => {
+    await strict?.stop()
+  })
+
+  it('refuses http, loopback and private endpoints', async () => {
+    const client = new ApiClient(strict.url)
+    await client.login('admin', ADMIN_PASSWORD)
+    const keys = push.subscribe('guard').subscription.keys
+    for (const [endpoint, message] of [
+      ['http://push.example.com/x', /https/],
+      ['https://127.0.0.1/x', /loopback or private/],
+      ['https://localhost:8443/x', /local host/],
+      ['https://10.1.2.3/x', /loopback or private/],
+      ['https://192.168.0.10/x', /loopback or private/],
+      ['https://[::1]/x', /loopback or private/],
+      ['https://169.254.169.254/latest', /loopback or private/],
+    ] as const) {
+      const res = await client.post('/api/devices', { subscription: { endpoint, keys } })
+      expect(res.status, endpoint).toBe(400)
+      expect(res.body.message).toMatch(message)
+    }
+    expect((await client.post('/api/devices', { subscription: { endpoint: 'https://fcm.googleapis.com/fcm/send/abc', keys } })).status).toBe(201)
+  })
+})
