@@ -154,11 +154,11 @@ async function main() {
   step('typecheck', bin('nuxt'), ['typecheck'])
   vitest('unit', 'unit')
   const redisUrl = await startRedis()
-  vitest('integration-sqlite', 'integration', { MERCURY_TEST_REDIS_URL: redisUrl })
-  if (!only || only.includes('integration-postgres')) {
-    const pgUrl = await startPostgres()
-    vitest('integration-postgres', 'integration', { MERCURY_TEST_PG_URL: pgUrl, MERCURY_TEST_REDIS_URL: redisUrl })
-  }
+  const integration = !only || only.some(s => s.startsWith('integration'))
+  // The scale-out tests (several processes writing at once) use PostgreSQL in both runs.
+  const pgUrl = integration ? await startPostgres() : ''
+  vitest('integration-sqlite', 'integration', { MERCURY_TEST_REDIS_URL: redisUrl, MERCURY_TEST_SCALEOUT_PG_URL: pgUrl })
+  vitest('integration-postgres', 'integration', { MERCURY_TEST_PG_URL: pgUrl, MERCURY_TEST_REDIS_URL: redisUrl })
   vitest('e2e', 'e2e', { MERCURY_CHROMIUM: chromiumPath() ?? '' })
 }
 

@@ -40,6 +40,8 @@ export class TestPushService {
   private server!: Server
   private dir!: string
   url = ''
+  /** Every answer waits this long, like a real push service across the internet. */
+  latencyMs = 0
   /** PEM of the self-signed certificate: give it to the server as NODE_EXTRA_CA_CERTS. */
   certFile = ''
 
@@ -119,7 +121,7 @@ export class TestPushService {
       }
       const headers: Record<string, string> = {}
       if (behaviour.retryAfter !== undefined) headers['retry-after'] = String(behaviour.retryAfter)
-      res.writeHead(behaviour.status, headers).end(behaviour.body ?? '')
+      setTimeout(() => res.writeHead(behaviour.status, headers).end(behaviour.body ?? ''), this.latencyMs)
     })
   }
 

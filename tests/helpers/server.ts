@@ -29,12 +29,16 @@ export interface TestDatabase {
   drop: () => Promise<void>
 }
 
-/** A new empty database with every migration applied. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A new empty database with every migration applied. `postgres: true` is for several server
+ * processes writing at once (the scale-out set-up): it needs the PostgreSQL that npm test starts.
+ */
+export async function createTestDatabase(options: { postgres?: boolean } = {}): Promise<TestDatabase> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mercury-test-'))
   let url = `file:${path.join(dataDir, 'mercury.db')}`
   let drop = async () => {}
-  const pgBase = process.env.MERCURY_TEST_PG_URL
+  const pgBase = process.env.MERCURY_TEST_PG_URL ?? (options.postgres ? process.env.MERCURY_TEST_SCALEOUT_PG_URL : undefined)
+  if (options.postgres && !pgBase) throw new Error('This test needs PostgreSQL: run it through npm test, or set MERCURY_TEST_SCALEOUT_PG_URL')
   if (pgBase) {
     const name = `mercury_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
     const admin = new pg.Client({ connectionString: pgBase })
@@ -108,7 +112,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30_000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${log}`)
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited with ${child.exitCode ?? child.signalCode}:\n${log}`)
     try {
       const res = await fetch(`${url}/api/health`)
       if (res.ok) break
@@ -121,7 +125,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     await new Promise(r => setTimeout(r, 100))
   }
   const stop = async () => {
-    if (child.exitCode === null) {
+    if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise(r => child.once('exit', r))
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000)

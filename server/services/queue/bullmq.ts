@@ -37,7 +37,8 @@ export class BullQueue<T> implements JobQueue<T> {
   }
 
   process(handler: JobHandler<T>, concurrency: number): void {
-    const lockDuration = Math.max(2000, this.options.stalledIntervalMs * 2)
+    // A job's lock must outlive a slow database write; a killed worker's jobs move on once it lapses.
+    const lockDuration = Math.max(5000, this.options.stalledIntervalMs * 3)
     this.worker = new Worker(`mercury-${this.name}`, job => handler(job.data as T), {
       connection: connection(this.redisUrl),
       concurrency,
