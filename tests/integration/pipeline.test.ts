@@ -206,3 +206,37 @@ describe('endpoint guard (without MERCURY_PUSH_ALLOW_INSECURE)', () => {
     expect((await client.post('/api/devices', { subscription: { endpoint: 'https://fcm.googleapis.com/fcm/send/abc', keys } })).status).toBe(201)
   })
 })
+
+describe('embedded mode (in-process queues)', () => {
+  it('a server killed with pushes in flight sends them after its restart', async () => {
+    const env = { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile }
+    const first = await startServer({ env })
+    const client = new ApiClient(first.url)
+    await client.login('admin', ADMIN_PASSWORD)
+    const own = await createActiveSource(client, 'crashy', 'crash.*')
+    await client.post('/api/subscriptions', { topic: 'crash.test', push: true })
+    const deviceIds: string[] = []
+    for (let i = 0; i < 3; i++) deviceIds.push((await client.post('/api/devices', { subscription: push.subscribe(`crash${i}`).subscription })).body.id)
+    push.latencyMs = 3000
+    let restarted: RunningServer | undefined
+    try {
+      const res = await publisher(first.url, own.token).post('/api/topics/crash.test/messages', { notification: { title: 'survives' } })
+      await expect.poll(() => push.received.filter(r => r.name.startsWith('crash')).length, { timeout: 10_000, interval: 20 }).toBe(3)
+      first.process.kill('SIGKILL')
+      await new Promise(resolve => first.process.once('exit', resolve))
+      push.latencyMs = 0
+      restarted = await startServer({ db: first.db, env })
+      const again = new ApiClient(restarted.url)
+      await again.login('admin', ADMIN_PASSWORD)
+      for (const id of deviceIds) {
+        await expect.poll(async () => (await again.get(`/api/devices/${id}/deliveries`)).body[0]?.status, { timeout: 10_000 }).toBe('sent')
+      }
+      expect(push.received.filter(r => r.name.startsWith('crash') && r.payload?.id === res.body.id)).toHaveLength(6)
+    }
+    finally {
+      push.latencyMs = 0
+      await restarted?.stop()
+      await first.stop()
+    }
+  })
+})
