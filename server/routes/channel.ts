@@ -1,4 +1,5 @@
 import { channelMessage, closeChannel, openChannel } from '../services/realtime/channel'
+import { useHub } from '../services/realtime'
 
 // /channel: users follow topics live. Auth: session cookie or ?token=<personal access token>.
 export default defineWebSocketHandler({
@@ -13,8 +14,13 @@ export default defineWebSocketHandler({
       const sessionUserId = await upgradeSessionUserId(request)
       const row = sessionUserId ? await useDb().user.findUnique({ where: { id: sessionUserId }, select: { id: true } }) : null
       if (!row) rejectUpgrade(401, 'Log in or pass ?token=<personal access token>')
+      // The cookie is sent by the browser whatever page opens the socket: only this site may.
+      const origin = request.headers.get('origin')
+      if (origin && !originAllowed(origin, request.headers.get('host') ?? undefined)) rejectUpgrade(403, `Connections from ${origin} may not use this session`)
       userId = row.id
     }
+    const max = mercuryConfig().maxConnectionsPerUser
+    if (useHub().userConnections(userId).length >= max) rejectUpgrade(429, `At most ${max} connections per user`)
     request.context!.userId = userId
   }),
   async open(peer) {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { NotificationInput, PublishInput } from '#shared/schemas/messages'
 import { TOPIC_RE, topicMatchesAny } from '#shared/utils/topics'
+import { mercuryConfig } from '../utils/config'
+import { TokenBucket } from '../utils/token-bucket'
 import { useChannelLayer } from './realtime'
 import { countPublish, type SourceInfo } from './sources'
 import { persistNotification } from './notifications'
@@ -25,9 +27,21 @@ export function onPublished(listener: PublishedListener): void {
   publishedListeners.push(listener)
 }
 
+const buckets = new Map<string, TokenBucket>()
+
+function sourceBucket(sourceId: string): TokenBucket {
+  let bucket = buckets.get(sourceId)
+  if (!bucket) {
+    const rate = mercuryConfig().sourceRateLimit
+    bucket = new TokenBucket(rate, rate)
+    buckets.set(sourceId, bucket)
+  }
+  return bucket
+}
+
 /** A refusal the routes turn into an HTTP status or an error frame. */
 export class PublishError extends Error {
-  constructor(readonly code: 'bad_request' | 'forbidden' | 'unauthorized' | 'unavailable', message: string) {
+  constructor(readonly code: 'bad_request' | 'forbidden' | 'unauthorized' | 'unavailable' | 'rate_limited', message: string) {
     super(message)
   }
 }
@@ -47,6 +61,9 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
     throw new PublishError('forbidden', `source "${publisher.source.name}" is ${publisher.source.status}`)
   }
   if (!publisherMay(publisher, topic)) throw new PublishError('forbidden', `not allowed to publish to "${topic}"`)
+  if (publisher.kind === 'source' && !sourceBucket(publisher.source.id).take()) {
+    throw new PublishError('rate_limited', `source "${publisher.source.name}" publishes more than ${mercuryConfig().sourceRateLimit} messages per second`)
+  }
   const layer = useChannelLayer()
   if (!layer.healthy()) throw new PublishError('unavailable', 'the channel layer is unavailable; retry shortly')
 

@@ -51,8 +51,9 @@ function validated(input: unknown): PublishInput {
   return result.data
 }
 
-const STATUS: Record<PublishError['code'], number> = { bad_request: 400, unauthorized: 401, forbidden: 403, unavailable: 503 }
+const STATUS: Record<PublishError['code'], number> = { bad_request: 400, unauthorized: 401, forbidden: 403, rate_limited: 429, unavailable: 503 }
 
-export function publishErrorToHttp(error: PublishError) {
+export function publishErrorToHttp(event: H3Event, error: PublishError) {
+  if (error.code === 'rate_limited' || error.code === 'unavailable') setResponseHeader(event, 'retry-after', 1)
   return createError({ statusCode: STATUS[error.code], message: error.message, data: { code: error.code } })
 }

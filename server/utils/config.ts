@@ -32,6 +32,17 @@ export interface MercuryConfig {
   pushAllowInsecure: boolean
   /** How soon a job of a killed worker process goes to another one (Redis queues). */
   queueStalledMs: number
+  /** Messages per second one source may publish (per instance). */
+  sourceRateLimit: number
+  /** Frames per second one /channel connection may send. */
+  channelFrameRate: number
+  /** Frames per second one /datalink connection may send. */
+  datalinkFrameRate: number
+  maxConnectionsPerUser: number
+  maxSubscriptionsPerConnection: number
+  /** Origins besides the server's own that may use the session cookie (comma separated). */
+  allowedOrigins: string[]
+  trustProxy: boolean
 }
 
 let cached: MercuryConfig | undefined
@@ -76,6 +87,13 @@ export function mercuryConfig(): MercuryConfig {
     pushConcurrency: intFromEnv('MERCURY_PUSH_CONCURRENCY', 64),
     pushAllowInsecure: process.env.MERCURY_PUSH_ALLOW_INSECURE === '1',
     queueStalledMs: intFromEnv('MERCURY_QUEUE_STALLED_MS', 10_000),
+    sourceRateLimit: intFromEnv('MERCURY_SOURCE_RATE_LIMIT', 2000),
+    channelFrameRate: intFromEnv('MERCURY_CHANNEL_FRAME_RATE', 50),
+    datalinkFrameRate: intFromEnv('MERCURY_DATALINK_FRAME_RATE', 5000),
+    maxConnectionsPerUser: intFromEnv('MERCURY_MAX_CONNECTIONS_PER_USER', 100),
+    maxSubscriptionsPerConnection: intFromEnv('MERCURY_MAX_SUBSCRIPTIONS', 200),
+    allowedOrigins: (process.env.MERCURY_ALLOWED_ORIGINS ?? '').split(',').map(o => o.trim()).filter(Boolean),
+    trustProxy: process.env.MERCURY_TRUST_PROXY === '1',
   }
   return cached
 }

@@ -1,8 +1,8 @@
 // Authentication of WebSocket upgrades: a refused upgrade is an HTTP answer with a JSON body.
 
-const REASONS = { 401: 'Unauthorized', 403: 'Forbidden', 503: 'Service Unavailable' } as const
+const REASONS = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' } as const
 
-export function rejectUpgrade(status: 401 | 403 | 503, message: string): never {
+export function rejectUpgrade(status: keyof typeof REASONS, message: string): never {
   // No content-type header: crossws (0.3) URL-encodes header values of refusals.
   throw new Response(JSON.stringify({ statusCode: status, message }), { status, statusText: REASONS[status] })
 }

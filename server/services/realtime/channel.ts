@@ -4,7 +4,8 @@ import { mercuryConfig } from '../../utils/config'
 import { useDb } from '../../utils/db'
 import { canRead, effectivePermissions, type Permissions } from '../permissions'
 import type { Connection } from './hub'
-import { errorFrame, parseFrame, pongFrame } from './frames'
+import { TokenBucket } from '../../utils/token-bucket'
+import { errorFrame, overFrameLimit, parseFrame, pongFrame } from './frames'
 import { useHub } from './index'
 import { connectionFor } from './peer'
 
@@ -27,6 +28,7 @@ export async function openChannel(peer: Peer, userId: string): Promise<void> {
     userId,
     permissions: { admin: false, read: [], publish: [] },
     ready: new Promise<void>(resolve => loaded = resolve),
+    frames: new TokenBucket(mercuryConfig().channelFrameRate, mercuryConfig().channelFrameRate * 2),
   })
   connections.set(peer, conn)
   const hub = useHub()
@@ -50,6 +52,7 @@ export async function channelMessage(peer: Peer, text: string): Promise<void> {
   conn.alive = true
   await conn.ready
   const hub = useHub()
+  if (overFrameLimit(conn, frame => hub.send(conn, frame))) return
   const parsed = parseFrame(text, mercuryConfig().maxClientFrameBytes, channelFrameSchema)
   if (!parsed.ok) return hub.send(conn, parsed.error)
   const frame = parsed.frame
@@ -59,6 +62,9 @@ export async function channelMessage(peer: Peer, text: string): Promise<void> {
     case 'subscribe':
       if (!canRead(conn.permissions, frame.topic)) {
         return hub.send(conn, errorFrame('forbidden', `no read access to "${frame.topic}"`, frame.ref))
+      }
+      if (!conn.topics.has(frame.topic) && conn.topics.size >= mercuryConfig().maxSubscriptionsPerConnection) {
+        return hub.send(conn, errorFrame('limit_exceeded', `at most ${mercuryConfig().maxSubscriptionsPerConnection} topics per connection`, frame.ref))
       }
       try {
         await hub.subscribe(conn, frame.topic, frame.since, frame.ref)

@@ -4,7 +4,8 @@ import { mercuryConfig } from '../../utils/config'
 import { publishMessage, PublishError } from '../ingest'
 import { sourceById } from '../sources'
 import { CLOSE, type Connection } from './hub'
-import { errorFrame, parseFrame, pongFrame } from './frames'
+import { TokenBucket } from '../../utils/token-bucket'
+import { errorFrame, overFrameLimit, parseFrame, pongFrame } from './frames'
 import { useHub } from './index'
 import { connectionFor } from './peer'
 
@@ -16,7 +17,8 @@ export interface DatalinkConnection extends Connection {
 const connections = new WeakMap<Peer, DatalinkConnection>()
 
 export function openDatalink(peer: Peer, sourceId: string, tokenHash: string): void {
-  const conn = connectionFor(peer, 'datalink', { sourceId, tokenHash })
+  const rate = mercuryConfig().datalinkFrameRate
+  const conn = connectionFor(peer, 'datalink', { sourceId, tokenHash, frames: new TokenBucket(rate, rate) })
   connections.set(peer, conn)
   useHub().add(conn)
 }
@@ -26,6 +28,7 @@ export async function datalinkMessage(peer: Peer, text: string): Promise<void> {
   if (!conn || conn.closed) return
   conn.alive = true
   const hub = useHub()
+  if (overFrameLimit(conn, frame => hub.send(conn, frame))) return
   const parsed = parseFrame(text, mercuryConfig().maxPayloadBytes, datalinkFrameSchema)
   if (!parsed.ok) return hub.send(conn, parsed.error)
   const frame = parsed.frame

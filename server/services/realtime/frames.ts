@@ -1,5 +1,6 @@
 import type { z } from 'zod'
 import type { ErrorCode } from '#shared/schemas/messages'
+import type { Connection } from './hub'
 
 export function errorFrame(code: ErrorCode, message: string, ref?: unknown): string {
   return JSON.stringify({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
@@ -56,4 +57,18 @@ function peekRef(text: string): unknown {
   catch {
     return undefined
   }
+}
+
+/**
+ * Applies the connection's frame rate limit. Over it, the frame is dropped with a rate_limited
+ * error, sent at most once a second so that a flood does not turn into a flood of errors.
+ */
+export function overFrameLimit(conn: Connection, send: (frame: string) => void): boolean {
+  if (!conn.frames || conn.frames.take()) return false
+  const now = Date.now()
+  if (!conn.limitedAt || now - conn.limitedAt >= 1000) {
+    conn.limitedAt = now
+    send(errorFrame('rate_limited', 'too many frames: slow down'))
+  }
+  return true
 }

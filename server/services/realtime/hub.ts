@@ -27,6 +27,10 @@ export interface Connection {
   readonly topics: Map<string, TopicState>
   alive: boolean
   closed: boolean
+  /** Frames this connection may still send now (rate limit). */
+  frames?: { take(): boolean }
+  /** When the last rate_limited error was sent: at most one a second. */
+  limitedAt?: number
 }
 
 export interface HubOptions {

@@ -15,7 +15,7 @@ export default defineEventHandler(async (event) => {
     return published
   }
   catch (error) {
-    if (error instanceof PublishError) throw publishErrorToHttp(error)
+    if (error instanceof PublishError) throw publishErrorToHttp(event, error)
     throw error
   }
 })

@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { ApiClient } from '../helpers/client'
+import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { TestSocket } from '../helpers/ws'
+
+let server: RunningServer
+let admin: ApiClient
+let source: { id: string, token: string }
+let reader: { client: ApiClient, token: string, id: string }
+
+beforeAll(async () => {
+  server = await startServer({
+    env: {
+      MERCURY_SOURCE_RATE_LIMIT: '20',
+      MERCURY_CHANNEL_FRAME_RATE: '5',
+      MERCURY_MAX_CONNECTIONS_PER_USER: '3',
+      MERCURY_MAX_SUBSCRIPTIONS: '2',
+    },
+  })
+  admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  source = await createActiveSource(admin, 'limited', 'lim.*')
+  reader = await createReader(admin, 'reader', 'lim.*')
+})
+
+afterAll(async () => {
+  await server?.stop()
+})
+
+describe('limits', () => {
+  it('limits publishes per source: 429 with Retry-After over REST, rate_limited over /datalink', async () => {
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+      publisher(server.url, source.token).post('/api/topics/lim.rate/messages', { data: i })))
+    const limited = results.filter(r => r.status === 429)
+    expect(results.filter(r => r.status === 201).length).toBeGreaterThanOrEqual(20)
+    expect(limited.length).toBeGreaterThan(0)
+    expect(limited[0]!.headers.get('retry-after')).toBe('1')
+    expect(limited[0]!.body).toMatchObject({ statusCode: 429, data: { code: 'rate_limited' } })
+    const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => producer.request({ type: 'publish', topic: 'lim.rate', data: i })))
+    expect(answers.some(a => a.type === 'error' && a.code === 'rate_limited')).toBe(true)
+    await producer.close()
+    // A second later the source may publish again.
+    await new Promise(r => setTimeout(r, 1100))
+    expect((await publisher(server.url, source.token).post('/api/topics/lim.rate/messages', { data: 'again' })).status).toBe(201)
+  })
+
+  it('limits frames per /channel connection', async () => {
+    const ws = await TestSocket.open(`${server.url}/channel`, { token: reader.token })
+    for (let i = 0; i < 40; i++) ws.send({ type: 'ping', ref: i })
+    const limited = await ws.next(f => f.type === 'error' && f.code === 'rate_limited')
+    expect(limited.message).toMatch(/slow down/)
+    await new Promise(r => setTimeout(r, 300))
+    expect(ws.frames.filter(f => f.type === 'pong').length).toBeLessThan(40)
+    expect(ws.frames.filter(f => f.code === 'rate_limited').length).toBe(1) // not one per dropped frame
+    await new Promise(r => setTimeout(r, 1000))
+    expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    await ws.close()
+  })
+
+  it('limits connections per user and subscriptions per connection', async () => {
+    const open = await Promise.all([1, 2, 3].map(() => TestSocket.open(`${server.url}/channel`, { token: reader.token })))
+    await expect(TestSocket.open(`${server.url}/channel`, { token: reader.token })).rejects.toMatchObject({ status: 429 })
+    expect((await open[0]!.request({ type: 'subscribe', topic: 'lim.a' })).type).toBe('subscribed')
+    expect((await open[0]!.request({ type: 'subscribe', topic: 'lim.b' })).type).toBe('subscribed')
+    expect(await open[0]!.request({ type: 'subscribe', topic: 'lim.c' })).toMatchObject({ type: 'error', code: 'limit_exceeded' })
+    expect((await open[0]!.request({ type: 'subscribe', topic: 'lim.a', since: 0 })).type).toBe('subscribed')
+    await Promise.all(open.map(ws => ws.close()))
+    await expect.poll(async () => {
+      try {
+        const ws = await TestSocket.open(`${server.url}/channel`, { token: reader.token })
+        await ws.close()
+        return true
+      }
+      catch {
+        return false
+      }
+    }).toBe(true)
+  })
+})
+
+describe('web security', () => {
+  it('refuses cookie-authenticated mutations from another origin', async () => {
+    const foreign = await admin.post('/api/admin/groups', { name: 'csrf' }, { headers: { origin: 'https://evil.example' } })
+    expect(foreign.status).toBe(403)
+    const crossSite = await admin.post('/api/admin/groups', { name: 'csrf' }, { headers: { 'sec-fetch-site': 'cross-site' } })
+    expect(crossSite.status).toBe(403)
+    const same = await admin.post('/api/admin/groups', { name: 'csrf' }, { headers: { origin: server.url } })
+    expect(same.status).toBe(201)
+    // A bearer token is no ambient credential: any origin may use it.
+    const tokenClient = new ApiClient(server.url)
+    tokenClient.token = reader.token
+    expect((await tokenClient.post('/api/subscriptions', { topic: 'lim.x' }, { headers: { origin: 'https://other.example' } })).status).toBe(201)
+  })
+
+  it('refuses a cookie-authenticated WebSocket from another origin', async () => {
+    await expect(TestSocket.open(`${server.url}/channel`, { headers: { cookie: reader.client.cookie, origin: 'https://evil.example' } }))
+      .rejects.toMatchObject({ status: 403 })
+    const ok = await TestSocket.open(`${server.url}/channel`, { headers: { cookie: reader.client.cookie, origin: server.url } })
+    await ok.close()
+  })
+
+  it('sends security headers', async () => {
+    const res = await fetch(`${server.url}/api/health`)
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+    expect(res.headers.get('x-frame-options')).toBe('DENY')
+    expect(res.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin')
+  })
+
+  it('never logs passwords or tokens', async () => {
+    await new ApiClient(server.url).post('/api/auth/login', { username: 'admin', password: 'a-wrong-secret-password' })
+    const output = server.output()
+    expect(output).not.toContain('a-wrong-secret-password')
+    expect(output).not.toContain(ADMIN_PASSWORD)
+    expect(output).not.toContain(source.token)
+    expect(output).not.toContain(reader.token)
+  })
+})
