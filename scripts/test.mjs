@@ -73,7 +73,7 @@ async function startRedis() {
       process.kill(Number(readFileSync(pidfile, 'utf8')), 'SIGTERM')
     }
     catch { /* already gone */ }
-    rmSync(dir, { recursive: true, force: true })
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
   })
   return `redis://127.0.0.1:${port}`
 }
@@ -102,7 +102,7 @@ async function startPostgres() {
       run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', 'stop'])
     }
     catch { /* already gone */ }
-    rmSync(dir, { recursive: true, force: true })
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
   })
   return `postgresql://postgres@127.0.0.1:${port}/postgres`
 }

@@ -45,7 +45,7 @@ const offsetsOf = (frames: Record<string, any>[], topic: string) => // eslint-di
 describe('recovery within the history', () => {
   let s: Setup
   beforeAll(async () => {
-    s = await setUp({ MERCURY_HISTORY_SIZE: '20000', MERCURY_SOURCE_RATE_LIMIT: '1000000' })
+    s = await setUp({ MERCURY_HISTORY_SIZE: '20000', MERCURY_SOURCE_RATE_LIMIT: '1000000', MERCURY_DATALINK_FRAME_RATE: '1000000' })
   })
   afterAll(async () => {
     await s?.server.stop()
