@@ -10,6 +10,7 @@ export default defineEventHandler(async (event) => {
     : await parseBody(event, idParamSchema)
   await deleteGrant(id)
   await announce({ type: 'permissions.changed' })
+  await announce({ type: 'admin.event', event: { entity: 'grant', action: 'deleted', id } })
   setResponseStatus(event, 204)
   return null
 })

@@ -9,6 +9,7 @@ export default defineEventHandler(async (event) => {
   if (input.groupId && !await db.group.findUnique({ where: { id: input.groupId }, select: { id: true } })) notFound('Group')
   const grant = await db.grant.create({ data: input })
   await announce({ type: 'permissions.changed' })
+  await announce({ type: 'admin.event', event: { entity: 'grant', action: 'created', id: grant.id, userId: grant.userId, groupId: grant.groupId } })
   setResponseStatus(event, 201)
   return grant
 })

@@ -7,6 +7,7 @@ export default defineEventHandler(async (event) => {
   const { count } = await useDb().group.deleteMany({ where: { id } })
   if (count === 0) notFound('Group')
   await announce({ type: 'permissions.changed' })
+  await announce({ type: 'admin.event', event: { entity: 'group', action: 'deleted', id } })
   setResponseStatus(event, 204)
   return null
 })

@@ -11,6 +11,7 @@ export default defineEventHandler(async (event) => {
   if (user.role === 'admin' && await countAdmins() <= 1) conflict('This is the last admin')
   await useDb().user.delete({ where: { id } })
   await announce({ type: 'user.deleted', userId: id })
+  await announce({ type: 'admin.event', event: { entity: 'user', action: 'deleted', id } })
   setResponseStatus(event, 204)
   return null
 })

@@ -14,6 +14,7 @@ export default defineEventHandler(async (event) => {
   try {
     const updated = await updateUser(id, input)
     if (input.role) await announce({ type: 'permissions.changed', userIds: [id] })
+    await announce({ type: 'admin.event', event: { entity: 'user', action: 'updated', id } })
     return updated
   }
   catch (error) {

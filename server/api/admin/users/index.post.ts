@@ -1,11 +1,13 @@
 import { userCreateSchema } from '#shared/schemas/accounts'
 import { createUser, isUniqueViolation } from '../../../services/accounts'
+import { announce } from '../../../services/control'
 
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
   const input = await parseBody(event, userCreateSchema)
   try {
     const user = await createUser(input)
+    await announce({ type: 'admin.event', event: { entity: 'user', action: 'created', id: user.id } })
     setResponseStatus(event, 201)
     return user
   }

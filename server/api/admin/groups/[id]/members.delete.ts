@@ -12,6 +12,7 @@ export default defineEventHandler(async (event) => {
     : await parseBody(event, memberSchema)
   await removeMember(id, userId)
   await announce({ type: 'permissions.changed', userIds: [userId] })
+  await announce({ type: 'admin.event', event: { entity: 'group', action: 'member-removed', id, userId } })
   setResponseStatus(event, 204)
   return null
 })

@@ -13,6 +13,7 @@ export default defineEventHandler(async (event) => {
     update: {},
   })
   await announce({ type: 'permissions.changed', userIds: [userId] })
+  await announce({ type: 'admin.event', event: { entity: 'group', action: 'member-added', id, userId } })
   setResponseStatus(event, 201)
   return membership
 })

@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { launchBrowser } from '../helpers/browser'
+import { ApiClient } from '../helpers/client'
+import { createActiveSource } from '../helpers/fixtures'
+import { TestSocket } from '../helpers/ws'
+
+let server: RunningServer
+let browser: Browser
+let admin: ApiClient
+
+beforeAll(async () => {
+  server = await startServer()
+  browser = await launchBrowser()
+  admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.stop()
+})
+
+/** A browser context logged in through the API (the context shares its cookies with its pages). */
+async function loggedIn(username: string, password: string): Promise<BrowserContext> {
+  const context = await browser.newContext()
+  const res = await context.request.post(`${server.url}/api/auth/login`, { data: { username, password } })
+  expect(res.status()).toBe(200)
+  return context
+}
+
+async function openLive(context: BrowserContext, path: string): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(`${server.url}${path}`)
+  await page.getByTestId('admin-live').and(page.locator('[data-status="open"]')).waitFor()
+  return page
+}
+
+const datalink = (token: string) => TestSocket.open(`${server.url}/datalink`, { token })
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} took over ${ms} ms`)), ms))])
+}
+
+describe('sources', () => {
+  it('shows a change made by one admin in another admin\'s view within a second, and producers follow', async () => {
+    const [ctxA, ctxB] = await Promise.all([loggedIn('admin', ADMIN_PASSWORD), loggedIn('admin', ADMIN_PASSWORD)])
+    const [a, b] = await Promise.all([openLive(ctxA, '/admin/sources'), openLive(ctxB, '/admin/sources')])
+    const rowB = b.getByTestId('source-row-weather')
+
+    // Create in A; the form validates with the API's schema before sending.
+    await a.getByRole('button', { name: 'New source' }).click()
+    const form = a.getByTestId('source-form')
+    await form.getByLabel('Allowed topics').fill('weather.*, bad pattern!')
+    await form.getByRole('button', { name: 'Create source' }).click()
+    await expect.poll(() => form.textContent()).toContain('Name is required')
+    await form.getByLabel('Name').fill('weather')
+    await form.getByLabel('Allowed topics').fill('weather.*')
+    await form.getByRole('button', { name: 'Create source' }).click()
+    const token = (await a.getByTestId('source-token').textContent())!.trim()
+    expect(token).toMatch(/^msrc_/)
+    await expect.poll(() => a.getByTestId('token-reveal').textContent()).toContain(`Bearer ${token}`)
+    await expect.poll(() => rowB.getAttribute('data-status'), { timeout: 1000 }).toBe('active')
+    expect(await rowB.getByTestId('source-topics').textContent()).toContain('weather.*')
+
+    const producer = await datalink(token)
+    expect(await producer.request({ type: 'publish', topic: 'weather.paris', data: { temp: 12 } })).toMatchObject({ type: 'ack' })
+
+    // Edit in A.
+    await a.getByTestId('source-row-weather').getByRole('button', { name: 'Edit' }).click()
+    const edit = a.getByRole('form', { name: 'Edit weather' })
+    await edit.getByLabel('Description').fill('Roof station')
+    await edit.getByLabel('Allowed topics').fill('weather.*, climate.*')
+    await edit.getByRole('button', { name: 'Save changes' }).click()
+    await expect.poll(() => rowB.getByTestId('source-description').textContent(), { timeout: 1000 }).toBe('Roof station')
+    expect(await rowB.getByTestId('source-topics').textContent()).toContain('climate.*')
+
+    // Deactivate in A: B sees it, and the producer is cut off at once.
+    await a.getByTestId('source-row-weather').getByRole('button', { name: 'Deactivate' }).click()
+    await expect.poll(() => rowB.getAttribute('data-status'), { timeout: 1000 }).toBe('inactive')
+    expect((await withTimeout(producer.closed, 1000, 'closing the producer')).code).toBe(4001)
+    await expect(datalink(token)).rejects.toMatchObject({ status: 403 })
+
+    // Reactivate in A: accepted again.
+    await a.getByTestId('source-row-weather').getByRole('button', { name: 'Reactivate' }).click()
+    await expect.poll(() => rowB.getAttribute('data-status'), { timeout: 1000 }).toBe('active')
+    const again = await datalink(token)
+    expect(await again.request({ type: 'publish', topic: 'climate.paris', data: { temp: 13 } })).toMatchObject({ type: 'ack' })
+    await again.close()
+
+    // Delete with confirmation in B: gone from A.
+    await rowB.getByRole('button', { name: 'Delete' }).click()
+    await rowB.getByRole('button', { name: 'Yes, delete' }).click()
+    await expect.poll(() => a.getByTestId('source-row-weather').count(), { timeout: 1000 }).toBe(0)
+    await Promise.all([ctxA.close(), ctxB.close()])
+  })
+})
+
+describe('dashboard', () => {
+  it('charts a topic\'s numeric telemetry as it arrives and moves the counters', async () => {
+    const source = await createActiveSource(admin, 'thermo', 'telemetry.*')
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin?topic=telemetry.room1')
+    const producer = await datalink(source.token)
+    let i = 0
+    const stream = setInterval(() => {
+      producer.send({ type: 'publish', topic: 'telemetry.room1', event: 'reading', data: { temp: 20 + (i % 10), humidity: 40 + (i % 7) } })
+      i++
+    }, 100)
+    try {
+      const chart = page.getByTestId('topic-chart').and(page.locator('[data-topic="telemetry.room1"]'))
+      await expect.poll(() => chart.getAttribute('data-series'), { timeout: 5000 }).toBe('temp,humidity')
+      const canvas = chart.locator('canvas')
+      await canvas.waitFor()
+      const points = async () => Number(await chart.getAttribute('data-points'))
+      const pixels = () => canvas.evaluate((c: HTMLCanvasElement) => c.toDataURL())
+      const firstPoints = await points()
+      const firstPixels = await pixels()
+      await expect.poll(points, { timeout: 3000 }).toBeGreaterThan(firstPoints + 5)
+      await expect.poll(pixels, { timeout: 3000 }).not.toBe(firstPixels)
+
+      await expect.poll(async () => Number(await page.getByTestId('stat-per-minute').textContent()), { timeout: 3000 }).toBeGreaterThan(5)
+      const before = Number(await page.getByTestId('stat-per-minute').textContent())
+      await expect.poll(async () => Number(await page.getByTestId('stat-per-minute').textContent()), { timeout: 3000 }).toBeGreaterThan(before)
+      expect(await page.getByTestId('stat-producers').textContent()).toContain('1')
+      expect(await page.getByTestId('per-source').textContent()).toContain('thermo')
+      await expect.poll(() => page.getByTestId('topic-log-row').count()).toBeGreaterThan(5)
+      expect(await page.getByTestId('topic-log-row').first().textContent()).toContain('"temp"')
+      // No delivery pipeline on this server: its figures say so rather than show zeros.
+      expect(await page.getByTestId('stat-queues').textContent()).toContain('—')
+    }
+    finally {
+      clearInterval(stream)
+      await producer.close()
+      await context.close()
+    }
+  })
+})
+
+describe('access', () => {
+  it('keeps plain users and visitors out of every admin page', async () => {
+    const created = await admin.post('/api/admin/users', { username: 'plain', password: 'plain-password-1' })
+    expect(created.status).toBe(201)
+    const context = await loggedIn('plain', 'plain-password-1')
+    const page = await context.newPage()
+    for (const path of ['/admin', '/admin/sources', '/admin/users', '/admin/groups', '/admin/deliveries']) {
+      await page.goto(`${server.url}${path}`)
+      await page.waitForURL(/\/admin\/not-allowed$/)
+      await page.getByTestId('admin-not-allowed').waitFor()
+    }
+    await context.close()
+
+    const visitor = await browser.newContext()
+    const anonymous = await visitor.newPage()
+    await anonymous.goto(`${server.url}/admin/sources`)
+    await anonymous.waitForURL(/\/login$/)
+    await visitor.close()
+  })
+})
+
+describe('people', () => {
+  it('creates a group, adds a member and grants a topic; the user\'s permissions show it', async () => {
+    const alice = await admin.post('/api/admin/users', { username: 'carol', password: 'carol-password-1' })
+    expect(alice.status).toBe(201)
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const groups = await openLive(context, '/admin/groups')
+    await groups.getByLabel('Name').fill('night-shift')
+    await groups.getByRole('button', { name: 'Create group' }).click()
+    const card = groups.getByTestId('group-night-shift')
+    await card.getByLabel('Add a member to night-shift').selectOption({ label: 'carol' })
+    await card.getByRole('button', { name: 'Add', exact: true }).click()
+    await expect.poll(() => card.textContent()).toContain('carol')
+    await card.getByLabel('Topic pattern').fill('alerts.*')
+    await card.getByLabel('Publish').check()
+    await card.getByRole('button', { name: 'Grant' }).click()
+    await expect.poll(() => card.getByTestId('grant-list').textContent()).toContain('alerts.*')
+
+    const users = await openLive(context, '/admin/users')
+    await users.getByTestId('user-row-carol').getByRole('button', { name: 'Details' }).click()
+    const permissions = users.getByTestId('user-permissions')
+    await expect.poll(() => permissions.textContent()).toMatch(/Read:\s*alerts\.\*/)
+    await expect.poll(() => permissions.textContent()).toMatch(/Publish:\s*alerts\.\*/)
+    // A change from elsewhere (here: the API) reaches the open page without a reload.
+    await admin.delete(`/api/admin/groups/${(await admin.get('/api/admin/groups')).body[0].id}/members/${alice.body.id}`)
+    await expect.poll(() => permissions.textContent(), { timeout: 2000 }).toMatch(/Read:\s*nothing/)
+    await context.close()
+  })
+})

@@ -1,0 +1,139 @@
+import { readdirSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { ApiClient, adminAndUser } from '../helpers/client'
+import { createActiveSource, publisher } from '../helpers/fixtures'
+import { TestSocket } from '../helpers/ws'
+
+const METRICS_TOKEN = 'metrics-token-for-tests-0123456789'
+let server: RunningServer
+let admin: ApiClient
+let user: ApiClient
+let adminToken: string
+
+beforeAll(async () => {
+  server = await startServer({ env: { MERCURY_METRICS_TOKEN: METRICS_TOKEN } })
+  const pair = await adminAndUser(server.url, ADMIN_PASSWORD)
+  admin = pair.admin
+  user = pair.user
+  adminToken = (await new ApiClient(server.url).login('admin', ADMIN_PASSWORD)).body.token
+})
+
+afterAll(async () => {
+  await server?.stop()
+})
+
+/** Every route under server/api/admin, as [METHOD, path] from its file name, so none is forgotten. */
+function adminRoutes(): [string, string][] {
+  const base = path.resolve(import.meta.dirname, '../../server/api/admin')
+  const files = readdirSync(base, { recursive: true, encoding: 'utf8' }).filter(f => f.endsWith('.ts'))
+  return files.map((file) => {
+    const match = /^(.*?)(?:\.(get|post|patch|put|delete))?\.ts$/.exec(file.split(path.sep).join('/'))!
+    const route = match[1]!.replace(/(^|\/)index$/, '').replace(/\[\.\.\.[^\]]*\]/g, 'x/y').replace(/\[[^\]]+\]/g, 'some-id')
+    return [(match[2] ?? 'get').toUpperCase(), `/api/admin${route ? `/${route}` : ''}`] as [string, string]
+  })
+}
+
+describe('admin routes', () => {
+  const routes = adminRoutes()
+
+  it('finds the admin routes on disk', () => {
+    expect(routes.length).toBeGreaterThanOrEqual(20)
+    expect(routes).toContainEqual(['POST', '/api/admin/sources/some-id/deactivate'])
+    expect(routes).toContainEqual(['GET', '/api/admin/metrics'])
+  })
+
+  it.each(routes)('%s %s refuses a plain user with 403 and no one with 401', async (method, route) => {
+    const body = method === 'GET' ? undefined : {}
+    const asUser = await user.request(method, route, body)
+    expect(asUser.status, `${method} ${route}`).toBe(403)
+    expect(asUser.body).toMatchObject({ statusCode: 403, message: expect.any(String) })
+    const anonymous = await new ApiClient(server.url).request(method, route, body)
+    expect(anonymous.status, `${method} ${route}`).toBe(401)
+  })
+})
+
+describe('admin events over /channel', () => {
+  it('tells every admin view about users, groups, memberships and grants', async () => {
+    const ws = await TestSocket.open(`${server.url}/channel`, { token: adminToken })
+    const isAdmin = (entity: string, action: string) => (f: Record<string, unknown>) => f.type === 'admin' && f.entity === entity && f.action === action
+
+    const created = await admin.post('/api/admin/users', { username: 'bob', password: 'bob-password-1' })
+    expect(await ws.next(isAdmin('user', 'created'))).toMatchObject({ id: created.body.id })
+    await admin.patch(`/api/admin/users/${created.body.id}`, { role: 'user' })
+    await ws.next(isAdmin('user', 'updated'))
+
+    const group = await admin.post('/api/admin/groups', { name: 'ops' })
+    expect(await ws.next(isAdmin('group', 'created'))).toMatchObject({ id: group.body.id })
+    await admin.post(`/api/admin/groups/${group.body.id}/members`, { userId: created.body.id })
+    expect(await ws.next(isAdmin('group', 'member-added'))).toMatchObject({ id: group.body.id, userId: created.body.id })
+    await admin.patch(`/api/admin/groups/${group.body.id}`, { description: 'on call' })
+    await ws.next(isAdmin('group', 'updated'))
+
+    const grant = await admin.post('/api/admin/grants', { groupId: group.body.id, topic: 'ops.*', publish: true })
+    expect(await ws.next(isAdmin('grant', 'created'))).toMatchObject({ id: grant.body.id, groupId: group.body.id })
+    await admin.delete(`/api/admin/grants/${grant.body.id}`)
+    await ws.next(isAdmin('grant', 'deleted'))
+    await admin.delete(`/api/admin/groups/${group.body.id}/members/${created.body.id}`)
+    await ws.next(isAdmin('group', 'member-removed'))
+    await admin.delete(`/api/admin/groups/${group.body.id}`)
+    await ws.next(isAdmin('group', 'deleted'))
+    await admin.delete(`/api/admin/users/${created.body.id}`)
+    expect(await ws.next(isAdmin('user', 'deleted'))).toMatchObject({ id: created.body.id })
+    await ws.close()
+  })
+
+  it('pushes live metrics every second to admins only, counting per source and per topic', async () => {
+    const source = await createActiveSource(admin, 'metrics-probe', 'probe.*')
+    const adminWs = await TestSocket.open(`${server.url}/channel`, { token: adminToken })
+    const userToken = (await new ApiClient(server.url).login('alice', 'user-password-1')).body.token
+    const userWs = await TestSocket.open(`${server.url}/channel`, { token: userToken })
+    const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
+    for (let i = 0; i < 5; i++) await producer.request({ type: 'publish', topic: 'probe.one', data: { v: i } })
+    await publisher(server.url, source.token).post('/api/topics/probe.two/messages', { data: 1 })
+
+    const frame = await adminWs.next(f => f.type === 'admin' && f.entity === 'metrics' && f.perTopic?.['probe.two'], 3000)
+    expect(frame).toMatchObject({
+      scope: 'instance',
+      producersOnline: 1,
+      connections: { channel: 2, datalink: 1 },
+      perTopic: { 'probe.one': { perMinute: 5 }, 'probe.two': { perMinute: 1 } },
+      perSource: { [source.id]: { perMinute: 6 } },
+    })
+    expect(frame.messages.perMinute).toBeGreaterThanOrEqual(6)
+    await new Promise(r => setTimeout(r, 1200))
+    expect(userWs.frames.filter(f => f.type === 'admin')).toEqual([])
+    await Promise.all([producer.close(), adminWs.close(), userWs.close()])
+  })
+})
+
+describe('/metrics', () => {
+  it('needs the bearer token, then answers Prometheus text', async () => {
+    const anonymous = new ApiClient(server.url)
+    expect((await anonymous.get('/metrics')).status).toBe(401)
+    expect((await anonymous.get('/metrics', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
+    expect((await anonymous.get('/metrics', { headers: { authorization: `Bearer ${adminToken}` } })).status).toBe(401)
+    const ok = await anonymous.get('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+    expect(ok.status).toBe(200)
+    expect(ok.headers.get('content-type')).toMatch(/^text\/plain/)
+    const text = ok.body as string
+    expect(text).toMatch(/^mercury_connections\{kind="channel"\} \d+$/m)
+    expect(text).toMatch(/^mercury_connections\{kind="datalink"\} \d+$/m)
+    expect(text).toMatch(/^mercury_topics \d+$/m)
+    expect(text).toMatch(/^mercury_messages_published_total\{origin="source"\} [1-9]\d*$/m)
+    expect(text).toMatch(/^mercury_process_cpu_user_seconds_total /m)
+    expect(text).toMatch(/^mercury_nodejs_heap_size_used_bytes /m)
+  })
+
+  it('is off (404) when no token is configured', async () => {
+    const plain = await startServer()
+    try {
+      const res = await new ApiClient(plain.url).get('/metrics', { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+      expect(res.status).toBe(404)
+    }
+    finally {
+      await plain.stop()
+    }
+  })
+})
