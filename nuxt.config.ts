@@ -47,6 +47,8 @@ export default defineNuxtConfig({
     // The service worker is type-checked on its own (WebWorker lib): service-worker/tsconfig.json.
     tsConfig: { exclude: ['../service-worker'] },
   },
+  telemetry: false,
+  eslint: { config: { stylistic: true } },
   pwa: {
     strategies: 'injectManifest',
     srcDir: 'service-worker',
@@ -55,6 +57,7 @@ export default defineNuxtConfig({
     injectRegister: false,
     client: { registerPlugin: true, installPrompt: false },
     injectManifest: {
+      rollupFormat: 'iife',
       globPatterns: ['**/*.{js,css,png,svg,ico,webmanifest}'],
     },
     manifest: {
@@ -74,6 +77,4 @@ export default defineNuxtConfig({
     },
     devOptions: { enabled: false },
   },
-  telemetry: false,
-  eslint: { config: { stylistic: true } },
 })

@@ -28,6 +28,6 @@ export function useInboxDb() {
 /** The BroadcastChannel the worker and every open page talk on. */
 export const INBOX_CHANNEL = 'mercury-inbox'
 
-export type InboxBroadcast =
-  | { type: 'added', items: import('./types').InboxItem[] }
-  | { type: 'read', ids: string[] | 'all', readAt: string }
+export type InboxBroadcast
+  = | { type: 'added', items: import('./types').InboxItem[] }
+    | { type: 'read', ids: string[] | 'all', readAt: string }

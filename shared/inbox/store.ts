@@ -30,8 +30,9 @@ export interface InboxStore {
 export function createInboxStore(storage: KeyValueStorage): InboxStore {
   async function all(): Promise<InboxItem[]> {
     const items: InboxItem[] = []
-    await storage.iterate<InboxItem, void>((value) => {
+    await storage.iterate<InboxItem, undefined>((value) => {
       items.push(value)
+      return undefined
     })
     return items
   }
@@ -66,8 +67,9 @@ export function createInboxStore(storage: KeyValueStorage): InboxStore {
     },
     async unreadCount() {
       let n = 0
-      await storage.iterate<InboxItem, void>((value) => {
+      await storage.iterate<InboxItem, undefined>((value) => {
         if (!value.readAt) n++
+        return undefined
       })
       return n
     },
