@@ -36,6 +36,10 @@ export const useChannelStore = defineStore('channel', () => {
   const lastError = ref('')
   const offsets = new Map<string, number>()
   const extra = new Set<string>()
+  // Topics of the user's stored subscriptions (joined by the server, unasked). Only their
+  // notifications belong in the inbox; a live view of another topic shows them but keeps out.
+  const stored = new Set<string>()
+  const asked = new Set<string>()
   let socket: WebSocket | null = null
   let attempt = 0
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -46,8 +50,10 @@ export const useChannelStore = defineStore('channel', () => {
     return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/channel`
   }
 
-  function send(frame: unknown) {
-    if (socket?.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame))
+  function send(frame: { type: string, topic?: string }) {
+    if (socket?.readyState !== WebSocket.OPEN) return
+    if (frame.type === 'subscribe' && frame.topic && !stored.has(frame.topic)) asked.add(frame.topic)
+    socket.send(JSON.stringify(frame))
   }
 
   function connect() {
@@ -69,6 +75,8 @@ export const useChannelStore = defineStore('channel', () => {
     state.value = 'offline'
     offsets.clear()
     extra.clear()
+    stored.clear()
+    asked.clear()
     following.value = []
     live.value = {}
   }
@@ -126,6 +134,8 @@ export const useChannelStore = defineStore('channel', () => {
   function handle(frame: ServerFrame) {
     switch (frame.type) {
       case 'subscribed':
+        if (asked.has(frame.topic)) asked.delete(frame.topic)
+        else stored.add(frame.topic)
         if (!following.value.includes(frame.topic)) following.value = [...following.value, frame.topic].sort()
         if (!frame.recovered) {
           offsets.set(frame.topic, frame.offset)
@@ -144,6 +154,7 @@ export const useChannelStore = defineStore('channel', () => {
       case 'unsubscribed':
         following.value = following.value.filter(t => t !== frame.topic)
         offsets.delete(frame.topic)
+        stored.delete(frame.topic)
         break
       case 'error':
         lastError.value = frame.message
@@ -158,7 +169,7 @@ export const useChannelStore = defineStore('channel', () => {
       const message: LiveMessage = { id: frame.id, topic: frame.topic, offset: frame.offset, event: frame.event, data: frame.data, notification: frame.notification, createdAt: frame.createdAt }
       live.value = { ...live.value, [frame.topic]: [message, ...list].slice(0, LIVE_KEEP) }
     }
-    const item = fromFrame(frame)
+    const item = stored.has(frame.topic) ? fromFrame(frame) : null
     if (item) void inbox.receive([item])
   }
 
