@@ -50,7 +50,7 @@ export const useChannelStore = defineStore('channel', () => {
     return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/channel`
   }
 
-  function send(frame: { type: string, topic?: string }) {
+  function send(frame: { type: string, topic?: string, since?: number }) {
     if (socket?.readyState !== WebSocket.OPEN) return
     if (frame.type === 'subscribe' && frame.topic && !stored.has(frame.topic)) asked.add(frame.topic)
     socket.send(JSON.stringify(frame))

@@ -50,6 +50,10 @@ async function publish(topic: string, title: string, body = '') {
   return res.body.id as string
 }
 
+function nav(page: Page) {
+  return page.getByRole('navigation', { name: 'Main' })
+}
+
 function item(page: Page, title: string) {
   return page.getByTestId('inbox-item').filter({ hasText: title })
 }
@@ -58,7 +62,7 @@ describe('the PWA', () => {
   it('subscribes through the topics page; a published message shows live and in the inbox within a second', async () => {
     const context = await browser.newContext()
     const page = await loggedIn(context)
-    await page.getByRole('link', { name: 'Topics' }).click()
+    await nav(page).getByRole('link', { name: 'Topics' }).click()
     await page.getByLabel('Subscribe to a topic by name').fill('alerts.disk')
     await page.getByRole('button', { name: 'Subscribe', exact: true }).click()
     await page.locator('[data-testid="topic-row"][data-topic="alerts.disk"]').getByRole('button', { name: 'Unsubscribe from alerts.disk' }).waitFor()
@@ -66,7 +70,7 @@ describe('the PWA', () => {
     const livePage = await context.newPage()
     await livePage.goto(`${server.url}/live/alerts.disk`)
     await live(livePage)
-    await page.getByRole('link', { name: 'Inbox' }).click()
+    await nav(page).getByRole('link', { name: 'Inbox' }).click()
     await live(page)
 
     const started = Date.now()
@@ -200,7 +204,7 @@ describe('the PWA', () => {
     const page = await loggedIn(context)
     const errors: string[] = []
     page.on('pageerror', error => errors.push(error.message))
-    await page.getByRole('link', { name: 'Devices' }).click()
+    await nav(page).getByRole('link', { name: 'Devices' }).click()
     await page.getByRole('heading', { name: 'Push on this device' }).waitFor()
     const button = page.getByTestId('enable-push')
     if (await button.isEnabled()) {
@@ -214,7 +218,7 @@ describe('the PWA', () => {
     else {
       await page.getByTestId('devices-unavailable').waitFor()
     }
-    await page.getByRole('link', { name: 'Inbox' }).click()
+    await nav(page).getByRole('link', { name: 'Inbox' }).click()
     await live(page)
     expect(errors).toEqual([])
     await context.close()
