@@ -1,6 +1,9 @@
 // Mercury — Nuxt configuration. Runtime settings are documented in README.md ("Configuration").
 export default defineNuxtConfig({
-  modules: ['nuxt-auth-utils', '@pinia/nuxt', '@nuxt/eslint'],
+  modules: ['nuxt-auth-utils', '@pinia/nuxt', '@nuxt/eslint', '@vite-pwa/nuxt'],
+  // The app renders in the browser: its shell is then the same HTML for every route, which the
+  // service worker keeps so that the inbox opens offline (see docs/PWA.md).
+  ssr: false,
   devtools: { enabled: false },
   app: {
     head: {
@@ -11,6 +14,12 @@ export default defineNuxtConfig({
         { name: 'description', content: 'Mercury — realtime notifications' },
         { name: 'theme-color', content: '#1e293b' },
       ],
+      link: [
+        { rel: 'icon', type: 'image/png', href: '/icons/icon-192.png' },
+        { rel: 'apple-touch-icon', href: '/icons/apple-touch-icon.png' },
+      ],
+      // Before the app boots, so that a dark choice never flashes light.
+      script: [{ innerHTML: 'try{var t=localStorage.getItem("mercury-theme");if(t)document.documentElement.dataset.theme=t}catch(e){}' }],
     },
   },
   css: ['~/assets/main.css'],
@@ -33,7 +42,39 @@ export default defineNuxtConfig({
     // The generated Prisma clients and native drivers stay in node_modules.
     externals: { inline: [] },
   },
-  typescript: { strict: true },
+  typescript: {
+    strict: true,
+    // The service worker is type-checked on its own (WebWorker lib): service-worker/tsconfig.json.
+    tsConfig: { exclude: ['../service-worker'] },
+  },
   telemetry: false,
   eslint: { config: { stylistic: true } },
+  pwa: {
+    strategies: 'injectManifest',
+    srcDir: 'service-worker',
+    filename: 'sw.ts',
+    registerType: 'autoUpdate',
+    injectRegister: false,
+    client: { registerPlugin: true, installPrompt: false },
+    injectManifest: {
+      rollupFormat: 'iife',
+      globPatterns: ['**/*.{js,css,png,svg,ico,webmanifest}'],
+    },
+    manifest: {
+      name: 'Mercury',
+      short_name: 'Mercury',
+      description: 'Realtime notifications: a live feed and an inbox that works offline.',
+      start_url: '/',
+      scope: '/',
+      display: 'standalone',
+      background_color: '#0b1120',
+      theme_color: '#1e293b',
+      icons: [
+        { src: '/icons/icon-192.png', sizes: '192x192', type: 'image/png' },
+        { src: '/icons/icon-512.png', sizes: '512x512', type: 'image/png' },
+        { src: '/icons/maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+      ],
+    },
+    devOptions: { enabled: false },
+  },
 })

@@ -1,0 +1,51 @@
+// A push: store it in the inbox, tell open pages, and always show a notification (browsers
+// penalise a push that shows nothing, and the user asked for these).
+import { INBOX_CHANNEL, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
+import { fromPush, type InboxItem, type PushPayload } from '#shared/inbox/types'
+import { sw } from './scope'
+
+function parse(event: PushEvent): PushPayload | null {
+  try {
+    const payload = event.data?.json() as PushPayload | undefined
+    return payload && typeof payload.id === 'string' && typeof payload.title === 'string' ? payload : null
+  }
+  catch {
+    return null
+  }
+}
+
+async function store(item: InboxItem): Promise<void> {
+  const { inbox } = useInboxDb()
+  const changed = await inbox.add([item])
+  if (changed.length) {
+    const channel = new BroadcastChannel(INBOX_CHANNEL)
+    channel.postMessage({ type: 'added', items: changed } satisfies InboxBroadcast)
+    channel.close()
+  }
+  await sw.navigator.setAppBadge?.(await inbox.unreadCount())
+}
+
+export async function onPush(event: PushEvent): Promise<void> {
+  const payload = parse(event)
+  if (!payload) {
+    await sw.registration.showNotification('Mercury', { body: 'You have a new notification.', icon: '/icons/icon-192.png' })
+    return
+  }
+  const item = fromPush(payload)
+  try {
+    await store(item)
+  }
+  catch (error) {
+    // Storage can fail (quota, private mode); the notification must still show.
+    console.error('mercury: could not store a push', error)
+  }
+  await sw.registration.showNotification(item.title, {
+    body: item.body,
+    tag: item.id,
+    icon: '/icons/icon-192.png',
+    badge: '/icons/icon-192.png',
+    timestamp: Date.parse(item.createdAt),
+    requireInteraction: item.priority >= 5,
+    data: { id: item.id, url: item.url ?? '/' },
+  } as NotificationOptions)
+}

@@ -1,0 +1,51 @@
+// Pure rules of the inbox: merging, filtering, ordering, pruning. No storage, no DOM.
+import type { InboxFilter, InboxItem } from './types'
+
+export const PRUNE_DEFAULTS = { maxItems: 10_000, maxAgeDays: 90 }
+
+/**
+ * The same notification can arrive by push, by /channel and by REST, in any order. Read state
+ * only moves forward: once read anywhere it stays read, whichever copy comes last.
+ */
+export function mergeItem(existing: InboxItem | null, incoming: InboxItem): InboxItem {
+  if (!existing) return incoming
+  return { ...existing, ...incoming, readAt: existing.readAt ?? incoming.readAt }
+}
+
+/** Whether merging `incoming` into `existing` would change what is stored. */
+export function changes(existing: InboxItem | null, incoming: InboxItem): boolean {
+  if (!existing) return true
+  const merged = mergeItem(existing, incoming)
+  return (Object.keys(merged) as (keyof InboxItem)[]).some(k => merged[k] !== existing[k])
+}
+
+export function newestFirst(a: InboxItem, b: InboxItem): number {
+  if (a.createdAt === b.createdAt) return a.id < b.id ? 1 : a.id > b.id ? -1 : 0
+  return a.createdAt < b.createdAt ? 1 : -1
+}
+
+function words(q: string | undefined): string[] {
+  return (q ?? '').toLowerCase().split(/\s+/).filter(Boolean)
+}
+
+export function matcher(filter: InboxFilter): (item: InboxItem) => boolean {
+  const terms = words(filter.q)
+  return (item) => {
+    if (filter.topic && item.topic !== filter.topic) return false
+    if (filter.unread && item.readAt) return false
+    if (terms.length === 0) return true
+    const text = `${item.title}\n${item.body}`.toLowerCase()
+    return terms.every(t => text.includes(t))
+  }
+}
+
+export function filterItems(items: InboxItem[], filter: InboxFilter): InboxItem[] {
+  return items.filter(matcher(filter)).sort(newestFirst)
+}
+
+/** Ids to drop: anything older than maxAgeDays, and all but the newest maxItems. */
+export function prunable(items: InboxItem[], options = PRUNE_DEFAULTS, now = new Date()): string[] {
+  const cutoff = new Date(now.getTime() - options.maxAgeDays * 86_400_000).toISOString()
+  const sorted = [...items].sort(newestFirst)
+  return sorted.filter((item, index) => index >= options.maxItems || item.createdAt < cutoff).map(i => i.id)
+}

@@ -1,0 +1,114 @@
+// The inbox store over a small key-value interface: localForage (IndexedDB) in the browser and
+// the service worker, a Map in unit tests. Items are keyed by notification id, so adding the same
+// notification twice is harmless.
+import { PRUNE_DEFAULTS, changes, filterItems, mergeItem, prunable } from './logic'
+import type { InboxFilter, InboxItem } from './types'
+
+/** The subset of localForage the store needs. */
+export interface KeyValueStorage {
+  getItem<T>(key: string): Promise<T | null>
+  setItem<T>(key: string, value: T): Promise<T>
+  removeItem(key: string): Promise<void>
+  keys(): Promise<string[]>
+  iterate<T, U>(callback: (value: T, key: string, n: number) => U): Promise<U>
+  clear(): Promise<void>
+}
+
+export interface InboxStore {
+  /** Adds or merges items; resolves to the ones that are new or changed. */
+  add(items: InboxItem[]): Promise<InboxItem[]>
+  get(id: string): Promise<InboxItem | null>
+  all(): Promise<InboxItem[]>
+  list(filter?: InboxFilter): Promise<InboxItem[]>
+  /** Marks these ids read (all when ids is 'all'); resolves to the ids that changed. */
+  markRead(ids: string[] | 'all', readAt?: string): Promise<string[]>
+  unreadCount(): Promise<number>
+  prune(options?: typeof PRUNE_DEFAULTS, now?: Date): Promise<number>
+  clear(): Promise<void>
+}
+
+export function createInboxStore(storage: KeyValueStorage): InboxStore {
+  async function all(): Promise<InboxItem[]> {
+    const items: InboxItem[] = []
+    await storage.iterate<InboxItem, undefined>((value) => {
+      items.push(value)
+      return undefined
+    })
+    return items
+  }
+
+  return {
+    async add(items) {
+      const changed: InboxItem[] = []
+      for (const item of items) {
+        const existing = await storage.getItem<InboxItem>(item.id)
+        if (!changes(existing, item)) continue
+        const merged = mergeItem(existing, item)
+        await storage.setItem(item.id, merged)
+        changed.push(merged)
+      }
+      return changed
+    },
+    get: id => storage.getItem<InboxItem>(id),
+    all,
+    async list(filter = {}) {
+      return filterItems(await all(), filter)
+    },
+    async markRead(ids, readAt = new Date().toISOString()) {
+      const targets = ids === 'all' ? (await all()).filter(i => !i.readAt) : []
+      if (ids !== 'all') {
+        for (const id of ids) {
+          const item = await storage.getItem<InboxItem>(id)
+          if (item && !item.readAt) targets.push(item)
+        }
+      }
+      for (const item of targets) await storage.setItem(item.id, { ...item, readAt })
+      return targets.map(i => i.id)
+    },
+    async unreadCount() {
+      let n = 0
+      await storage.iterate<InboxItem, undefined>((value) => {
+        if (!value.readAt) n++
+        return undefined
+      })
+      return n
+    },
+    async prune(options = PRUNE_DEFAULTS, now = new Date()) {
+      const ids = prunable(await all(), options, now)
+      for (const id of ids) await storage.removeItem(id)
+      return ids.length
+    },
+    clear: () => storage.clear(),
+  }
+}
+
+/**
+ * Read ids waiting to reach the server (marked read while offline). A set of ids; `all` is a
+ * key of its own for "mark all read".
+ */
+export interface ReadQueue {
+  add(ids: string[] | 'all'): Promise<void>
+  pending(): Promise<{ ids: string[], all: boolean }>
+  done(ids: string[] | 'all'): Promise<void>
+  clear(): Promise<void>
+}
+
+const ALL = '*all*'
+
+export function createReadQueue(storage: KeyValueStorage): ReadQueue {
+  return {
+    async add(ids) {
+      if (ids === 'all') await storage.setItem(ALL, true)
+      else for (const id of ids) await storage.setItem(id, true)
+    },
+    async pending() {
+      const keys = await storage.keys()
+      return { ids: keys.filter(k => k !== ALL), all: keys.includes(ALL) }
+    },
+    async done(ids) {
+      if (ids === 'all') await storage.removeItem(ALL)
+      else for (const id of ids) await storage.removeItem(id)
+    },
+    clear: () => storage.clear(),
+  }
+}

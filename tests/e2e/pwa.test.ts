@@ -1,0 +1,226 @@
+// The PWA in Chromium against the built server: live feed, push to the service worker, the
+// offline inbox, and read state across devices.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { launchBrowser } from '../helpers/browser'
+import { ApiClient } from '../helpers/client'
+import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+
+let server: RunningServer
+let browser: Browser
+let admin: ApiClient
+let source: ApiClient
+let alice: ApiClient
+
+beforeAll(async () => {
+  ;[server, browser] = await Promise.all([startServer(), launchBrowser()])
+  admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  const { token } = await createActiveSource(admin, 'e2e-source', 'alerts.*')
+  source = publisher(server.url, token)
+  alice = (await createReader(admin, 'alice', 'alerts.*')).client
+  // Each test stands alone: the first subscribes through the page, the others use this topic.
+  expect((await alice.post('/api/subscriptions', { topic: 'alerts.cpu', push: false })).status).toBe(201)
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await server?.stop()
+})
+
+async function loggedIn(context: BrowserContext, username = 'alice', password = 'reader-password'): Promise<Page> {
+  const page = await context.newPage()
+  await page.goto(`${server.url}/login`)
+  await page.getByLabel('Username').fill(username)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.waitForURL(`${server.url}/`)
+  await live(page)
+  return page
+}
+
+async function live(page: Page) {
+  await page.locator('[data-testid="channel-status"][data-state="live"]').waitFor({ timeout: 10_000 })
+}
+
+async function publish(topic: string, title: string, body = '') {
+  const res = await source.post(`/api/topics/${topic}/messages`, { notification: { title, body } })
+  expect(res.status).toBe(201)
+  return res.body.id as string
+}
+
+function nav(page: Page) {
+  return page.getByRole('navigation', { name: 'Main' })
+}
+
+function item(page: Page, title: string) {
+  return page.getByTestId('inbox-item').filter({ hasText: title })
+}
+
+describe('the PWA', () => {
+  it('subscribes through the topics page; a published message shows live and in the inbox within a second', async () => {
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    await nav(page).getByRole('link', { name: 'Topics' }).click()
+    await page.getByLabel('Subscribe to a topic by name').fill('alerts.disk')
+    await page.getByRole('button', { name: 'Subscribe', exact: true }).click()
+    await page.locator('[data-testid="topic-row"][data-topic="alerts.disk"]').getByRole('button', { name: 'Unsubscribe from alerts.disk' }).waitFor()
+
+    const livePage = await context.newPage()
+    await livePage.goto(`${server.url}/live/alerts.disk`)
+    await live(livePage)
+    await nav(page).getByRole('link', { name: 'Inbox' }).click()
+    await live(page)
+
+    const started = Date.now()
+    await publish('alerts.disk', 'Disk almost full', 'sda1 is at 97%')
+    await Promise.all([
+      livePage.getByTestId('live-message').filter({ hasText: 'Disk almost full' }).waitFor({ timeout: 1000 }),
+      item(page, 'Disk almost full').waitFor({ timeout: 1000 }),
+    ])
+    expect(Date.now() - started).toBeLessThan(1000)
+    await expect.poll(() => item(page, 'Disk almost full').getAttribute('data-read')).toBe('false')
+    await context.close()
+  })
+
+  it('stores a push in the inbox and shows a notification with the app closed', async () => {
+    const context = await browser.newContext()
+    await context.grantPermissions(['notifications'], { origin: server.url })
+    const page = await loggedIn(context)
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
+
+    // The DevTools session lives on a second page of the same origin, so the app can be closed.
+    const helper = await context.newPage()
+    await helper.goto(`${server.url}/manifest.webmanifest`)
+    const cdp = await context.newCDPSession(helper)
+    const registration = new Promise<string>((resolve) => {
+      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+        const found = registrations.find(r => r.scopeURL.startsWith(server.url) && !r.isDeleted)
+        if (found) resolve(found.registrationId)
+      })
+    })
+    await cdp.send('ServiceWorker.enable')
+    const registrationId = await registration
+    await page.close()
+
+    const payload = { id: 'push-only-1', topic: 'alerts.disk', title: 'Pushed while closed', body: 'from the push service', url: '/topics', priority: 4, createdAt: new Date().toISOString() }
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: JSON.stringify(payload) })
+
+    const worker = context.serviceWorkers()[0] ?? await context.waitForEvent('serviceworker')
+    await expect.poll(() => worker.evaluate(async () => {
+      const shown = await (self as unknown as ServiceWorkerGlobalScope).registration.getNotifications()
+      return shown.map(n => n.title)
+    }), { timeout: 5000 }).toContain('Pushed while closed')
+
+    const reopened = await context.newPage()
+    await reopened.goto(`${server.url}/`)
+    await item(reopened, 'Pushed while closed').waitFor({ timeout: 5000 })
+    await context.close()
+  })
+
+  it('opens offline with every stored notification, and a read made offline reaches the server', async () => {
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
+    const ids = [await publish('alerts.cpu', 'Offline one'), await publish('alerts.cpu', 'Offline two'), await publish('alerts.cpu', 'Offline three')]
+    await item(page, 'Offline three').waitFor()
+    const stored = await page.getByTestId('inbox-item').count()
+    expect(stored).toBeGreaterThanOrEqual(3)
+
+    await context.setOffline(true)
+    const worker = context.serviceWorkers()[0]!
+    const reach = () => fetch('/api/health').then(() => 'online', () => 'offline')
+    expect(await page.evaluate(reach)).toBe('offline')
+    expect(await worker.evaluate(reach)).toBe('offline')
+    const reloaded = await page.reload()
+    expect(reloaded?.fromServiceWorker()).toBe(true)
+    await item(page, 'Offline two').waitFor({ timeout: 10_000 })
+    expect(await page.getByTestId('inbox-item').count()).toBe(stored)
+    await page.locator('[data-testid="channel-status"][data-state="offline"]').waitFor()
+
+    await item(page, 'Offline two').getByRole('button', { name: /^Mark read/ }).click()
+    await expect.poll(() => item(page, 'Offline two').getAttribute('data-read')).toBe('true')
+    await page.getByTestId('pending-reads').waitFor()
+    const whileOffline = await alice.get('/api/inbox')
+    expect(whileOffline.body.items.find((i: { id: string }) => i.id === ids[1]).readAt).toBeNull()
+
+    await context.setOffline(false)
+    await expect.poll(async () => {
+      const res = await alice.get('/api/inbox')
+      return res.body.items.find((i: { id: string }) => i.id === ids[1]).readAt
+    }, { timeout: 10_000 }).not.toBeNull()
+    const after = await alice.get('/api/inbox')
+    expect(after.body.items.find((i: { id: string }) => i.id === ids[0]).readAt).toBeNull()
+    await context.close()
+  })
+
+  it('a read on one device turns read on another within a second', async () => {
+    const first = await browser.newContext()
+    const second = await browser.newContext()
+    const [a, b] = await Promise.all([loggedIn(first), loggedIn(second)])
+    await publish('alerts.cpu', 'Read me on one device')
+    await Promise.all([item(a, 'Read me on one device').waitFor(), item(b, 'Read me on one device').waitFor()])
+    expect(await item(b, 'Read me on one device').getAttribute('data-read')).toBe('false')
+
+    await item(a, 'Read me on one device').getByRole('button', { name: /^Mark read/ }).click()
+    await b.locator('[data-testid="inbox-item"][data-read="true"]').filter({ hasText: 'Read me on one device' }).waitFor({ timeout: 1000 })
+    await Promise.all([first.close(), second.close()])
+  })
+
+  it('keeps 10,000 notifications in a virtual list: few rows in the page, the last one reachable', async () => {
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'admin', ADMIN_PASSWORD)
+    await page.evaluate(() => new Promise<void>((resolve, reject) => {
+      const open = indexedDB.open('mercury')
+      open.onsuccess = () => {
+        const tx = open.result.transaction('inbox', 'readwrite')
+        const store = tx.objectStore('inbox')
+        const start = Date.now()
+        for (let i = 0; i < 10_000; i++) {
+          const id = `bulk-${String(i).padStart(5, '0')}`
+          store.put({ id, topic: 'bulk.test', title: `Bulk ${i}`, body: 'a stored notification', url: null, priority: 3, createdAt: new Date(start - i * 1000).toISOString(), readAt: null }, id)
+        }
+        tx.oncomplete = () => resolve()
+        tx.onerror = () => reject(tx.error)
+      }
+      open.onerror = () => reject(open.error)
+    }))
+    await page.reload()
+    await item(page, 'Bulk 0').waitFor()
+    expect(await page.getByTestId('unread-count').textContent()).toBe('10000')
+    expect(await page.getByTestId('inbox-item').count()).toBeLessThan(60)
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight))
+    await item(page, 'Bulk 9999').waitFor({ timeout: 5000 })
+    await page.getByLabel('Search').fill('Bulk 4242')
+    await item(page, 'Bulk 4242').waitFor()
+    expect(await page.getByTestId('inbox-item').count()).toBe(1)
+    await context.close()
+  })
+
+  it('enabling push where the push service cannot be reached explains why, and the page stays usable', async () => {
+    const context = await browser.newContext()
+    await context.grantPermissions(['notifications'], { origin: server.url })
+    const page = await loggedIn(context)
+    const errors: string[] = []
+    page.on('pageerror', error => errors.push(error.message))
+    await nav(page).getByRole('link', { name: 'Devices' }).click()
+    await page.getByRole('heading', { name: 'Push on this device' }).waitFor()
+    const button = page.getByTestId('enable-push')
+    if (await button.isEnabled()) {
+      await button.click()
+      const result = page.getByTestId('push-result')
+      await result.waitFor({ timeout: 15_000 })
+      // No reachable push service here (or no device API yet on this server): never 'subscribed'.
+      expect(['error', 'unavailable']).toContain(await result.getAttribute('data-result'))
+      expect(await page.getByRole('alert').count()).toBeGreaterThan(0)
+    }
+    else {
+      await page.getByTestId('devices-unavailable').waitFor()
+    }
+    await nav(page).getByRole('link', { name: 'Inbox' }).click()
+    await live(page)
+    expect(errors).toEqual([])
+    await context.close()
+  })
+})
