@@ -14,7 +14,9 @@ export interface MetricsFrame {
 }
 
 export type DeliveryCounts = { queued: number, sent: number, failed: number, expired: number }
-export type QueueDepths = { fanout: number, push: number, result: number }
+/** Jobs waiting, running and scheduled for later in one queue (GET /api/admin/metrics). */
+export type QueueDepth = { waiting: number, active: number, delayed: number }
+export type QueueDepths = { fanout: QueueDepth, push: QueueDepth, result: QueueDepth }
 
 const HISTORY = 120
 
