@@ -32,7 +32,8 @@ export default defineNuxtConfig({
     session: {
       name: 'mercury-session',
       password: '',
-      cookie: { sameSite: 'lax', httpOnly: true },
+      // Secure is set per request at login (behind TLS, or a proxy trusted to say so).
+      cookie: { sameSite: 'lax', httpOnly: true, secure: false },
       maxAge: 60 * 60 * 24 * 7,
     },
   },

@@ -9,5 +9,7 @@ export default defineEventHandler((event) => {
     ...(mercuryConfig().trustProxy && getRequestProtocol(event, { xForwardedProto: true }) === 'https'
       ? { 'strict-transport-security': 'max-age=31536000' }
       : {}),
+    // API answers are data, never documents; the app's HTML gets its own policy (plugins/06.csp.ts).
+    ...(event.path.startsWith('/api/') ? { 'content-security-policy': `default-src 'none'; frame-ancestors 'none'` } : {}),
   })
 })

@@ -19,7 +19,14 @@ afterAll(async () => {
 it('logs in through the page, shows who is logged in, and logs out', async () => {
   const context = await browser.newContext()
   const page = await context.newPage()
-  await page.goto(`${server.url}/`)
+  const violations: string[] = []
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(message.text())
+  })
+  const response = await page.goto(`${server.url}/`)
+  const csp = response!.headers()['content-security-policy'] ?? ''
+  expect(csp).toMatch(/script-src 'self' 'sha256-/)
+  expect(csp).toContain(`frame-ancestors 'none'`)
   await page.waitForURL(/\/login$/)
 
   await page.getByLabel('Username').fill('admin')
@@ -40,5 +47,7 @@ it('logs in through the page, shows who is logged in, and logs out', async () =>
   await page.waitForURL(/\/login$/)
   await page.goto(`${server.url}/`)
   await page.waitForURL(/\/login$/)
+  // The policy allows everything the app does: not one violation on the way.
+  expect(violations).toEqual([])
   await context.close()
 })
