@@ -5,7 +5,7 @@ import { mercuryConfig } from '../utils/config'
 import { TokenBucket } from '../utils/token-bucket'
 import { useChannelLayer } from './realtime'
 import { countPublish, type SourceInfo } from './sources'
-import { persistNotification } from './notifications'
+import { discardNotification, notificationPublished, storeNotification } from './notifications'
 
 /** Who publishes: a source (producer token) or a user whose grants allow publishing. */
 export type Publisher
@@ -69,6 +69,11 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
 
   const id = randomUUID()
   const createdAt = new Date().toISOString()
+  const sourceId = publisher.kind === 'source' ? publisher.source.id : null
+  const stored = input.notification
+    ? { id, topic, offset: 0, event: input.event, data: input.data, notification: input.notification, sourceId, createdAt }
+    : null
+  const readers = stored ? await storeNotification(stored) : []
   const { head, tail } = messageFrameParts(topic, id, input.event, input.data, input.notification, createdAt)
   let offset: number
   try {
@@ -76,12 +81,18 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   }
   catch (error) {
     console.warn(`mercury: publish to ${topic} failed:`, (error as Error).message)
+    if (stored) await discardNotification(id)
     throw new PublishError('unavailable', 'the channel layer is unavailable; retry shortly')
   }
-  const sourceId = publisher.kind === 'source' ? publisher.source.id : null
   countPublish(sourceId, topic, Boolean(input.notification))
-  if (input.notification) {
-    await persistNotification({ id, topic, offset, event: input.event, data: input.data, notification: input.notification, sourceId, createdAt })
+  if (stored) {
+    try {
+      await notificationPublished({ ...stored, offset }, readers)
+    }
+    catch (error) {
+      // It is out and in the inboxes; only its offset and the push are late: the sweep pushes it.
+      console.warn(`mercury: notification ${id} published, but not queued for push:`, (error as Error).message)
+    }
   }
   const published = { id, topic, offset, createdAt }
   for (const listener of publishedListeners) listener({ ...published, sourceId, event: input.event, data: input.data })

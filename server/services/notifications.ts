@@ -43,8 +43,12 @@ export async function readersOf(topic: string, userIds: string[]): Promise<Set<s
   return readers
 }
 
-/** Stores the notification and puts it in the inbox of every subscriber who may read the topic. */
-export async function persistNotification(n: NewNotification): Promise<void> {
+/**
+ * Stores the notification and puts it in the inbox of every subscriber who may read the topic,
+ * before the message goes out: a database that cannot take it refuses the publish cleanly.
+ * The offset is filled in by notificationPublished() once the stream has assigned it.
+ */
+export async function storeNotification(n: NewNotification): Promise<string[]> {
   const db = useDb()
   const subscribers = await db.subscription.findMany({ where: { topic: n.topic }, select: { userId: true } })
   const readers = [...await readersOf(n.topic, subscribers.map(s => s.userId))]
@@ -60,7 +64,18 @@ export async function persistNotification(n: NewNotification): Promise<void> {
     }),
     db.inboxItem.createMany({ data: readers.map(userId => ({ userId, notificationId: n.id, createdAt })) }),
   ])
+  return readers
+}
+
+/** Records the stream offset and hands the notification to the delivery pipeline. */
+export async function notificationPublished(n: NewNotification, readers: string[]): Promise<void> {
+  await useDb().notification.update({ where: { id: n.id }, data: { offset: n.offset } })
   for (const hook of hooks) await hook(n, readers)
+}
+
+/** The message never went out: its notification must not stay in anyone's inbox. */
+export async function discardNotification(id: string): Promise<void> {
+  await useDb().notification.delete({ where: { id } }).catch(() => {})
 }
 
 export interface InboxEntry {

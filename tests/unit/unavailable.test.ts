@@ -15,3 +15,12 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(null)).toBe(false)
   })
 })
+
+describe('isDatabaseUnavailable with PostgreSQL', () => {
+  it('recognises a database refusing connections and dropped connections', () => {
+    expect(isDatabaseUnavailable({ name: 'DriverAdapterError', message: 'database "x" is not currently accepting connections', cause: { code: '55000', kind: 'postgres' } })).toBe(true)
+    expect(isDatabaseUnavailable({ name: 'DriverAdapterError', message: 'x', cause: { code: '57P01', kind: 'postgres' } })).toBe(true)
+    expect(isDatabaseUnavailable({ name: 'DriverAdapterError', message: 'x', cause: { code: '08006', kind: 'postgres' } })).toBe(true)
+    expect(isDatabaseUnavailable({ name: 'DriverAdapterError', message: 'duplicate key', cause: { code: '23505', kind: 'postgres' } })).toBe(false)
+  })
+})

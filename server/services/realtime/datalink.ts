@@ -1,6 +1,7 @@
 import type { Peer } from 'crossws'
 import { datalinkFrameSchema } from '#shared/schemas/messages'
 import { mercuryConfig } from '../../utils/config'
+import { isDatabaseUnavailable } from '../../utils/unavailable'
 import { publishMessage, PublishError } from '../ingest'
 import { sourceById } from '../sources'
 import { CLOSE, type Connection } from './hub'
@@ -45,6 +46,7 @@ export async function datalinkMessage(peer: Peer, text: string): Promise<void> {
   }
   catch (error) {
     if (error instanceof PublishError) return hub.send(conn, errorFrame(error.code, error.message, frame.ref))
+    if (isDatabaseUnavailable(error)) return hub.send(conn, errorFrame('unavailable', 'the database is unavailable; retry shortly', frame.ref))
     console.error('mercury: publish over /datalink failed:', error)
     hub.send(conn, errorFrame('internal', 'the message could not be stored; retry', frame.ref))
   }

@@ -1,0 +1,69 @@
+import pg from 'pg'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { ADMIN_PASSWORD, createTestDatabase, startServer, type RunningServer, type TestDatabase } from '../helpers/server'
+import { ApiClient } from '../helpers/client'
+import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { TestSocket } from '../helpers/ws'
+
+// The database goes away for a while (PostgreSQL refusing and dropping connections): clear 503s,
+// the live path keeps working, and everything recovers without a restart.
+let db: TestDatabase
+let server: RunningServer
+let control: pg.Client
+let dbName: string
+
+beforeAll(async () => {
+  db = await createTestDatabase({ postgres: true })
+  server = await startServer({ db })
+  dbName = new URL(db.url).pathname.slice(1)
+  const adminUrl = new URL(db.url)
+  adminUrl.pathname = '/postgres'
+  control = new pg.Client({ connectionString: adminUrl.toString() })
+  await control.connect()
+})
+
+afterAll(async () => {
+  if (process.env.DEBUG_SERVERS) console.log(server?.output().slice(-4000))
+  await control?.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`).catch(() => {})
+  await control?.end()
+  await server?.stop()
+  await db?.drop()
+})
+
+async function databaseDown() {
+  await control.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS false`)
+  await control.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [dbName])
+}
+
+it('answers 503 while the database is down, keeps live messages flowing, and recovers by itself', async () => {
+  const admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  const source = await createActiveSource(admin, 'steady', 'steady.*')
+  const reader = await createReader(admin, 'reader', 'steady.*')
+  const ws = await TestSocket.open(`${server.url}/channel`, { token: reader.token })
+  await ws.request({ type: 'subscribe', topic: 'steady.live' })
+  expect((await publisher(server.url, source.token).post('/api/topics/steady.live/messages', { data: 'before' })).status).toBe(201)
+
+  await databaseDown()
+  const me = await reader.client.get('/api/me')
+  expect(me.status).toBe(503)
+  expect(me.headers.get('retry-after')).toBe('5')
+  expect(me.body).toMatchObject({ statusCode: 503, message: expect.stringMatching(/database is unavailable/) })
+  expect((await admin.get('/api/health')).status).toBe(503)
+  // A message without a notification needs no database: it is still delivered live.
+  expect((await publisher(server.url, source.token).post('/api/topics/steady.live/messages', { data: 'during' })).status).toBe(201)
+  // One with a notification must be stored: it is refused clearly, not half-done.
+  expect((await publisher(server.url, source.token).post('/api/topics/steady.live/messages', { notification: { title: 'x' } })).status).toBe(503)
+
+  await control.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`)
+  await expect.poll(async () => (await admin.get('/api/health')).status, { timeout: 15_000, interval: 250 }).toBe(200)
+  expect((await reader.client.get('/api/me')).status).toBe(200)
+  expect((await publisher(server.url, source.token).post('/api/topics/steady.live/messages', { data: 'after' })).status).toBe(201)
+  const received = await ws.collect(f => f.type === 'message', 3)
+  await new Promise(r => setTimeout(r, 200))
+  // The refused notification never went out.
+  expect(ws.frames.filter(f => f.type === 'message').map(f => f.data)).toEqual(['before', 'during', 'after'])
+  expect(received.every(f => f.notification === undefined)).toBe(true)
+  expect(server.process.exitCode).toBeNull()
+  await ws.close()
+})
