@@ -16,6 +16,7 @@ beforeAll(async () => {
       MERCURY_CHANNEL_FRAME_RATE: '5',
       MERCURY_MAX_CONNECTIONS_PER_USER: '3',
       MERCURY_MAX_SUBSCRIPTIONS: '2',
+      MERCURY_TRUST_PROXY: '1',
     },
   })
   admin = new ApiClient(server.url)
@@ -99,6 +100,16 @@ describe('web security', () => {
       .rejects.toMatchObject({ status: 403 })
     const ok = await TestSocket.open(`${server.url}/channel`, { headers: { cookie: reader.client.cookie, origin: server.url } })
     await ok.close()
+  })
+
+  it('marks the session cookie Secure behind TLS only', async () => {
+    const overTls = await new ApiClient(server.url).post('/api/auth/login', { username: 'admin', password: ADMIN_PASSWORD }, { headers: { 'x-forwarded-proto': 'https' } })
+    const tlsCookie = overTls.headers.getSetCookie().find(c => c.startsWith('mercury-session='))!
+    expect(tlsCookie).toMatch(/;\s*Secure/i)
+    expect(tlsCookie).toMatch(/HttpOnly/i)
+    expect(tlsCookie).toMatch(/SameSite=Lax/i)
+    const plain = await new ApiClient(server.url).post('/api/auth/login', { username: 'admin', password: ADMIN_PASSWORD })
+    expect(plain.headers.getSetCookie().find(c => c.startsWith('mercury-session='))).not.toMatch(/;\s*Secure/i)
   })
 
   it('sends security headers', async () => {
