@@ -40,6 +40,8 @@ export default defineNuxtConfig({
   compatibilityDate: '2026-11-01',
   nitro: {
     experimental: { websocket: true },
+    // Built files are stored gzip- and brotli-compressed too, and served so to browsers that accept it.
+    compressPublicAssets: { gzip: true, brotli: true },
     // The generated Prisma clients and native drivers stay in node_modules.
     externals: { inline: [] },
   },
