@@ -68,12 +68,18 @@ async function startRedis() {
   execFileSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--daemonize', 'yes', '--pidfile', pidfile, '--dir', dir, '--logfile', path.join(dir, 'redis.log')])
   for (let i = 0; i < 50 && !existsSync(pidfile); i++) await new Promise(r => setTimeout(r, 100))
-  cleanups.push(() => {
+  cleanups.push(async () => {
     try {
-      process.kill(Number(readFileSync(pidfile, 'utf8')), 'SIGTERM')
+      const pid = Number(readFileSync(pidfile, 'utf8'))
+      process.kill(pid, 'SIGTERM')
+      // Wait for it to exit: it may still be writing into its folder.
+      for (let i = 0; i < 50; i++) {
+        process.kill(pid, 0)
+        await new Promise(r => setTimeout(r, 100))
+      }
     }
-    catch { /* already gone */ }
-    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+    catch { /* gone */ }
+    removeQuietly(dir)
   })
   return `redis://127.0.0.1:${port}`
 }
@@ -102,9 +108,19 @@ async function startPostgres() {
       run('pg_ctl', ['-D', path.join(dir, 'data'), '-m', 'immediate', 'stop'])
     }
     catch { /* already gone */ }
-    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+    removeQuietly(dir)
   })
   return `postgresql://postgres@127.0.0.1:${port}/postgres`
+}
+
+/** Cleanup must never fail the run. */
+function removeQuietly(dir) {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+  }
+  catch (error) {
+    console.warn(`could not remove ${dir}: ${error.message}`)
+  }
 }
 
 function userIds(name) {
@@ -171,7 +187,7 @@ catch (error) {
   results.push({ name: 'setup', passed: 0, failed: 1, seconds: 0 })
 }
 finally {
-  for (const cleanup of cleanups.reverse()) cleanup()
+  for (const cleanup of cleanups.reverse()) await cleanup()
 }
 console.log('\nsuite                  passed  failed  seconds')
 for (const r of results) {
