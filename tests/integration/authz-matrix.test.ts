@@ -436,6 +436,43 @@ describe('authorization matrix: REST', () => {
   })
 })
 
+describe('sessions', () => {
+  it('ends a session cookie, every copy of it, with its logout, a new password or the user\'s deletion', async () => {
+    const copyOf = (client: ApiClient) => Object.assign(new ApiClient(server.url), { cookie: client.cookie })
+    const openChannel = (client: ApiClient) => TestSocket.open(`${server.url}/channel`, { headers: { cookie: client.cookie } })
+      .then(async ws => (await ws.close(), 'open'), (error: { status?: number }) => error.status)
+    await ok(clients.admin.post('/api/admin/users', { username: 'dave', password: 'dave-password' }), 201)
+
+    // Logout: the copy kept by someone else stops working too, on REST and /channel.
+    const session = new ApiClient(server.url)
+    await session.login('dave', 'dave-password')
+    const stolen = copyOf(session)
+    expect((await stolen.get('/api/me')).status).toBe(200)
+    expect(await openChannel(stolen)).toBe('open')
+    expect((await session.post('/api/auth/logout')).status).toBe(200)
+    expect((await stolen.get('/api/me')).status).toBe(401)
+    expect(await openChannel(stolen)).toBe(401)
+
+    // A new password ends the other sessions, not the one that changed it.
+    const laptop = new ApiClient(server.url)
+    await laptop.login('dave', 'dave-password')
+    const phone = new ApiClient(server.url)
+    await phone.login('dave', 'dave-password')
+    expect((await laptop.post('/api/me/password', { currentPassword: 'dave-password', newPassword: 'dave-new-password' })).status).toBe(200)
+    expect((await laptop.get('/api/me')).status).toBe(200)
+    expect((await phone.get('/api/me')).status).toBe(401)
+
+    // So does a password set by an admin, and the user's deletion.
+    const dave = (await laptop.get('/api/me')).body.user.id
+    expect((await clients.admin.patch(`/api/admin/users/${dave}`, { password: 'dave-third-password' })).status).toBe(200)
+    expect((await laptop.get('/api/me')).status).toBe(401)
+    const last = new ApiClient(server.url)
+    await last.login('dave', 'dave-third-password')
+    expect((await clients.admin.delete(`/api/admin/users/${dave}`)).status).toBe(204)
+    expect((await last.get('/api/me')).status).toBe(401)
+  })
+})
+
 // Frames: the types come from the schemas, so a new frame type needs an entry here.
 const typesOf = (schema: { options: readonly { shape: { type: { values: Set<unknown> } } }[] }) =>
   schema.options.flatMap(o => [...o.shape.type.values] as string[]).sort()
