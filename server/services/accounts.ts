@@ -35,7 +35,8 @@ export async function createUser(input: { username: string, password: string, ro
   return toPublicUser(row)
 }
 
-export async function updateUser(id: string, input: { username?: string, password?: string, role?: Role }) {
+/** `keepTokenId`: the caller's own session survives a change of their own password. */
+export async function updateUser(id: string, input: { username?: string, password?: string, role?: Role }, options: { keepTokenId?: string } = {}) {
   const row = await useDb().user.update({
     where: { id },
     data: {
@@ -46,8 +47,11 @@ export async function updateUser(id: string, input: { username?: string, passwor
     select: publicUserSelect,
   })
   if (input.password) {
-    // A new password ends every personal token made by logging in with the old one.
-    await useDb().accessToken.deleteMany({ where: { userId: id, name: LOGIN_TOKEN_NAME } })
+    // A new password ends every personal token made by logging in with the old one, and so every
+    // session of those logins.
+    await useDb().accessToken.deleteMany({
+      where: { userId: id, name: LOGIN_TOKEN_NAME, ...(options.keepTokenId ? { id: { not: options.keepTokenId } } : {}) },
+    })
   }
   return toPublicUser(row)
 }

@@ -35,12 +35,28 @@ function touchToken(id: string, lastUsedAt: Date | null) {
 }
 
 /**
+ * The user of a session cookie, as long as the login token it was issued with exists: a logout, a
+ * new password or the user's deletion ends the session, including every copy of the cookie (the
+ * cookie itself is sealed, not stored, so it cannot be revoked any other way).
+ */
+export async function userFromSession(userId: string | undefined, tokenId: string | undefined): Promise<AuthUser | null> {
+  if (!userId || !tokenId) return null
+  const row = await useDb().accessToken.findUnique({
+    where: { id: tokenId },
+    select: { userId: true, user: { select: { id: true, username: true, role: true } } },
+  })
+  if (!row || row.userId !== userId) return null
+  return { ...row.user, role: row.user.role as Role, tokenId }
+}
+
+/**
  * Who is calling: a personal access token (`Authorization: Bearer mpat_…`) or the session cookie.
- * The user is read from the database each time, so a deleted user or a changed role counts at once.
+ * The user is read from the database each time, so a deleted user, a changed role or an ended session
+ * counts at once.
  */
 export async function authenticate(event: H3Event): Promise<AuthUser | null> {
   if (event.context.authUser !== undefined) return event.context.authUser
-  let user: AuthUser | null = null
+  let user: AuthUser | null
   const token = bearerToken(event)
   if (token) {
     user = await userFromToken(token)
@@ -48,13 +64,7 @@ export async function authenticate(event: H3Event): Promise<AuthUser | null> {
   }
   else {
     const session = await getUserSession(event)
-    if (session.user) {
-      const row = await useDb().user.findUnique({
-        where: { id: session.user.id },
-        select: { id: true, username: true, role: true },
-      })
-      user = row ? { ...row, role: row.role as Role, tokenId: session.tokenId } : null
-    }
+    user = await userFromSession(session.user?.id, session.tokenId)
   }
   event.context.authUser = user
   return user

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { queryDateSchema } from './dates'
 
 const base64url = (bytes: number, what: string) => z.string()
   .regex(/^[A-Za-z0-9_-]+={0,2}$/, `must be base64url (${what})`)
@@ -33,9 +34,9 @@ export const deliveriesQuerySchema = z.object({
   deviceId: z.string().max(64).optional(),
   notificationId: z.string().max(64).optional(),
   topic: z.string().max(128).optional(),
-  since: z.coerce.date().optional(),
-  until: z.coerce.date().optional(),
-  before: z.coerce.date().optional(),
+  since: queryDateSchema.optional(),
+  until: queryDateSchema.optional(),
+  before: queryDateSchema.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { TOPIC_RE } from '../utils/topics'
+import { queryDateSchema } from './dates'
 
 export const topicSchema = z.string().regex(TOPIC_RE, 'must be 1-128 letters, digits or _ . -')
 
@@ -56,7 +57,7 @@ export const historyQuerySchema = z.object({
 })
 
 export const inboxQuerySchema = z.object({
-  before: z.coerce.date().optional(),
+  before: queryDateSchema.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   q: z.string().trim().max(200).optional(),
   topic: topicSchema.optional(),

@@ -25,3 +25,15 @@ describe('account schemas', () => {
     expect(grantCreateSchema.safeParse({ userId: 'u', topic: 'bad topic' }).success).toBe(false)
   })
 })
+
+describe('query dates', () => {
+  it('takes dates the database can hold, and refuses the others as a bad query', async () => {
+    const { inboxQuerySchema } = await import('#shared/schemas/messages')
+    const { deliveriesQuerySchema } = await import('#shared/schemas/devices')
+    expect(inboxQuerySchema.parse({ before: '2026-11-23T19:40:08.016Z' }).before).toEqual(new Date('2026-11-23T19:40:08.016Z'))
+    expect(inboxQuerySchema.safeParse({ before: '0001-01-01T00:00:00.000Z' }).success).toBe(true)
+    expect(inboxQuerySchema.safeParse({ before: '+066768-10-19T06:37:37.086Z' }).success).toBe(false)
+    expect(deliveriesQuerySchema.safeParse({ since: '-000001-01-01T00:00:00.000Z' }).success).toBe(false)
+    expect(deliveriesQuerySchema.safeParse({ until: '8640000000000000' }).success).toBe(false)
+  })
+})
