@@ -171,6 +171,7 @@ describe('stored subscriptions and the inbox', () => {
     expect((await alice.client.get('/api/inbox?q=nothing-like-it')).body.items).toHaveLength(0)
 
     const otherDevice = await channel(alice.token)
+    await otherDevice.request({ type: 'ping' }) // registered before the read happens
     const read = await alice.client.post('/api/inbox/read', { ids: [res.body.id] })
     expect(read.body.updated).toBe(1)
     expect(await otherDevice.next(f => f.type === 'read')).toMatchObject({ ids: [res.body.id] })

@@ -98,6 +98,7 @@ describe('two instances on one Redis', () => {
     await reader.client.post('/api/subscriptions', { topic: 'scale.note' })
     const res = await publisher(a.url, source.token).post('/api/topics/scale.note/messages', { notification: { title: 'hello' } })
     const device = await channel(b)
+    await device.request({ type: 'ping' }) // registered on B before the read happens
     const onA = new ApiClient(a.url)
     onA.token = reader.token
     await onA.post('/api/inbox/read', { ids: [res.body.id] })
