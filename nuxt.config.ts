@@ -54,7 +54,7 @@ export default defineNuxtConfig({
     // and a Set-Cookie on every answer, publishes and health checks included. Mercury's upgrades
     // read the cookie themselves (server/utils/upgrade.ts), so the plugin only cost CPU.
     'nitro:config'(config) {
-      config.plugins = config.plugins?.filter(plugin => !/nuxt-auth-utils[\\/].*server[\\/]plugins[\\/]ws/.test(plugin))
+      config.plugins = config.plugins?.filter(plugin => !plugin || !/nuxt-auth-utils[\\/].*server[\\/]plugins[\\/]ws/.test(plugin))
     },
   },
   eslint: { config: { stylistic: true } },
