@@ -78,7 +78,9 @@ export async function startServer({ dataDir, port, redisUrl, extraEnv = {}, logF
   delete env.NUXT_REDIS_URL
   if (redisUrl) env.REDIS_URL = redisUrl
   const out = logFile ? (await import('node:fs')).openSync(logFile, 'a') : 'ignore'
-  const child = spawn(NODE, [...nodeArgs, SERVER], { cwd: ROOT, env, stdio: ['ignore', out, out] })
+  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers the scripts start.
+  const envArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)
+  const child = spawn(NODE, [...envArgs, ...nodeArgs, SERVER], { cwd: ROOT, env, stdio: ['ignore', out, out] })
   const url = `http://127.0.0.1:${port}`
   await waitReady(`${url}/api/health`, child)
   return { child, url, port, pid: child.pid }
