@@ -51,6 +51,15 @@ export default defineNuxtConfig({
     tsConfig: { exclude: ['../service-worker'] },
   },
   telemetry: false,
+  hooks: {
+    // nuxt-auth-utils adds a server plugin (with nitro websockets on) that loads the session on
+    // every request, and without a cookie creates and seals a new one: key derivation, encryption
+    // and a Set-Cookie on every answer, publishes and health checks included. Mercury's upgrades
+    // read the cookie themselves (server/utils/upgrade.ts), so the plugin only cost CPU.
+    'nitro:config'(config) {
+      config.plugins = config.plugins?.filter(plugin => !plugin || !/nuxt-auth-utils[\\/].*server[\\/]plugins[\\/]ws/.test(plugin))
+    },
+  },
   eslint: { config: { stylistic: true } },
   pwa: {
     strategies: 'injectManifest',

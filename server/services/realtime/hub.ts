@@ -1,8 +1,41 @@
 import type { ChannelLayer, StreamEntry } from './layer'
 
+/**
+ * A frame going to many peers (a live message): its WebSocket encoding is made once, on the first
+ * peer that can take it, and the same bytes are written to every other one.
+ */
+export class SharedFrame {
+  private encoded?: Buffer
+  constructor(readonly text: string) {}
+
+  /** The whole WebSocket frame (server to client: unmasked, final, text). */
+  get wire(): Buffer {
+    return this.encoded ??= encodeTextFrame(this.text)
+  }
+}
+
+export function encodeTextFrame(text: string): Buffer {
+  const length = Buffer.byteLength(text)
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10
+  const frame = Buffer.allocUnsafe(header + length)
+  frame[0] = 0x81 // FIN + text
+  if (header === 2) frame[1] = length
+  else if (header === 4) {
+    frame[1] = 126
+    frame.writeUInt16BE(length, 2)
+  }
+  else {
+    frame[1] = 127
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
+    frame.writeUInt32BE(length >>> 0, 6)
+  }
+  frame.write(text, header, 'utf8')
+  return frame
+}
+
 /** What the hub needs of a WebSocket peer; the routes adapt crossws peers to it. */
 export interface Socket {
-  send(frame: string): void
+  send(frame: string | SharedFrame): void
   close(code: number, reason: string): void
   /** Drops the TCP connection without a closing handshake. */
   terminate(): void
@@ -240,22 +273,23 @@ export class Hub {
   private deliver(topic: string, entry: StreamEntry) {
     const members = this.topics.get(topic)
     if (!members) return
+    const shared = new SharedFrame(entry.frame)
     for (const conn of members) {
       const state = conn.topics.get(topic)
       if (!state) continue
       if (state.buffer) state.buffer.push(entry)
-      else this.sendEntry(conn, state, entry)
+      else this.sendEntry(conn, state, entry, shared)
     }
   }
 
-  private sendEntry(conn: Connection, state: TopicState, entry: StreamEntry) {
+  private sendEntry(conn: Connection, state: TopicState, entry: StreamEntry, shared?: SharedFrame) {
     if (entry.offset <= state.lastOffset) return
     state.lastOffset = entry.offset
-    this.send(conn, entry.frame)
+    this.send(conn, shared ?? entry.frame)
   }
 
   /** Sends a frame, or drops the connection when it has fallen too far behind. */
-  send(conn: Connection, frame: string): void {
+  send(conn: Connection, frame: string | SharedFrame): void {
     if (conn.closed) return
     if (conn.socket.bufferedAmount() > this.options.maxBufferedBytes) {
       this.disconnect(conn, CLOSE.SLOW_CONSUMER, 'slow consumer: too many unsent messages')

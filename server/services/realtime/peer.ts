@@ -2,21 +2,50 @@ import { randomUUID } from 'node:crypto'
 import type { Peer } from 'crossws'
 import type { Connection, Socket } from './hub'
 
+/** What is used of the `ws` WebSocket under a crossws Node peer (`_socket`, `_sender`: see below). */
 interface WsLike {
+  readyState: number
   bufferedAmount: number
   ping(): void
   terminate(): void
+  send(data: string, options: { binary: boolean }): void
   on(event: 'pong', listener: () => void): void
+  _socket?: { write(chunk: Buffer): boolean } | null
+  _sender?: { _state?: number, _firstFragment?: boolean } | null
+  _extensions?: Record<string, unknown>
+}
+
+const OPEN = 1
+const TEXT = { binary: false }
+
+/**
+ * Whether an encoded frame may be written straight to the TCP socket: the connection is open, no
+ * extension (permessage-deflate) is negotiated, and ws's sender has nothing of its own queued
+ * and is not in the middle of a fragmented message, so the bytes land exactly where `ws.send`
+ * would have put them. Anything unexpected (another `ws` version) takes the ordinary path.
+ */
+function canWriteRaw(ws: WsLike): boolean {
+  const sender = ws._sender
+  return ws.readyState === OPEN && !!ws._socket && !!sender && sender._state === 0 && sender._firstFragment === true
+    && (!ws._extensions || Object.keys(ws._extensions).length === 0)
 }
 
 /**
  * Adapts a crossws peer (Node adapter: the `ws` library underneath) to the hub's Socket.
  * Heartbeats use protocol-level ping/pong, which browsers answer by themselves.
+ * A SharedFrame (one live message for many peers) is encoded once and its bytes written to each
+ * peer's TCP socket: no per-peer encoding, one write instead of header + payload.
  */
 export function connectionFor<T extends object>(peer: Peer, kind: Connection['kind'], extra: T & { userId?: string, sourceId?: string }): Connection & T {
-  const ws = peer.websocket as unknown as WsLike
+  // `peer.websocket` is a Proxy over the ws WebSocket (every property read goes through a trap);
+  // the hot path reads the WebSocket itself, which crossws's Node peer keeps in `_internal.ws`.
+  const ws = ((peer as unknown as { _internal?: { ws?: WsLike } })._internal?.ws ?? peer.websocket) as WsLike
   const socket: Socket = {
-    send: frame => peer.send(frame),
+    send: (frame) => {
+      if (typeof frame === 'string') return peer.send(frame)
+      if (canWriteRaw(ws)) ws._socket!.write(frame.wire)
+      else if (ws.readyState === OPEN) ws.send(frame.text, TEXT)
+    },
     close: (code, reason) => peer.close(code, reason),
     terminate: () => peer.terminate(),
     ping: () => ws.ping(),

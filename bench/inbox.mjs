@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// The inbox page with 10,000 stored notifications, in Chromium (playwright-core, /usr/bin/chromium):
+// the user's inbox is synced once into IndexedDB, then the page is reloaded RELOADS times and the
+// first rendered inbox item is timed against the app shell (DOMContentLoaded: the app's module
+// scripts have run) and against navigation start.
+//
+//   node bench/inbox.mjs          # NOTIFICATIONS=10000 RELOADS=7
+import { mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import WebSocket from 'ws'
+import { chromium } from 'playwright-core'
+import { BENCH, api, ensureBuilt, freePort, log, median, seedDataDir, stamp, startServer, stopServer } from './lib.mjs'
+
+const NOTIFICATIONS = Number(process.env.NOTIFICATIONS ?? 10_000)
+const RELOADS = Number(process.env.RELOADS ?? 7)
+
+/** Publishes over /datalink, at most 64 awaiting their ack. */
+async function publishMany(url, token, count) {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/datalink?token=${encodeURIComponent(token)}`)
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve)
+    ws.once('error', reject)
+  })
+  let sent = 0
+  let acked = 0
+  await new Promise((resolve, reject) => {
+    const pump = () => {
+      while (sent < count && sent - acked < 64) {
+        const i = sent++
+        ws.send(JSON.stringify({ type: 'publish', ref: String(i), topic: 'bench.inbox', event: 'bench', data: { i }, notification: { title: `Notification ${i}`, body: `Body of notification number ${i}, long enough to wrap like a real one might.`, priority: 1 + (i % 5) } }))
+      }
+    }
+    ws.on('message', (raw) => {
+      const f = JSON.parse(raw)
+      if (f.type === 'error') return reject(new Error(raw.toString()))
+      if (f.type === 'ack' && ++acked === count) return resolve()
+      pump()
+    })
+    pump()
+  })
+  ws.close()
+}
+
+async function main() {
+  ensureBuilt()
+  const out = path.join(BENCH, 'results', `${stamp()}-inbox`)
+  mkdirSync(out, { recursive: true })
+  const dataDir = path.join(out, 'data')
+  const tokens = await seedDataDir(dataDir)
+  const server = await startServer({ dataDir, port: await freePort(19400), logFile: path.join(out, 'server.log') })
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] })
+  try {
+    const { url } = server
+    await api(url, 'POST', '/api/subscriptions', { token: tokens.userToken, body: { topic: 'bench.inbox', push: false } })
+    const t0 = Date.now()
+    await publishMany(url, tokens.sourceToken, NOTIFICATIONS)
+    log(`${NOTIFICATIONS} notifications published in ${Date.now() - t0} ms`)
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    const login = await context.request.post(`${url}/api/auth/login`, { data: { username: 'bench', password: tokens.userPassword } })
+    if (!login.ok()) throw new Error(`login: HTTP ${login.status()}`)
+    await context.addInitScript(() => {
+      const mark = () => {
+        if (window.__firstItem === undefined && document.querySelector('[data-testid="inbox-item"]')) {
+          window.__firstItem = performance.now()
+          return true
+        }
+        return false
+      }
+      new MutationObserver((_, observer) => {
+        if (mark()) observer.disconnect()
+      }).observe(document, { childList: true, subtree: true })
+    })
+    const page = await context.newPage()
+    await page.goto(url + '/')
+    // First visit: the store syncs every page from the server into IndexedDB.
+    // Wait until the sync has settled (the count stops growing). It may stop short of every
+    // notification: see docs/BENCHMARKS.md (inbox pagination by createdAt skips equal timestamps).
+    const countText = () => page.getByTestId('unread-count').locator('..').textContent()
+    let stored = ''
+    for (let stable = 0, last = ''; stable < 6; await page.waitForTimeout(500)) {
+      stored = (await countText().catch(() => '')) ?? ''
+      stable = stored === last && /unread of \d/.test(stored) ? stable + 1 : 0
+      last = stored
+    }
+    log(`synced: ${stored.trim()}`)
+    await page.waitForTimeout(2000)
+    const runs = []
+    for (let i = 0; i < RELOADS; i++) {
+      await page.reload()
+      await page.getByTestId('inbox-item').first().waitFor({ timeout: 30_000 })
+      const t = await page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0]
+        return { firstItem: window.__firstItem, dcl: nav.domContentLoadedEventEnd, load: nav.loadEventEnd, responseEnd: nav.responseEnd, items: document.querySelectorAll('[data-testid="inbox-item"]').length, count: document.querySelector('[data-testid="unread-count"]')?.textContent }
+      })
+      runs.push({ ...t, afterShellMs: +(t.firstItem - t.dcl).toFixed(1), fromNavigationMs: +t.firstItem.toFixed(1) })
+      log(JSON.stringify(runs.at(-1)))
+      await page.waitForTimeout(500)
+    }
+    const result = {
+      notifications: NOTIFICATIONS, reloads: RELOADS,
+      first_item_after_shell_ms_median: median(runs.map(r => r.afterShellMs)),
+      first_item_from_navigation_ms_median: median(runs.map(r => r.fromNavigationMs)),
+      shell_dcl_ms_median: median(runs.map(r => r.dcl)),
+      stored_after_sync: stored.trim(), rendered_items: runs.at(-1).items, unread_shown: runs.at(-1).count, runs,
+    }
+    writeFileSync(path.join(out, 'result.json'), JSON.stringify(result, null, 2))
+    console.log(JSON.stringify({ ...result, runs: undefined }))
+  }
+  finally {
+    await browser.close()
+    await stopServer(server)
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

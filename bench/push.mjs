@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// Push pipeline throughput against the loopback test push service (tests/helpers/push-service.ts,
+// which checks VAPID and decrypts every push, as a browser vendor's service would).
+//   A) Mercury (embedded): DEVICES devices of one user subscribed with push on, NOTIFICATIONS
+//      notifications published over REST; timed from the first publish until every Delivery row
+//      is `sent` (read from the SQLite file).
+//   B) a bare loop calling web-push's sendNotification with the same concurrency
+//      (MERCURY_PUSH_CONCURRENCY, 64) against the same service, same number of pushes.
+// The push service runs in a child process of its own in both cases.
+//
+//   node bench/push.mjs          # DEVICES=200 NOTIFICATIONS=25 CONCURRENCY=64 REPEAT=3
+import { fork } from 'node:child_process'
+import https from 'node:https'
+import { mkdirSync, readFileSync, appendFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import webpush from 'web-push'
+import { createClient } from '@libsql/client'
+import { BENCH, api, cpuSeconds, ensureBuilt, freePort, log, median, seedDataDir, sleep, stamp, startServer, stopServer } from './lib.mjs'
+
+const DEVICES = Number(process.env.DEVICES ?? 200)
+const NOTIFICATIONS = Number(process.env.NOTIFICATIONS ?? 25)
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64)
+const REPEAT = Number(process.env.REPEAT ?? 3)
+const TOTAL = DEVICES * NOTIFICATIONS
+
+// ---------- child: the test push service ----------
+if (process.argv[2] === '--service') {
+  const { TestPushService } = await import('../tests/helpers/push-service.ts')
+  const service = new TestPushService()
+  await service.start()
+  const subscriptions = Array.from({ length: DEVICES }, (_, i) => service.subscribe(`d${i}`).subscription)
+  process.on('message', (msg) => {
+    if (msg.type === 'count') {
+      const problems = service.received.filter(r => r.problems.length > 0).length
+      process.send({ type: 'count', received: service.received.length, problems })
+    }
+    if (msg.type === 'reset') {
+      service.received.length = 0
+      process.send({ type: 'reset' })
+    }
+    if (msg.type === 'exit') void service.stop().then(() => process.exit(0))
+  })
+  process.send({ type: 'ready', url: service.url, certFile: service.certFile, subscriptions })
+}
+else {
+  main().catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+}
+
+function ask(child, type) {
+  return new Promise((resolve) => {
+    child.on('message', function handler(msg) {
+      if (msg.type === type) {
+        child.off('message', handler)
+        resolve(msg)
+      }
+    })
+    child.send({ type })
+  })
+}
+
+function payloadFor(i) {
+  return JSON.stringify({ id: `n${i}`, topic: 'bench.push', title: `Bench ${i}`, body: 'x'.repeat(64), url: null, priority: 3, createdAt: new Date().toISOString() })
+}
+
+async function mercury(service, ready, out, rep) {
+  const dataDir = path.join(out, `data-${rep}`)
+  const tokens = await seedDataDir(dataDir)
+  const server = await startServer({
+    dataDir, port: await freePort(19300), logFile: path.join(out, `server-${rep}.log`),
+    extraEnv: { NODE_EXTRA_CA_CERTS: ready.certFile, MERCURY_PUSH_ALLOW_INSECURE: '1', MERCURY_PUSH_CONCURRENCY: String(CONCURRENCY) },
+  })
+  const db = createClient({ url: `file:${path.join(dataDir, 'mercury.db')}` })
+  try {
+    const { url } = server
+    for (let i = 0; i < DEVICES; i++) {
+      await api(url, 'POST', '/api/devices', { token: tokens.userToken, body: { subscription: ready.subscriptions[i], name: `bench ${i}` } })
+    }
+    await api(url, 'POST', '/api/subscriptions', { token: tokens.userToken, body: { topic: 'bench.push', push: true } })
+    await ask(service, 'reset')
+    const cpu0 = cpuSeconds(server.pid)
+    const t0 = performance.now()
+    for (let i = 0; i < NOTIFICATIONS; i++) {
+      await api(url, 'POST', '/api/topics/bench.push/messages', { token: tokens.sourceToken, body: { event: 'bench', data: { i }, notification: { title: `Bench ${i}`, body: 'x'.repeat(64) } } })
+    }
+    let sent = 0
+    let other = 0
+    for (;;) {
+      const rs = await db.execute('SELECT status, COUNT(*) AS n FROM Delivery GROUP BY status')
+      sent = Number(rs.rows.find(r => r.status === 'sent')?.n ?? 0)
+      other = rs.rows.filter(r => r.status !== 'sent' && r.status !== 'queued').reduce((a, r) => a + Number(r.n), 0)
+      if (sent + other >= TOTAL || performance.now() - t0 > 300_000) break
+      await sleep(20)
+    }
+    const seconds = (performance.now() - t0) / 1000
+    const cpu = cpuSeconds(server.pid) - cpu0
+    const { received, problems } = await ask(service, 'count')
+    return { kind: 'mercury', rep, pushes: TOTAL, sent, failed_or_expired: other, received, problems, seconds: +seconds.toFixed(2), pushes_per_s: Math.round(sent / seconds), server_cpu_s: +cpu.toFixed(2) }
+  }
+  finally {
+    db.close()
+    await stopServer(server)
+  }
+}
+
+async function bare(service, ready, rep) {
+  const vapid = webpush.generateVAPIDKeys()
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 256, ca: readFileSync(ready.certFile) })
+  await ask(service, 'reset')
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  let next = 0
+  let ok = 0
+  let failed = 0
+  const worker = async () => {
+    while (next < TOTAL) {
+      const n = next++
+      try {
+        await webpush.sendNotification(ready.subscriptions[n % DEVICES], payloadFor(Math.floor(n / DEVICES)), {
+          vapidDetails: { subject: 'mailto:bench@localhost', publicKey: vapid.publicKey, privateKey: vapid.privateKey },
+          TTL: 86400, urgency: 'normal', contentEncoding: 'aes128gcm', agent,
+        })
+        ok++
+      }
+      catch {
+        failed++
+      }
+    }
+  }
+  // Same order as Mercury's queue: notification by notification, devices within.
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  const seconds = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  agent.destroy()
+  const { received, problems } = await ask(service, 'count')
+  return { kind: 'bare', rep, pushes: TOTAL, sent: ok, failed_or_expired: failed, received, problems, seconds: +seconds.toFixed(2), pushes_per_s: Math.round(ok / seconds), server_cpu_s: +((cpu.user + cpu.system) / 1e6).toFixed(2) }
+}
+
+async function main() {
+  ensureBuilt()
+  const out = path.join(BENCH, 'results', `${stamp()}-push`)
+  mkdirSync(out, { recursive: true })
+  const service = fork(fileURLToPath(import.meta.url), ['--service'], { stdio: 'inherit' })
+  const ready = await new Promise(resolve => service.once('message', resolve))
+  log(`push service at ${ready.url}; ${DEVICES} devices × ${NOTIFICATIONS} notifications = ${TOTAL} pushes, concurrency ${CONCURRENCY}`)
+  const rows = []
+  try {
+    for (let rep = 1; rep <= REPEAT; rep++) {
+      for (const kind of rep % 2 ? ['mercury', 'bare'] : ['bare', 'mercury']) {
+        const row = kind === 'mercury' ? await mercury(service, ready, out, rep) : await bare(service, ready, rep)
+        rows.push(row)
+        appendFileSync(path.join(out, 'results.jsonl'), JSON.stringify(row) + '\n')
+        log(JSON.stringify(row))
+      }
+    }
+  }
+  finally {
+    service.send({ type: 'exit' })
+  }
+  const m = median(rows.filter(r => r.kind === 'mercury').map(r => r.pushes_per_s))
+  const b = median(rows.filter(r => r.kind === 'bare').map(r => r.pushes_per_s))
+  console.log(`\n| pipeline | runs | pushes | pushes/s (median) | x bare |\n|---|---|---|---|---|\n| Mercury (publish → fanout → push → result rows sent) | ${REPEAT} | ${TOTAL} | ${m} | ${(m / b).toFixed(2)} |\n| bare web-push loop | ${REPEAT} | ${TOTAL} | ${b} | 1.00 |`)
+  console.log(`results: ${out}`)
+}
