@@ -9,7 +9,7 @@ const PAGE = 500
 const MAX_SYNC_PAGES = 20
 const READ_BATCH = 1000
 
-interface InboxPage { items: ServerInboxEntry[], unread: number, nextBefore: string | null }
+interface InboxPage { items: ServerInboxEntry[], unread: number, nextBefore: string | null, nextBeforeId: string | null }
 
 /** A network failure (offline, server down) as opposed to the server refusing the request. */
 function unreachable(error: unknown): boolean {
@@ -81,13 +81,16 @@ export const useInboxStore = defineStore('inbox', () => {
       await flushReads()
       const { inbox } = useInboxDb()
       let before: string | null = null
+      let beforeId: string | null = null
       for (let page = 0; page < MAX_SYNC_PAGES; page++) {
         const query: Record<string, string | number> = { limit: PAGE }
         if (before) query.before = before
+        if (beforeId) query.beforeId = beforeId
         const res: InboxPage = await $fetch<InboxPage>('/api/inbox', { query })
         const changed = await inbox.add(res.items.map(fromServer))
         apply(changed)
         before = res.nextBefore
+        beforeId = res.nextBeforeId
         if (!before || (page > 0 && changed.length === 0)) break
       }
     }

@@ -58,6 +58,8 @@ export const historyQuerySchema = z.object({
 
 export const inboxQuerySchema = z.object({
   before: queryDateSchema.optional(),
+  /** With `before`: the item id the previous page ended on (items of the same instant come by id). */
+  beforeId: z.string().min(1).max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   q: z.string().trim().max(200).optional(),
   topic: topicSchema.optional(),

@@ -337,3 +337,24 @@ describe('connection hygiene', () => {
     expect(before).toMatchObject({ connections: 0, topics: 0 })
   })
 })
+
+describe('inbox paging', () => {
+  it('pages through notifications of the same instant without skipping or repeating one', async () => {
+    const pager = await createReader(admin, 'pager', 'sensors.*')
+    await pager.client.post('/api/subscriptions', { topic: 'sensors.paging' })
+    // Many notifications published at once: several share a millisecond.
+    const published = await Promise.all(Array.from({ length: 60 }, (_, i) =>
+      publisher(server.url, source.token).post('/api/topics/sensors.paging/messages', { notification: { title: `n${i}` } })))
+    expect(published.every(r => r.status === 201)).toBe(true)
+    const seen: string[] = []
+    let query = '/api/inbox?limit=7'
+    for (let page = 0; page < 20; page++) {
+      const res = await pager.client.get(query)
+      seen.push(...res.body.items.map((i: { id: string }) => i.id))
+      if (!res.body.nextBefore) break
+      query = `/api/inbox?limit=7&before=${encodeURIComponent(res.body.nextBefore)}&beforeId=${res.body.nextBeforeId}`
+    }
+    expect(seen).toHaveLength(60)
+    expect(new Set(seen)).toEqual(new Set(published.map(r => r.body.id)))
+  })
+})

@@ -1,17 +1,20 @@
 import { inboxQuerySchema } from '#shared/schemas/messages'
 import { toInboxEntry } from '../../services/notifications'
 
-// The user's notifications, newest first. Page with ?before=<createdAt of the last item>.
+// The user's notifications, newest first. Page with ?before=<nextBefore>&beforeId=<nextBeforeId>:
+// items of the same millisecond are ordered by id, so no page boundary skips one.
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
-  const { before, limit, q, topic, unread } = parseQuery(event, inboxQuerySchema)
+  const { before, beforeId, limit, q, topic, unread } = parseQuery(event, inboxQuerySchema)
   // SQLite's LIKE ignores case for ASCII; PostgreSQL needs to be told.
   const mode = isPostgresUrl(mercuryConfig().databaseUrl) ? { mode: 'insensitive' } : {}
   const text = q ? { contains: q, ...mode } as { contains: string } : undefined
   const rows = await useDb().inboxItem.findMany({
     where: {
       userId: user.id,
-      createdAt: before ? { lt: before } : undefined,
+      ...(before && beforeId
+        ? { OR: [{ createdAt: { lt: before } }, { createdAt: before, id: { lt: beforeId } }] }
+        : { createdAt: before ? { lt: before } : undefined }),
       readAt: unread ? null : undefined,
       notification: {
         topic,
@@ -24,5 +27,6 @@ export default defineEventHandler(async (event) => {
   })
   const items = rows.map(toInboxEntry)
   const unreadCount = await useDb().inboxItem.count({ where: { userId: user.id, readAt: null } })
-  return { items, unread: unreadCount, nextBefore: items.length === limit ? items[items.length - 1]!.createdAt : null }
+  const last = items.length === limit ? items[items.length - 1]! : null
+  return { items, unread: unreadCount, nextBefore: last?.createdAt ?? null, nextBeforeId: last?.itemId ?? null }
 })
