@@ -2,7 +2,7 @@ import type { H3Event } from 'h3'
 import { publishSchema, type PublishInput } from '#shared/schemas/messages'
 import { userFromToken, bearerToken, authenticate } from '../utils/auth'
 import { mercuryConfig } from '../utils/config'
-import { badRequest, parseJson, readLimitedBody, describeIssues } from '../utils/validate'
+import { badRequest, parseJson, readLimitedBody, describeIssues, rejectNul } from '../utils/validate'
 import type { PublishError, Publisher } from './ingest'
 import { effectivePermissions } from './permissions'
 import { sourceByToken } from './sources'
@@ -46,6 +46,7 @@ export async function readPublishBody(event: H3Event, topic: string): Promise<Pu
 }
 
 function validated(input: unknown): PublishInput {
+  rejectNul(input, 'message', ['data'])
   const result = publishSchema.safeParse(input)
   if (!result.success) badRequest(`Invalid message: ${describeIssues(result.error)}`, { issues: result.error.issues })
   return result.data

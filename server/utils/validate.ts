@@ -12,7 +12,36 @@ export function badRequest(message: string, data?: unknown): never {
   throw createError({ statusCode: 400, statusMessage: 'Bad Request', message, data })
 }
 
+/**
+ * The path of a string holding a NUL character, or null. PostgreSQL cannot store NUL in text, so
+ * such input is refused up front rather than failing in the database. `skip` names top-level keys
+ * stored as JSON (where NUL is escaped and harmless).
+ */
+export function nulPath(value: unknown, skip: string[] = [], path = ''): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || 'value' : null
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nulPath(value[i], [], `${path}[${i}]`)
+      if (found) return found
+    }
+  }
+  else if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (path === '' && skip.includes(key)) continue
+      const found = nulPath(item, [], path ? `${path}.${key}` : key)
+      if (found) return found
+    }
+  }
+  return null
+}
+
+export function rejectNul(value: unknown, where: string, skip: string[] = []): void {
+  const found = nulPath(value, skip)
+  if (found) badRequest(`Invalid ${where}: ${found}: must not contain NUL characters`)
+}
+
 function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  rejectNul(value, where)
   const result = schema.safeParse(value)
   if (!result.success) {
     badRequest(`Invalid ${where}: ${describeIssues(result.error)}`, { issues: result.error.issues })

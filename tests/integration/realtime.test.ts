@@ -358,3 +358,17 @@ describe('inbox paging', () => {
     expect(new Set(seen)).toEqual(new Set(published.map(r => r.body.id)))
   })
 })
+
+describe('NUL characters', () => {
+  it('refuses text with NUL characters with a 400 or an error frame, on SQLite and PostgreSQL alike', async () => {
+    expect((await admin.delete('/api/admin/grants/%00')).status).toBe(400)
+    expect((await admin.post('/api/admin/groups', { name: 'a\u0000b' })).status).toBe(400)
+    const pub = publisher(server.url, source.token)
+    expect((await pub.post('/api/topics/sensors.nul/messages', { notification: { title: 'x\u0000' } })).status).toBe(400)
+    // Inside data it is only JSON: accepted.
+    expect((await pub.post('/api/topics/sensors.nul/messages', { data: 'a\u0000b' })).status).toBe(201)
+    const producer = await datalink(source.token)
+    expect(await producer.request({ type: 'publish', topic: 'sensors.nul', notification: { title: 'y\u0000' } })).toMatchObject({ type: 'error', code: 'bad_request' })
+    await producer.close()
+  })
+})
