@@ -171,20 +171,44 @@ describe('the PWA', () => {
   it('keeps 10,000 notifications in a virtual list: few rows in the page, the last one reachable', async () => {
     const context = await browser.newContext()
     const page = await loggedIn(context, 'admin', ADMIN_PASSWORD)
+    // Written straight into the app's store. The app creates it: wait until it has, and close our
+    // connection afterwards, so that neither side ever blocks the other's version change.
     await page.evaluate(() => new Promise<void>((resolve, reject) => {
-      const open = indexedDB.open('mercury')
-      open.onsuccess = () => {
-        const tx = open.result.transaction('inbox', 'readwrite')
-        const store = tx.objectStore('inbox')
-        const start = Date.now()
-        for (let i = 0; i < 10_000; i++) {
-          const id = `bulk-${String(i).padStart(5, '0')}`
-          store.put({ id, topic: 'bulk.test', title: `Bulk ${i}`, body: 'a stored notification', url: null, priority: 3, createdAt: new Date(start - i * 1000).toISOString(), readAt: null }, id)
+      const deadline = Date.now() + 15_000
+      const attempt = () => {
+        const open = indexedDB.open('mercury')
+        open.onerror = () => reject(open.error)
+        open.onsuccess = () => {
+          const db = open.result
+          if (!db.objectStoreNames.contains('inbox')) {
+            db.close()
+            if (Date.now() > deadline) return reject(new Error('the app never created its inbox store'))
+            return setTimeout(attempt, 100)
+          }
+          try {
+            const tx = db.transaction('inbox', 'readwrite')
+            const store = tx.objectStore('inbox')
+            const start = Date.now()
+            for (let i = 0; i < 10_000; i++) {
+              const id = `bulk-${String(i).padStart(5, '0')}`
+              store.put({ id, topic: 'bulk.test', title: `Bulk ${i}`, body: 'a stored notification', url: null, priority: 3, createdAt: new Date(start - i * 1000).toISOString(), readAt: null }, id)
+            }
+            tx.oncomplete = () => {
+              db.close()
+              resolve()
+            }
+            tx.onerror = () => {
+              db.close()
+              reject(tx.error)
+            }
+          }
+          catch (error) {
+            db.close()
+            reject(error)
+          }
         }
-        tx.oncomplete = () => resolve()
-        tx.onerror = () => reject(tx.error)
       }
-      open.onerror = () => reject(open.error)
+      attempt()
     }))
     await page.reload()
     await item(page, 'Bulk 0').waitFor()
