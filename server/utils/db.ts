@@ -40,3 +40,23 @@ export async function closeDb(): Promise<void> {
   await client?.$disconnect()
   client = undefined
 }
+
+/**
+ * Builds a raw statement for the few writes Prisma would split into one statement per row (a
+ * multi-row INSERT or UPDATE on the delivery path). `param` binds a value and returns its
+ * placeholder (`$n` on PostgreSQL, `?n` on SQLite: numbered on both, so order does not matter);
+ * `timestamp` binds a DateTime as Prisma stores it (TIMESTAMP(3) on PostgreSQL, ISO text with an
+ * offset on SQLite).
+ */
+export function rawStatement() {
+  const postgres = isPostgresUrl(mercuryConfig().databaseUrl)
+  const params: unknown[] = []
+  const param = (value: unknown) => {
+    params.push(value)
+    return `${postgres ? '$' : '?'}${params.length}`
+  }
+  const timestamp = (date: Date) => postgres
+    ? `CAST(${param(date.toISOString())} AS TIMESTAMP(3))`
+    : param(date.toISOString().replace('Z', '+00:00'))
+  return { params, param, timestamp }
+}

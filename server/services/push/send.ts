@@ -34,26 +34,54 @@ const agents = {
   plain: new http.Agent({ keepAlive: true, maxSockets: 256 }),
 }
 
+// A VAPID JWT is valid for up to 24 hours and names only the push service's origin, so one
+// signature serves every push to that service: it is signed once an hour (valid for 12 hours)
+// instead of once per push (an ECDSA signature costs about as much as encrypting the payload).
+const VAPID_VALID_S = 12 * 60 * 60
+const VAPID_RESIGN_MS = 60 * 60_000
+const VAPID_CACHE_MAX = 1000
+const vapidCache = new Map<string, { authorization: string, signedAt: number }>()
+
+/** The Authorization header for pushes to `audience` (a push service origin), cached. */
+export function vapidAuthorization(audience: string, vapid: VapidKeys, now = Date.now()): string {
+  const key = `${audience} ${vapid.publicKey} ${vapid.subject}`
+  const cached = vapidCache.get(key)
+  if (cached && now - cached.signedAt < VAPID_RESIGN_MS) return cached.authorization
+  const headers = webpush.getVapidHeaders(audience, vapid.subject, vapid.publicKey, vapid.privateKey, 'aes128gcm', Math.floor(now / 1000) + VAPID_VALID_S)
+  const authorization = String(headers.Authorization)
+  vapidCache.delete(key)
+  // Endpoints come from clients: keep the cache bounded (oldest out first).
+  if (vapidCache.size >= VAPID_CACHE_MAX) vapidCache.delete(vapidCache.keys().next().value!)
+  vapidCache.set(key, { authorization, signedAt: now })
+  return authorization
+}
+
 /**
- * Encrypts (aes128gcm) and signs (VAPID) with web-push, then sends the request itself, so that a
- * push service that hangs, closes the connection or answers garbage becomes an outcome, never an
- * exception or a stuck job.
+ * Encrypts (aes128gcm) with web-push and signs (VAPID, cached per push service), then sends the
+ * request itself, so that a push service that hangs, closes the connection or answers garbage
+ * becomes an outcome, never an exception or a stuck job.
  */
 export function sendPush(target: PushTarget, payload: string, options: SendOptions): Promise<PushOutcome> {
-  let details: ReturnType<typeof webpush.generateRequestDetails>
+  let url: URL
+  let body: Buffer
+  let headers: http.OutgoingHttpHeaders
   try {
-    details = webpush.generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, payload, {
-      vapidDetails: { subject: options.vapid.subject, publicKey: options.vapid.publicKey, privateKey: options.vapid.privateKey },
-      TTL: options.ttlSeconds,
-      urgency: options.urgency,
-      contentEncoding: 'aes128gcm',
-    })
+    url = new URL(target.endpoint)
+    const encrypted = webpush.encrypt(target.p256dh, target.auth, payload, 'aes128gcm')
+    body = encrypted.cipherText
+    headers = {
+      'TTL': options.ttlSeconds,
+      'Urgency': options.urgency,
+      'Content-Type': 'application/octet-stream',
+      'Content-Encoding': 'aes128gcm',
+      'Content-Length': body.length,
+      'Authorization': vapidAuthorization(url.origin, options.vapid),
+    }
   }
   catch (error) {
-    // A key that cannot be used: retrying will not help.
+    // A key (or endpoint) that cannot be used: retrying will not help.
     return Promise.resolve({ statusCode: 400, retryAfterMs: null, error: `cannot encrypt for this device: ${(error as Error).message}` })
   }
-  const url = new URL(details.endpoint)
   const secure = url.protocol === 'https:'
   const agent = !secure ? agents.plain : options.allowInsecure ? agents.insecure : agents.guarded
   return new Promise((resolve) => {
@@ -64,8 +92,8 @@ export function sendPush(target: PushTarget, payload: string, options: SendOptio
       resolve(outcome)
     }
     const request = (secure ? https : http).request(url, {
-      method: details.method,
-      headers: details.headers as http.OutgoingHttpHeaders,
+      method: 'POST',
+      headers,
       agent,
       timeout: options.timeoutMs,
     }, (response) => {
@@ -91,7 +119,7 @@ export function sendPush(target: PushTarget, payload: string, options: SendOptio
       request.destroy(new Error(`no answer in ${options.timeoutMs} ms`))
     })
     request.on('error', error => done({ statusCode: null, retryAfterMs: null, error: error.message }))
-    request.end(details.body)
+    request.end(body)
   })
 }
 
