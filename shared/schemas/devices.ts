@@ -37,6 +37,8 @@ export const deliveriesQuerySchema = z.object({
   since: queryDateSchema.optional(),
   until: queryDateSchema.optional(),
   before: queryDateSchema.optional(),
+  /** With `before`: the id of the last item of the previous page (items of one millisecond are ordered by id). */
+  beforeId: z.string().min(1).max(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 

@@ -145,6 +145,30 @@ describe('web push delivery', () => {
     // Bob still gets it in his inbox: push off only silences the device.
     expect((await bob.client.get('/api/inbox')).body.items.map((i: { title: string }) => i.title)).toEqual(['Quiet'])
   })
+
+  it('records one delivery per device in one write, and the delivery log pages through all of them', async () => {
+    const dave = await createReader(admin, 'dave', 'alerts.*')
+    await dave.client.post('/api/subscriptions', { topic: 'alerts.many', push: true })
+    const devices = []
+    for (let i = 0; i < 7; i++) devices.push(await registerDevice(dave.client, `dave-${i}`))
+    const res = await notify('alerts.many', 'Many')
+    const all = `/api/admin/deliveries?notificationId=${res.body.id}`
+    await expect.poll(async () => (await admin.get(`${all}&limit=1`)).body.counts.sent, { timeout: 10_000 }).toBe(7)
+    // All seven rows share one createdAt: pages of three must still bring each exactly once.
+    const seen: string[] = []
+    let cursor = ''
+    for (let page = 0; page < 5; page++) {
+      const body = (await admin.get(`${all}&limit=3${cursor}`)).body
+      expect(body.counts).toEqual({ queued: 0, sent: 7, failed: 0, expired: 0 })
+      seen.push(...body.items.map((d: { deviceId: string }) => d.deviceId))
+      if (!body.nextBefore) break
+      cursor = `&before=${encodeURIComponent(body.nextBefore)}&beforeId=${encodeURIComponent(body.nextBeforeId)}`
+    }
+    expect(seen.sort()).toEqual([...devices].sort())
+    const page = (await admin.get(`${all}&limit=7`)).body.items
+    expect(new Set(page.map((d: { createdAt: string }) => d.createdAt)).size).toBe(1)
+    expect(page.every((d: { attempts: number, statusCode: number, log: unknown[] }) => d.attempts === 1 && d.statusCode === 201 && d.log.length === 1)).toBe(true)
+  })
 })
 
 describe('devices API', () => {

@@ -2,14 +2,19 @@ import { deliveriesQuerySchema } from '#shared/schemas/devices'
 import { deliverySelect, toDelivery } from '../../services/devices'
 
 // The delivery log with filters, and the counts by status (for the same filters but status).
+// Page with ?before=<nextBefore>&beforeId=<nextBeforeId>.
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
   const q = parseQuery(event, deliveriesQuerySchema)
+  // One fanout writes all its deliveries in the same millisecond: pages go by (createdAt, id).
+  const page = q.before && q.beforeId
+    ? { OR: [{ createdAt: { lt: q.before } }, { createdAt: q.before, id: { lt: q.beforeId } }] }
+    : { createdAt: q.before ? { lt: q.before } : undefined }
   const where = {
     deviceId: q.deviceId,
     notificationId: q.notificationId,
     notification: q.topic ? { topic: q.topic } : undefined,
-    createdAt: q.since || q.until || q.before ? { gte: q.since, lte: q.until, lt: q.before } : undefined,
+    AND: [{ createdAt: q.since || q.until ? { gte: q.since, lte: q.until } : undefined }, page],
   }
   const db = useDb()
   const [rows, grouped] = await Promise.all([
@@ -27,5 +32,6 @@ export default defineEventHandler(async (event) => {
     items: rows.map(({ device: { user, ...device }, ...row }) => toDelivery({ ...row, device: { ...device, username: user.username } })),
     counts,
     nextBefore: rows.length === q.limit ? rows.at(-1)!.createdAt : null,
+    nextBeforeId: rows.length === q.limit ? rows.at(-1)!.id : null,
   }
 })
