@@ -4,6 +4,17 @@ import type { User } from '#auth-utils'
 
 const KEY = 'mercury-user'
 
+/** The id of the user last seen on this device, if any (read before the session is known). */
+export function lastSeenUserId(): string | null {
+  try {
+    const saved = localStorage.getItem(KEY)
+    return saved ? (JSON.parse(saved) as User).id ?? null : null
+  }
+  catch {
+    return null
+  }
+}
+
 export function useOfflineSession() {
   const { session } = useUserSession()
 

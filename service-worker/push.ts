@@ -1,6 +1,7 @@
 // A push: store it in the inbox, tell open pages, and always show a notification (browsers
 // penalise a push that shows nothing, and the user asked for these).
-import { INBOX_CHANNEL, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
+import { INBOX_CHANNEL, SNAPSHOT_KEY, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
+import { newestFirst, snapshotOf } from '#shared/inbox/logic'
 import { fromPush, type InboxItem, type PushPayload } from '#shared/inbox/types'
 import { sw } from './scope'
 
@@ -15,14 +16,18 @@ function parse(event: PushEvent): PushPayload | null {
 }
 
 async function store(item: InboxItem): Promise<void> {
-  const { inbox } = useInboxDb()
+  const { inbox, meta } = useInboxDb()
   const changed = await inbox.add([item])
   if (changed.length) {
     const channel = new BroadcastChannel(INBOX_CHANNEL)
     channel.postMessage({ type: 'added', items: changed } satisfies InboxBroadcast)
     channel.close()
   }
-  await sw.navigator.setAppBadge?.(await inbox.unreadCount())
+  // The snapshot the app shows first when it opens must include this push: rebuild it.
+  const snapshot = snapshotOf('', (await inbox.all()).sort(newestFirst))
+  const owner = await meta.getItem<string>('owner')
+  if (owner && changed.length) await meta.setItem(SNAPSHOT_KEY, { ...snapshot, owner })
+  await sw.navigator.setAppBadge?.(snapshot.unread)
 }
 
 export async function onPush(event: PushEvent): Promise<void> {

@@ -1,13 +1,41 @@
 // The inbox the pages show: IndexedDB first (instant, offline), then the server. Read state goes
 // to the server through a queue kept in IndexedDB, so a read made offline is sent once back online.
 import { defineStore } from 'pinia'
-import { INBOX_CHANNEL, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
-import { newestFirst } from '#shared/inbox/logic'
+import { INBOX_CHANNEL, SNAPSHOT_KEY, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
+import { newestFirst, snapshotOf, type InboxSnapshot } from '#shared/inbox/logic'
 import { fromServer, type InboxItem, type ServerInboxEntry } from '#shared/inbox/types'
 
 const PAGE = 500
 const MAX_SYNC_PAGES = 20
 const READ_BATCH = 1000
+const SNAPSHOT_DELAY_MS = 300
+
+/** The reads `open` starts with: the owner, the snapshot and every stored item, in parallel. */
+interface LocalReads {
+  userId: string
+  owner: Promise<string | null>
+  snapshot: Promise<InboxSnapshot | null>
+  all: Promise<InboxItem[]>
+}
+
+let preloaded: LocalReads | null = null
+
+function startReads(userId: string): LocalReads {
+  const { inbox, meta } = useInboxDb()
+  const reads = { userId, owner: meta.getItem<string>('owner'), snapshot: meta.getItem<InboxSnapshot>(SNAPSHOT_KEY), all: inbox.all() }
+  // Whoever takes them handles failures; these must not be reported as unhandled meanwhile.
+  for (const read of [reads.owner, reads.snapshot, reads.all]) read.catch(() => undefined)
+  return reads
+}
+
+/**
+ * Starts reading the local inbox of the user last seen on this device while the app is still
+ * asking the server who is logged in (plugins/inbox-preload.client.ts): `open` takes these reads
+ * over when it is that user.
+ */
+export function preloadInbox(userId: string): void {
+  preloaded ??= startReads(userId)
+}
 
 interface InboxPage { items: ServerInboxEntry[], unread: number, nextBefore: string | null, nextBeforeId: string | null }
 
@@ -23,7 +51,10 @@ export const useInboxStore = defineStore('inbox', () => {
   const syncing = ref(false)
   const lastSyncError = ref('')
   const pendingReads = ref(0)
-  const unread = computed(() => items.value.reduce((n, i) => n + (i.readAt ? 0 : 1), 0))
+  // Until the whole local inbox is read, the counts come from the snapshot.
+  const snapshotCounts = shallowRef<{ unread: number, total: number } | null>(null)
+  const unread = computed(() => snapshotCounts.value?.unread ?? items.value.reduce((n, i) => n + (i.readAt ? 0 : 1), 0))
+  const total = computed(() => snapshotCounts.value?.total ?? items.value.length)
   const byId = new Map<string, InboxItem>()
   let broadcast: BroadcastChannel | null = null
   let owner: string | null = null
@@ -32,6 +63,20 @@ export const useInboxStore = defineStore('inbox', () => {
     if (!changed.length) return
     for (const item of changed) byId.set(item.id, item)
     items.value = [...byId.values()].sort(newestFirst)
+    saveSnapshotSoon()
+  }
+
+  let snapshotTimer: ReturnType<typeof setTimeout> | undefined
+  /** Keeps the snapshot the next start shows first (only from the whole inbox, never from one). */
+  function saveSnapshotSoon() {
+    if (!loaded.value || !owner) return
+    clearTimeout(snapshotTimer)
+    const user = owner
+    snapshotTimer = setTimeout(() => {
+      if (owner !== user) return
+      useInboxDb().meta.setItem(SNAPSHOT_KEY, snapshotOf(user, items.value))
+        .catch((error: unknown) => console.warn('mercury: could not store the inbox snapshot', error))
+    }, SNAPSHOT_DELAY_MS)
   }
 
   function applyRead(ids: string[] | 'all', readAt: string) {
@@ -39,18 +84,37 @@ export const useInboxStore = defineStore('inbox', () => {
     apply(targets.filter(i => !i.readAt).map(i => ({ ...i, readAt })))
   }
 
-  /** Opens the local inbox of this user (another user's is wiped first), then syncs. */
+  /**
+   * Opens the local inbox of this user (another user's is wiped first), then syncs. The snapshot
+   * (newest items and counts, one record) shows first; every stored item follows.
+   */
   async function open(userId: string) {
     if (owner === userId) return
     owner = userId
+    performance.mark('mercury:inbox-open')
     const { inbox, readQueue, meta } = useInboxDb()
-    if (await meta.getItem<string>('owner') !== userId) {
-      await Promise.all([inbox.clear(), readQueue.clear()])
+    const reads = preloaded?.userId === userId ? preloaded : startReads(userId)
+    preloaded = null
+    byId.clear()
+    if (await reads.owner !== userId) {
+      await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem(SNAPSHOT_KEY)])
       await meta.setItem('owner', userId)
     }
-    byId.clear()
-    apply(await inbox.all())
+    else {
+      const snapshot = await reads.snapshot.catch(() => null)
+      if (snapshot?.owner === userId && owner === userId) {
+        snapshotCounts.value = { unread: snapshot.unread, total: snapshot.total }
+        apply(snapshot.items)
+        performance.mark('mercury:inbox-snapshot')
+      }
+      const stored = await reads.all
+      if (owner !== userId) return
+      apply(stored)
+      performance.mark('mercury:inbox-read')
+    }
+    snapshotCounts.value = null
     loaded.value = true
+    saveSnapshotSoon()
     broadcast ??= listen()
     await refreshPending()
     void sync()
@@ -163,12 +227,14 @@ export const useInboxStore = defineStore('inbox', () => {
   /** Forgets everything local (logout). */
   async function reset() {
     const { inbox, readQueue, meta } = useInboxDb()
-    await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem('owner')])
+    clearTimeout(snapshotTimer)
+    owner = null
+    await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem('owner'), meta.removeItem(SNAPSHOT_KEY)])
     byId.clear()
     items.value = []
-    owner = null
+    snapshotCounts.value = null
     loaded.value = false
   }
 
-  return { items, loaded, syncing, lastSyncError, pendingReads, unread, open, receive, sync, markRead, readElsewhere, flushReads, reset }
+  return { items, loaded, syncing, lastSyncError, pendingReads, unread, total, open, receive, sync, markRead, readElsewhere, flushReads, reset }
 })

@@ -25,6 +25,9 @@ export function useInboxDb() {
   return opened
 }
 
+/** The key, in `meta`, of the inbox snapshot the page shows first (see `snapshotOf`). */
+export const SNAPSHOT_KEY = 'snapshot'
+
 /** The BroadcastChannel the worker and every open page talk on. */
 export const INBOX_CHANNEL = 'mercury-inbox'
 

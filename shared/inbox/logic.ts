@@ -49,3 +49,27 @@ export function prunable(items: InboxItem[], options = PRUNE_DEFAULTS, now = new
   const sorted = [...items].sort(newestFirst)
   return sorted.filter((item, index) => index >= options.maxItems || item.createdAt < cutoff).map(i => i.id)
 }
+
+/** How many of the newest items the snapshot keeps: more than any screen shows at once. */
+export const SNAPSHOT_SIZE = 50
+
+/**
+ * What the inbox page shows first, while the whole local inbox (thousands of records, read one
+ * by one through localForage) is still being read: the newest items and the counts, as one record.
+ */
+export interface InboxSnapshot {
+  owner: string
+  items: InboxItem[]
+  unread: number
+  total: number
+}
+
+/** The snapshot of an inbox whose items are sorted newest first (as the page keeps them). */
+export function snapshotOf(owner: string, newestFirstItems: InboxItem[], size = SNAPSHOT_SIZE): InboxSnapshot {
+  return {
+    owner,
+    items: newestFirstItems.slice(0, size),
+    unread: newestFirstItems.reduce((n, i) => n + (i.readAt ? 0 : 1), 0),
+    total: newestFirstItems.length,
+  }
+}

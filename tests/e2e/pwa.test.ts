@@ -113,6 +113,20 @@ describe('the PWA', () => {
       return shown.map(n => n.title)
     }), { timeout: 5000 }).toContain('Pushed while closed')
 
+    // The snapshot the app shows first on its next start has it too (not only the full inbox).
+    await expect.poll(() => helper.evaluate(() => new Promise<string | undefined>((resolve, reject) => {
+      const open = indexedDB.open('mercury')
+      open.onerror = () => reject(open.error)
+      open.onsuccess = () => {
+        const get = open.result.transaction('meta').objectStore('meta').get('snapshot')
+        get.onsuccess = () => {
+          open.result.close()
+          resolve((get.result as { items: { id: string }[] } | undefined)?.items[0]?.id)
+        }
+        get.onerror = () => reject(get.error)
+      }
+    })), { timeout: 5000 }).toBe('push-only-1')
+
     const reopened = await context.newPage()
     await reopened.goto(`${server.url}/`)
     await item(reopened, 'Pushed while closed').waitFor({ timeout: 5000 })
@@ -166,6 +180,42 @@ describe('the PWA', () => {
     await item(a, 'Read me on one device').getByRole('button', { name: /^Mark read/ }).click()
     await b.locator('[data-testid="inbox-item"][data-read="true"]').filter({ hasText: 'Read me on one device' }).waitFor({ timeout: 1000 })
     await Promise.all([first.close(), second.close()])
+  })
+
+  it('another user logging in on the same browser never sees the first one\'s inbox, not even while it loads', async () => {
+    const bob = (await createReader(admin, 'bob-e2e', 'alerts.*')).client
+    expect((await bob.post('/api/subscriptions', { topic: 'alerts.bob', push: false })).status).toBe(201)
+    await source.post('/api/topics/alerts.bob/messages', { notification: { title: 'For bob only' } })
+    const context = await browser.newContext()
+    // Every inbox title ever rendered in this context, however briefly.
+    await context.addInitScript(() => {
+      const seen = new Set<string>()
+      ;(window as unknown as { seenTitles: Set<string> }).seenTitles = seen
+      new MutationObserver(() => {
+        for (const el of document.querySelectorAll('[data-testid="inbox-item"] h3, [data-testid="inbox-item"]')) seen.add(el.textContent ?? '')
+      }).observe(document, { childList: true, subtree: true, characterData: true })
+    })
+    const page = await loggedIn(context)
+    await publish('alerts.cpu', 'Private to alice')
+    await item(page, 'Private to alice').waitFor()
+    await page.reload() // alice's snapshot is written and shown on this start
+    await item(page, 'Private to alice').waitFor()
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login$/)
+    const titles = () => page.evaluate(() => [...(window as unknown as { seenTitles: Set<string> }).seenTitles].join('\n'))
+    await page.evaluate(() => (window as unknown as { seenTitles: Set<string> }).seenTitles.clear())
+    await page.getByLabel('Username').fill('bob-e2e')
+    await page.getByLabel('Password').fill('reader-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(`${server.url}/`)
+    await item(page, 'For bob only').waitFor()
+    let seen = await titles()
+    await page.reload()
+    await item(page, 'For bob only').waitFor()
+    seen += await titles()
+    expect(seen).toContain('For bob only')
+    expect(seen).not.toContain('Private to alice')
+    await context.close()
   })
 
   it('keeps 10,000 notifications in a virtual list: few rows in the page, the last one reachable', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createInboxStore, createReadQueue, type KeyValueStorage } from '#shared/inbox/store'
-import { filterItems, prunable } from '#shared/inbox/logic'
+import { filterItems, newestFirst, prunable, snapshotOf } from '#shared/inbox/logic'
 import { fromFrame, fromPush, type InboxItem } from '#shared/inbox/types'
 import { backoffDelay } from '#shared/utils/backoff'
 
@@ -98,6 +98,21 @@ describe('inbox store', () => {
     const frame = { type: 'message' as const, topic: 't', offset: 1, id: 'n1', createdAt: '2026-01-01T00:00:00.000Z' }
     expect(fromFrame(frame)).toBeNull()
     expect(fromFrame({ ...frame, notification: { title: 'Hi' } })).toMatchObject({ id: 'n1', title: 'Hi', body: '', priority: 3, readAt: null })
+  })
+})
+
+describe('inbox snapshot', () => {
+  it('keeps the newest items and the counts of the whole inbox', () => {
+    const items = Array.from({ length: 120 }, (_, i) => item(`n${String(i).padStart(3, '0')}`, {
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+      readAt: i % 3 === 0 ? '2026-01-02T00:00:00.000Z' : null,
+    })).sort(newestFirst)
+    const snapshot = snapshotOf('u1', items)
+    expect(snapshot.owner).toBe('u1')
+    expect(snapshot.items.map(i => i.id)).toEqual(items.slice(0, 50).map(i => i.id))
+    expect(snapshot.items[0]!.id).toBe('n119')
+    expect(snapshot).toMatchObject({ total: 120, unread: 80 })
+    expect(snapshotOf('u1', items.slice(0, 3))).toMatchObject({ total: 3, items: items.slice(0, 3) })
   })
 })
 
