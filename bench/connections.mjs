@@ -4,10 +4,13 @@
 // its own group too), with publish-to-receive latency over all of them.
 //
 //   node bench/connections.mjs            # CONNS=10000 TOPICS=100 PUBLISHES=10 CLIENTS=2
+//   TARGET=ws node bench/connections.mjs  # the same against the harness's bare `ws` server (the
+//                                         # ceiling: one topic per connection, POST /publish)
 // The clients are spread over CLIENTS child processes (one event loop reading 10,000 sockets
 // would itself add most of the latency). The file-descriptor limit is raised with `ulimit -n`.
-import { fork, spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { fork, spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import WebSocket from 'ws'
 import { BENCH, cpuSeconds, freePort, log, median, memoryKb, percentile, seedDataDir, sleep, stamp, startServer, stopServer, ensureBuilt } from './lib.mjs'
@@ -16,6 +19,7 @@ const CONNS = Number(process.env.CONNS ?? 10_000)
 const TOPICS = Number(process.env.TOPICS ?? 100)
 const PUBLISHES = Number(process.env.PUBLISHES ?? 10)
 const CLIENTS = Number(process.env.CLIENTS ?? 2)
+const TARGET = process.env.TARGET ?? 'mercury'
 
 // ---------- client process: opens its share of the connections, reports receive times ----------
 if (process.argv[2] === '--client') {
@@ -24,8 +28,10 @@ if (process.argv[2] === '--client') {
   const received = [] // [seq, receivedAt] pairs, flattened
   let subscribed = 0
   let closed = 0
+  const bare = TARGET === 'ws'
   const open = i => new Promise((resolve) => {
-    const ws = new WebSocket(`${url.replace('http', 'ws')}/channel?token=${encodeURIComponent(token)}`, { perMessageDeflate: false })
+    const address = bare ? `${url.replace('http', 'ws')}/ws?topic=bench.all` : `${url.replace('http', 'ws')}/channel?token=${encodeURIComponent(token)}`
+    const ws = new WebSocket(address, { perMessageDeflate: false })
     let done = false
     const finish = (ok) => {
       if (!done) {
@@ -34,13 +40,17 @@ if (process.argv[2] === '--client') {
       }
     }
     ws.on('open', () => {
+      if (bare) {
+        subscribed++
+        return finish(true)
+      }
       ws.send(JSON.stringify({ type: 'subscribe', topic: 'bench.all' }))
       ws.send(JSON.stringify({ type: 'subscribe', topic: `bench.c${i % TOPICS}` }))
     })
     let acks = 0
     ws.on('message', (raw) => {
       const text = raw.toString()
-      if (text.startsWith('{"type":"message"')) {
+      if (bare || text.startsWith('{"type":"message"')) {
         // Cheap: the bench's own data is {"seq":n,"sentAt":t}; no full parse on the hot path.
         const at = Date.now()
         const m = /"seq":(\d+)/.exec(text)
@@ -81,6 +91,26 @@ else {
   })
 }
 
+/** The harness's bare `ws` server (bench/.peers, copied by `npm run bench`), same Node. */
+async function startBareWs(out) {
+  const script = path.join(BENCH, '.peers/servers/ws-server.mjs')
+  if (!existsSync(script)) throw new Error(`${script} not found: run \`npm run bench\` once (it copies ../shared/peers)`)
+  const port = await freePort(19150)
+  const child = spawn(process.execPath, [script], { env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', openSync(path.join(out, 'server.log'), 'a'), 'inherit'] })
+  for (let i = 0; i < 100 && !await portOpen(port); i++) await sleep(100)
+  return { child, url: `http://127.0.0.1:${port}`, port, pid: child.pid }
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      socket.end()
+      resolve(true)
+    })
+    socket.on('error', () => resolve(false))
+  })
+}
+
 function once(child, type) {
   return new Promise(resolve => child.on('message', function handler(msg) {
     if (msg.type === type) {
@@ -102,8 +132,8 @@ async function main() {
   const out = path.join(BENCH, 'results', `${stamp()}-connections`)
   mkdirSync(out, { recursive: true })
   const dataDir = path.join(out, 'data')
-  const tokens = await seedDataDir(dataDir)
-  const server = await startServer({ dataDir, port: await freePort(19100), logFile: path.join(out, 'server.log') })
+  const tokens = TARGET === 'ws' ? { userToken: '-', sourceToken: '-' } : await seedDataDir(dataDir)
+  const server = TARGET === 'ws' ? await startBareWs(out) : await startServer({ dataDir, port: await freePort(19100), logFile: path.join(out, 'server.log') })
   const children = []
   try {
     await sleep(2000)
@@ -123,7 +153,7 @@ async function main() {
     }))
     const subscribed = connected.reduce((a, m) => a + m.subscribed, 0)
     const connectMs = Date.now() - t0
-    log(`${subscribed}/${CONNS} subscribed (2 topics each) in ${connectMs} ms`)
+    log(`${subscribed}/${CONNS} subscribed (${TARGET === 'ws' ? 1 : 2} topics each) in ${connectMs} ms`)
     await sleep(5000)
     const after = memoryKb(server.pid).rss
     const perConnKb = (after - before) / subscribed
@@ -136,11 +166,13 @@ async function main() {
       const cpuBefore = cpuSeconds(server.pid)
       const sentAt = Date.now()
       sent.push(sentAt)
-      const res = await fetch(`${server.url}/api/topics/bench.all/messages`, {
-        method: 'POST',
-        headers: { 'authorization': `Bearer ${sourceToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ event: 'bench', data: { seq, sentAt } }),
-      })
+      const res = TARGET === 'ws'
+        ? await fetch(`${server.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'bench.all', seq, sentAt, payload: null }) })
+        : await fetch(`${server.url}/api/topics/bench.all/messages`, {
+            method: 'POST',
+            headers: { 'authorization': `Bearer ${sourceToken}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ event: 'bench', data: { seq, sentAt } }),
+          })
       if (!res.ok) throw new Error(`publish: HTTP ${res.status}`)
       await sleep(1000)
       // The server is otherwise idle: its CPU over this second is the publish and its fan-out.
@@ -159,7 +191,7 @@ async function main() {
     latencies.sort((a, b) => a - b)
     const expected = subscribed * PUBLISHES
     const result = {
-      connections: CONNS, subscribed, topics_per_connection: 2, publishes: PUBLISHES,
+      target: TARGET, connections: CONNS, subscribed, topics_per_connection: TARGET === 'ws' ? 1 : 2, publishes: PUBLISHES,
       rss_before_mb: +(before / 1024).toFixed(1), rss_after_mb: +(after / 1024).toFixed(1),
       kb_per_idle_connection: +perConnKb.toFixed(1),
       expected, delivered: latencies.length, lost: expected - latencies.length,

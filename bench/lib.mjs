@@ -34,7 +34,8 @@ export function hubCmd(dataDir, { redis }) {
   const env = mercuryEnv(dataDir)
   for (const value of Object.values(env)) if (/\s/.test(value)) throw new Error(`no spaces allowed in bench paths: ${value}`)
   const unset = redis ? '' : '-u REDIS_URL -u NUXT_REDIS_URL '
-  return `env ${unset}${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} ${NODE} ${SERVER}`
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean).join(' ')
+  return `env ${unset}${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} ${NODE} ${nodeArgs ? `${nodeArgs} ` : ''}${SERVER}`
 }
 
 export function run(command, args, options = {}) {

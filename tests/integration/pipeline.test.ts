@@ -147,10 +147,10 @@ describe('web push delivery', () => {
   })
 
   it('records one delivery per device in one write, and the delivery log pages through all of them', async () => {
-    const dave = await createReader(admin, 'dave', 'alerts.*')
-    await dave.client.post('/api/subscriptions', { topic: 'alerts.many', push: true })
+    const erin = await createReader(admin, 'erin', 'alerts.*')
+    await erin.client.post('/api/subscriptions', { topic: 'alerts.many', push: true })
     const devices = []
-    for (let i = 0; i < 7; i++) devices.push(await registerDevice(dave.client, `dave-${i}`))
+    for (let i = 0; i < 7; i++) devices.push(await registerDevice(erin.client, `erin-${i}`))
     const res = await notify('alerts.many', 'Many')
     const all = `/api/admin/deliveries?notificationId=${res.body.id}`
     await expect.poll(async () => (await admin.get(`${all}&limit=1`)).body.counts.sent, { timeout: 10_000 }).toBe(7)

@@ -1,8 +1,8 @@
 import { deliveriesQuerySchema } from '#shared/schemas/devices'
 import { deliverySelect, toDelivery } from '../../services/devices'
 
-// The delivery log with filters, and the counts by status (for the same filters but status).
-// Page with ?before=<nextBefore>&beforeId=<nextBeforeId>.
+// The delivery log with filters, and the counts by status (for the same filters but status,
+// whatever the page). Page with ?before=<nextBefore>&beforeId=<nextBeforeId>.
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
   const q = parseQuery(event, deliveriesQuerySchema)
@@ -14,12 +14,12 @@ export default defineEventHandler(async (event) => {
     deviceId: q.deviceId,
     notificationId: q.notificationId,
     notification: q.topic ? { topic: q.topic } : undefined,
-    AND: [{ createdAt: q.since || q.until ? { gte: q.since, lte: q.until } : undefined }, page],
+    createdAt: q.since || q.until ? { gte: q.since, lte: q.until } : undefined,
   }
   const db = useDb()
   const [rows, grouped] = await Promise.all([
     db.delivery.findMany({
-      where: { ...where, status: q.status },
+      where: { ...where, AND: [page], status: q.status },
       select: { ...deliverySelect, device: { select: { id: true, name: true, endpoint: true, userId: true, user: { select: { username: true } } } } },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: q.limit,

@@ -20,14 +20,14 @@ const TEXT = { binary: false }
 
 /**
  * Whether an encoded frame may be written straight to the TCP socket: the connection is open, no
- * extension (permessage-deflate) is negotiated, and ws's sender has nothing of its own queued
- * and is not in the middle of a fragmented message, so the bytes land exactly where `ws.send`
- * would have put them. Anything unexpected (another `ws` version) takes the ordinary path.
+ * extension (permessage-deflate) was negotiated (`plain`, fixed at the handshake), and ws's
+ * sender has nothing of its own queued and is not in the middle of a fragmented message, so the
+ * bytes land exactly where `ws.send` would have put them. Anything unexpected (another `ws`
+ * version) takes the ordinary path.
  */
-function canWriteRaw(ws: WsLike): boolean {
+function canWriteRaw(ws: WsLike, plain: boolean): boolean {
   const sender = ws._sender
-  return ws.readyState === OPEN && !!ws._socket && !!sender && sender._state === 0 && sender._firstFragment === true
-    && (!ws._extensions || Object.keys(ws._extensions).length === 0)
+  return plain && ws.readyState === OPEN && !!ws._socket && !!sender && sender._state === 0 && sender._firstFragment === true
 }
 
 /**
@@ -40,10 +40,11 @@ export function connectionFor<T extends object>(peer: Peer, kind: Connection['ki
   // `peer.websocket` is a Proxy over the ws WebSocket (every property read goes through a trap);
   // the hot path reads the WebSocket itself, which crossws's Node peer keeps in `_internal.ws`.
   const ws = ((peer as unknown as { _internal?: { ws?: WsLike } })._internal?.ws ?? peer.websocket) as WsLike
+  const plain = !ws._extensions || Object.keys(ws._extensions).length === 0
   const socket: Socket = {
     send: (frame) => {
       if (typeof frame === 'string') return peer.send(frame)
-      if (canWriteRaw(ws)) ws._socket!.write(frame.wire)
+      if (canWriteRaw(ws, plain)) ws._socket!.write(frame.wire)
       else if (ws.readyState === OPEN) ws.send(frame.text, TEXT)
     },
     close: (code, reason) => peer.close(code, reason),
