@@ -5,27 +5,28 @@ import { useHub } from '../services/realtime'
 export default defineWebSocketHandler({
   upgrade: request => guardUpgrade(async () => {
     const token = upgradeToken(request)
-    let userId: string | undefined
+    let user: { id: string, tokenId?: string } | null
     if (token) {
-      userId = (await userFromToken(token))?.id
-      if (!userId) rejectUpgrade(401, 'Invalid or revoked token')
+      user = await userFromToken(token)
+      if (!user) rejectUpgrade(401, 'Invalid or revoked token')
     }
     else {
-      const sessionUserId = await upgradeSessionUserId(request)
-      const row = sessionUserId ? await useDb().user.findUnique({ where: { id: sessionUserId }, select: { id: true } }) : null
-      if (!row) rejectUpgrade(401, 'Log in or pass ?token=<personal access token>')
+      user = await upgradeSessionUser(request)
+      if (!user) rejectUpgrade(401, 'Log in or pass ?token=<personal access token>')
       // The cookie is sent by the browser whatever page opens the socket: only this site may.
       const origin = request.headers.get('origin')
       if (origin && !originAllowed(origin, request.headers.get('host') ?? undefined)) rejectUpgrade(403, `Connections from ${origin} may not use this session`)
-      userId = row.id
     }
+    const userId = user.id
     const max = mercuryConfig().maxConnectionsPerUser
     if (useHub().userConnections(userId).length >= max) rejectUpgrade(429, `At most ${max} connections per user`)
     request.context!.userId = userId
+    // The connection ends with the token (or the session's login token): see `tokens.revoked`.
+    request.context!.tokenId = user.tokenId
   }),
   async open(peer) {
     try {
-      await openChannel(peer, peer.context.userId as string)
+      await openChannel(peer, peer.context.userId as string, peer.context.tokenId as string | undefined)
     }
     catch (error) {
       console.error('mercury: /channel open failed:', error)

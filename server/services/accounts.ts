@@ -1,5 +1,6 @@
 import type { Role } from '#shared/schemas/accounts'
-import { useDb } from '../utils/db'
+import { useDb, type Db } from '../utils/db'
+import { announce } from './control'
 import { newToken, hashToken } from '../utils/secrets'
 
 export interface PublicUser {
@@ -49,9 +50,7 @@ export async function updateUser(id: string, input: { username?: string, passwor
   if (input.password) {
     // A new password ends every personal token made by logging in with the old one, and so every
     // session of those logins.
-    await useDb().accessToken.deleteMany({
-      where: { userId: id, name: LOGIN_TOKEN_NAME, ...(options.keepTokenId ? { id: { not: options.keepTokenId } } : {}) },
-    })
+    await revokeTokens({ userId: id, name: LOGIN_TOKEN_NAME, ...(options.keepTokenId ? { id: { not: options.keepTokenId } } : {}) })
   }
   return toPublicUser(row)
 }
@@ -61,6 +60,21 @@ export async function countAdmins(): Promise<number> {
 }
 
 export const LOGIN_TOKEN_NAME = 'login'
+
+type TokenWhere = NonNullable<Parameters<Db['accessToken']['deleteMany']>[0]>['where']
+
+/**
+ * Deletes personal access tokens and closes, on every instance, the live connections opened with
+ * them (directly, or through a session resting on one). Resolves to how many were deleted.
+ */
+export async function revokeTokens(where: TokenWhere): Promise<number> {
+  const db = useDb()
+  const ids = (await db.accessToken.findMany({ where, select: { id: true } })).map(t => t.id)
+  if (ids.length === 0) return 0
+  const { count } = await db.accessToken.deleteMany({ where: { id: { in: ids } } })
+  await announce({ type: 'tokens.revoked', tokenIds: ids })
+  return count
+}
 
 /** Creates a personal access token; the secret is returned once and only its hash is kept. */
 export async function createAccessToken(userId: string, name: string) {

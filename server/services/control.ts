@@ -13,6 +13,9 @@ const controlSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('source.changed'), id: z.string() }),
   z.object({ type: z.literal('permissions.changed'), userIds: z.array(z.string()).optional() }),
   z.object({ type: z.literal('user.deleted'), userId: z.string() }),
+  // Personal access tokens that ended (logout, revocation, a new password): the connections opened
+  // with them, or with a session resting on them, close.
+  z.object({ type: z.literal('tokens.revoked'), tokenIds: z.array(z.string()) }),
   z.object({ type: z.literal('subscription.changed'), userId: z.string(), topic: z.string(), subscribed: z.boolean() }),
   z.object({ type: z.literal('inbox.read'), userId: z.string(), ids: z.array(z.string()).optional(), all: z.boolean().optional(), readAt: z.string() }),
   // Anything admin views show live (a source changed, a user created…): sent to every admin's
@@ -40,6 +43,15 @@ export async function handleControl(raw: ControlEvent): Promise<void> {
     case 'user.deleted':
       for (const conn of hub.userConnections(event.userId)) hub.disconnect(conn, CLOSE.UNAUTHORIZED, 'user deleted')
       return
+    case 'tokens.revoked': {
+      const revoked = new Set(event.tokenIds)
+      for (const userId of hub.connectedUsers()) {
+        for (const conn of hub.userConnections(userId) as ChannelConnection[]) {
+          if (conn.tokenId && revoked.has(conn.tokenId)) hub.disconnect(conn, CLOSE.UNAUTHORIZED, 'logged out or token revoked')
+        }
+      }
+      return
+    }
     case 'subscription.changed':
       for (const conn of hub.userConnections(event.userId) as ChannelConnection[]) {
         if (!event.subscribed) hub.unsubscribe(conn, event.topic)

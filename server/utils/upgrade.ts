@@ -15,12 +15,12 @@ export function upgradeToken(request: Request): string | null {
   return header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? null : null
 }
 
-/** The user id in the session cookie of an upgrade request, or null (no cookie, a bad one, or a session that ended). */
-export async function upgradeSessionUserId(request: Request): Promise<string | null> {
+/** The user in the session cookie of an upgrade request (with the login token the session rests on), or null (no cookie, a bad one, or a session that ended). */
+export async function upgradeSessionUser(request: Request): Promise<{ id: string, tokenId?: string } | null> {
   if (!request.headers.get('cookie')?.includes('mercury-session=')) return null
   try {
     const session = await getUserSession(request as unknown as Parameters<typeof getUserSession>[0])
-    return (await userFromSession(session.user?.id, session.tokenId))?.id ?? null
+    return await userFromSession(session.user?.id, session.tokenId)
   }
   catch {
     return null

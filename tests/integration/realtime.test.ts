@@ -372,3 +372,32 @@ describe('NUL characters', () => {
     await producer.close()
   })
 })
+
+describe('connections end with their credentials', () => {
+  it('closes a /channel when its session logs out or its token is revoked; other sessions stay', async () => {
+    const leaver = await createReader(admin, 'leaver', 'sensors.*')
+    const elsewhere = new ApiClient(server.url)
+    await elsewhere.login('leaver', 'reader-password')
+    const bySession = await TestSocket.open(`${server.url}/channel`, { headers: { cookie: leaver.client.cookie } })
+    const byLoginToken = await channel(leaver.token)
+    const otherSession = await TestSocket.open(`${server.url}/channel`, { headers: { cookie: elsewhere.cookie } })
+    const pat = await elsewhere.post('/api/me/tokens', { name: 'script' })
+    expect(pat.status).toBe(201)
+    const byPat = await channel(pat.body.token)
+    for (const ws of [bySession, byLoginToken, otherSession, byPat]) {
+      expect((await ws.request({ type: 'subscribe', topic: 'sensors.leave' })).type).toBe('subscribed')
+    }
+
+    expect((await leaver.client.post('/api/auth/logout')).status).toBe(200)
+    expect(await bySession.closed).toMatchObject({ code: 4001, reason: expect.stringMatching(/logged out/) })
+    expect((await byLoginToken.closed).code).toBe(4001)
+
+    expect((await elsewhere.delete(`/api/me/tokens/${pat.body.accessToken.id}`)).status).toBe(204)
+    expect((await byPat.closed).code).toBe(4001)
+
+    // The other login's socket is still live and still delivers.
+    await publisher(server.url, source.token).post('/api/topics/sensors.leave/messages', { data: 'still here' })
+    expect((await otherSession.next(f => f.type === 'message')).data).toBe('still here')
+    await otherSession.close()
+  })
+})

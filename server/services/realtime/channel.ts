@@ -11,6 +11,8 @@ import { connectionFor } from './peer'
 
 export interface ChannelConnection extends Connection {
   userId: string
+  /** The personal access token it was opened with, or the login token of its session. */
+  tokenId?: string
   permissions: Permissions
   /** Resolves once the permissions are loaded. */
   ready: Promise<void>
@@ -22,10 +24,11 @@ const connections = new WeakMap<Peer, ChannelConnection>()
  * Registers the connection at once (frames may arrive before its permissions are loaded: they
  * wait for `ready`), then joins the user's stored subscriptions that they may still read.
  */
-export async function openChannel(peer: Peer, userId: string): Promise<void> {
+export async function openChannel(peer: Peer, userId: string, tokenId?: string): Promise<void> {
   let loaded!: () => void
   const conn: ChannelConnection = connectionFor(peer, 'channel', {
     userId,
+    tokenId,
     permissions: { admin: false, read: [], publish: [] },
     ready: new Promise<void>(resolve => loaded = resolve),
     frames: new TokenBucket(mercuryConfig().channelFrameRate, mercuryConfig().channelFrameRate * 2),

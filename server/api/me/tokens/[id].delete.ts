@@ -1,10 +1,10 @@
 import { idParamSchema } from '#shared/schemas/accounts'
+import { revokeTokens } from '../../../services/accounts'
 
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { id } = parseParams(event, idParamSchema)
-  const { count } = await useDb().accessToken.deleteMany({ where: { id, userId: user.id } })
-  if (count === 0) notFound('Token')
+  if (await revokeTokens({ id, userId: user.id }) === 0) notFound('Token')
   setResponseStatus(event, 204)
   return null
 })
