@@ -8,7 +8,7 @@
 //      (MERCURY_PUSH_CONCURRENCY, 64) against the same service, same number of pushes.
 // The push service runs in a child process of its own in both cases.
 //
-//   node bench/push.mjs          # DEVICES=200 NOTIFICATIONS=25 CONCURRENCY=64 REPEAT=3
+//   node bench/push.mjs          # DEVICES=200 NOTIFICATIONS=25 WARMUP=5 CONCURRENCY=64 REPEAT=3
 import { fork } from 'node:child_process'
 import https from 'node:https'
 import { mkdirSync, readFileSync, appendFileSync } from 'node:fs'
@@ -23,6 +23,10 @@ const NOTIFICATIONS = Number(process.env.NOTIFICATIONS ?? 25)
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 64)
 const REPEAT = Number(process.env.REPEAT ?? 3)
 const TOTAL = DEVICES * NOTIFICATIONS
+// Both sides first run WARMUP notifications' worth of pushes, unmeasured: each Mercury run is a
+// fresh server process, and without this it would pay its JIT warm-up in every measurement while
+// the bare loop (one process for all runs) pays it only once.
+const WARMUP = Number(process.env.WARMUP ?? 5)
 
 // ---------- child: the test push service ----------
 if (process.argv[2] === '--service') {
@@ -80,25 +84,34 @@ async function mercury(service, ready, out, rep) {
       await api(url, 'POST', '/api/devices', { token: tokens.userToken, body: { subscription: ready.subscriptions[i], name: `bench ${i}` } })
     }
     await api(url, 'POST', '/api/subscriptions', { token: tokens.userToken, body: { topic: 'bench.push', push: true } })
+    const finished = async () => {
+      const rs = await db.execute('SELECT status, COUNT(*) AS n FROM Delivery GROUP BY status')
+      return {
+        sent: Number(rs.rows.find(r => r.status === 'sent')?.n ?? 0),
+        other: rs.rows.filter(r => r.status !== 'sent' && r.status !== 'queued').reduce((a, r) => a + Number(r.n), 0),
+      }
+    }
+    const round = async (first, count) => {
+      const before = await finished()
+      const t0 = Date.now()
+      for (let i = first; i < first + count; i++) {
+        await api(url, 'POST', '/api/topics/bench.push/messages', { token: tokens.sourceToken, body: { event: 'bench', data: { i }, notification: { title: `Bench ${i}`, body: 'x'.repeat(64) } } })
+      }
+      let now
+      for (;;) {
+        now = await finished()
+        if (now.sent + now.other - before.sent - before.other >= count * DEVICES || Date.now() - t0 > 300_000) break
+        // Polled from this process, which shares the cores: seldom, and the end is read below.
+        await sleep(200)
+      }
+      // The last outcome's own write time (same clock), not when this loop noticed it.
+      const last = await db.execute('SELECT MAX(updatedAt) AS last FROM Delivery')
+      return { t0, sent: now.sent - before.sent, other: now.other - before.other, seconds: (Date.parse(String(last.rows[0].last)) - t0) / 1000 }
+    }
+    await round(0, WARMUP)
     await ask(service, 'reset')
     const cpu0 = cpuSeconds(server.pid)
-    const t0 = Date.now()
-    for (let i = 0; i < NOTIFICATIONS; i++) {
-      await api(url, 'POST', '/api/topics/bench.push/messages', { token: tokens.sourceToken, body: { event: 'bench', data: { i }, notification: { title: `Bench ${i}`, body: 'x'.repeat(64) } } })
-    }
-    let sent = 0
-    let other = 0
-    for (;;) {
-      const rs = await db.execute('SELECT status, COUNT(*) AS n FROM Delivery GROUP BY status')
-      sent = Number(rs.rows.find(r => r.status === 'sent')?.n ?? 0)
-      other = rs.rows.filter(r => r.status !== 'sent' && r.status !== 'queued').reduce((a, r) => a + Number(r.n), 0)
-      if (sent + other >= TOTAL || Date.now() - t0 > 300_000) break
-      // Polled from this process, which shares the cores: seldom, and the end is read below.
-      await sleep(200)
-    }
-    // The last outcome's own write time (same clock), not when this loop noticed it.
-    const last = await db.execute('SELECT MAX(updatedAt) AS last FROM Delivery')
-    const seconds = (Date.parse(String(last.rows[0].last)) - t0) / 1000
+    const { sent, other, seconds } = await round(WARMUP, NOTIFICATIONS)
     const cpu = cpuSeconds(server.pid) - cpu0
     const { received, problems } = await ask(service, 'count')
     return { kind: 'mercury', rep, pushes: TOTAL, sent, failed_or_expired: other, received, problems, seconds: +seconds.toFixed(2), pushes_per_s: Math.round(sent / seconds), server_cpu_s: +cpu.toFixed(2) }
@@ -112,29 +125,34 @@ async function mercury(service, ready, out, rep) {
 async function bare(service, ready, rep) {
   const vapid = webpush.generateVAPIDKeys()
   const agent = new https.Agent({ keepAlive: true, maxSockets: 256, ca: readFileSync(ready.certFile) })
+  const loop = async (total) => {
+    let next = 0
+    let ok = 0
+    let failed = 0
+    const worker = async () => {
+      while (next < total) {
+        const n = next++
+        try {
+          await webpush.sendNotification(ready.subscriptions[n % DEVICES], payloadFor(Math.floor(n / DEVICES)), {
+            vapidDetails: { subject: 'mailto:bench@localhost', publicKey: vapid.publicKey, privateKey: vapid.privateKey },
+            TTL: 86400, urgency: 'normal', contentEncoding: 'aes128gcm', agent,
+          })
+          ok++
+        }
+        catch {
+          failed++
+        }
+      }
+    }
+    // Same order as Mercury's queue: notification by notification, devices within.
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+    return { ok, failed }
+  }
+  await loop(WARMUP * DEVICES)
   await ask(service, 'reset')
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
-  let next = 0
-  let ok = 0
-  let failed = 0
-  const worker = async () => {
-    while (next < TOTAL) {
-      const n = next++
-      try {
-        await webpush.sendNotification(ready.subscriptions[n % DEVICES], payloadFor(Math.floor(n / DEVICES)), {
-          vapidDetails: { subject: 'mailto:bench@localhost', publicKey: vapid.publicKey, privateKey: vapid.privateKey },
-          TTL: 86400, urgency: 'normal', contentEncoding: 'aes128gcm', agent,
-        })
-        ok++
-      }
-      catch {
-        failed++
-      }
-    }
-  }
-  // Same order as Mercury's queue: notification by notification, devices within.
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+  const { ok, failed } = await loop(TOTAL)
   const seconds = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
   agent.destroy()
@@ -148,7 +166,7 @@ async function main() {
   mkdirSync(out, { recursive: true })
   const service = fork(fileURLToPath(import.meta.url), ['--service'], { stdio: 'inherit' })
   const ready = await new Promise(resolve => service.once('message', resolve))
-  log(`push service at ${ready.url}; ${DEVICES} devices × ${NOTIFICATIONS} notifications = ${TOTAL} pushes, concurrency ${CONCURRENCY}`)
+  log(`push service at ${ready.url}; ${DEVICES} devices × ${NOTIFICATIONS} notifications = ${TOTAL} pushes (after ${WARMUP * DEVICES} unmeasured), concurrency ${CONCURRENCY}`)
   const rows = []
   try {
     for (let rep = 1; rep <= REPEAT; rep++) {

@@ -42,11 +42,13 @@ export async function closeDb(): Promise<void> {
 }
 
 /**
- * Builds a raw statement for the few writes Prisma would split into one statement per row (a
- * multi-row INSERT or UPDATE on the delivery path). `param` binds a value and returns its
- * placeholder (`$n` on PostgreSQL, `?n` on SQLite: numbered on both, so order does not matter);
- * `timestamp` binds a DateTime as Prisma stores it (TIMESTAMP(3) on PostgreSQL, ISO text with an
- * offset on SQLite).
+ * Builds a raw statement for the few batch reads and writes of the delivery path, which Prisma
+ * would split into one compiled statement per row. A batch travels as one JSON parameter that the
+ * database unpacks (`json_each` on SQLite, `json_to_recordset` on PostgreSQL), so the statement
+ * text stays the same whatever the batch size and is cheap to prepare. `param` binds a value and
+ * returns its placeholder (`$n` on PostgreSQL, `?n` on SQLite: numbered on both, so a placeholder
+ * may be used twice); `timestamp` binds a DateTime as Prisma stores it (TIMESTAMP(3) on
+ * PostgreSQL, ISO text with an offset on SQLite).
  */
 export function rawStatement() {
   const postgres = isPostgresUrl(mercuryConfig().databaseUrl)
@@ -58,5 +60,5 @@ export function rawStatement() {
   const timestamp = (date: Date) => postgres
     ? `CAST(${param(date.toISOString())} AS TIMESTAMP(3))`
     : param(date.toISOString().replace('Z', '+00:00'))
-  return { params, param, timestamp }
+  return { postgres, params, param, timestamp }
 }

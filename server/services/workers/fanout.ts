@@ -51,18 +51,22 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
 }
 
 /**
- * One multi-row INSERT for a batch of queued deliveries (Prisma's createMany compiles every row:
- * about 0.2 ms each, the largest cost of a fanout). A row that another run of the same fanout
- * inserted before is left as it is (ON CONFLICT DO NOTHING): only the rows inserted here come back.
+ * One INSERT for a batch of queued deliveries (Prisma's createMany compiles every row: about
+ * 0.2 ms each, the largest cost of a fanout; see `rawStatement`). A row that another run of the
+ * same fanout inserted before is left as it is (ON CONFLICT DO NOTHING): only the rows inserted
+ * here come back. ("WHERE true": SQLite needs it to read ON CONFLICT after INSERT … SELECT.)
  */
 async function insertDeliveries(db: Db, notificationId: string, deviceIds: string[]) {
   const sql = rawStatement()
-  const now = sql.timestamp(new Date())
+  const batch = sql.param(JSON.stringify(deviceIds.map(deviceId => ({ id: randomUUID(), deviceId }))))
   const notification = sql.param(notificationId)
-  const rows = deviceIds.map(deviceId => `(${sql.param(randomUUID())}, ${notification}, ${sql.param(deviceId)}, 'queued', 0, '[]', ${now}, ${now})`)
+  const now = sql.timestamp(new Date())
+  const columns = `"id", "notificationId", "deviceId", "status", "attempts", "log", "createdAt", "updatedAt"`
+  const rows = sql.postgres
+    ? `SELECT j."id", ${notification}, j."deviceId", 'queued', 0, '[]', ${now}, ${now} FROM json_to_recordset(${batch}::json) AS j("id" text, "deviceId" text)`
+    : `SELECT json_extract(j.value, '$.id'), ${notification}, json_extract(j.value, '$.deviceId'), 'queued', 0, '[]', ${now}, ${now} FROM json_each(${batch}) AS j WHERE true`
   return db.$queryRawUnsafe<{ id: string, deviceId: string, status: string }[]>(
-    `INSERT INTO "Delivery" ("id", "notificationId", "deviceId", "status", "attempts", "log", "createdAt", "updatedAt") VALUES ${rows.join(', ')} `
-    + `ON CONFLICT ("notificationId", "deviceId") DO NOTHING RETURNING "id", "deviceId", "status"`,
+    `INSERT INTO "Delivery" (${columns}) ${rows} ON CONFLICT ("notificationId", "deviceId") DO NOTHING RETURNING "id", "deviceId", "status"`,
     ...sql.params,
   )
 }

@@ -46,7 +46,10 @@ async function write(jobs: ResultJob[]) {
   const db = useDb()
   const ids = [...new Set(jobs.map(j => j.deliveryId))]
   const read = rawStatement()
-  const rows = await db.$queryRawUnsafe<{ id: string, log: string }[]>(`SELECT "id", "log" FROM "Delivery" WHERE "id" IN (${ids.map(read.param).join(', ')})`, ...read.params)
+  const list = read.param(JSON.stringify(ids))
+  const rows = await db.$queryRawUnsafe<{ id: string, log: string }[]>(read.postgres
+    ? `SELECT "id", "log" FROM "Delivery" WHERE "id" IN (SELECT json_array_elements_text(${list}::json))`
+    : `SELECT "id", "log" FROM "Delivery" WHERE "id" IN (SELECT value FROM json_each(${list}))`, ...read.params)
   const updates: Row[] = []
   const expiredDevices = new Set<string>()
   const byDelivery = Map.groupBy(jobs, j => j.deliveryId)
@@ -83,19 +86,17 @@ interface Row {
   log: string
 }
 
-/**
- * One UPDATE … FROM (VALUES …) for the whole batch: through Prisma each row would be a statement
- * of its own (compiled, prepared and run: most of the pipeline's CPU). Both SQLite (3.33+) and
- * PostgreSQL read this; the VALUES columns are column1…column6 in both.
- */
+/** One UPDATE for the whole batch (see `rawStatement`): the same statement text whatever its size. */
 function updateDeliveries(db: Db, rows: Row[], at: Date) {
   const sql = rawStatement()
-  const values = rows.map(r => `(${sql.param(r.id)}, ${sql.param(r.status)}, ${sql.param(r.attempts)}, ${sql.param(r.statusCode)}, ${sql.param(r.error)}, ${sql.param(r.log)})`).join(', ')
-  return db.$executeRawUnsafe(
-    `UPDATE "Delivery" SET "status" = v.column2, "attempts" = CAST(v.column3 AS INTEGER), "statusCode" = CAST(v.column4 AS INTEGER), `
-    + `"error" = v.column5, "log" = v.column6, "updatedAt" = ${sql.timestamp(at)} FROM (VALUES ${values}) AS v WHERE "Delivery"."id" = v.column1`,
-    ...sql.params,
-  )
+  const batch = sql.param(JSON.stringify(rows))
+  const updatedAt = sql.timestamp(at)
+  const statement = sql.postgres
+    ? `UPDATE "Delivery" AS d SET "status" = j."status", "attempts" = j."attempts", "statusCode" = j."statusCode", "error" = j."error", "log" = j."log", "updatedAt" = ${updatedAt} `
+    + `FROM json_to_recordset(${batch}::json) AS j("id" text, "status" text, "attempts" int, "statusCode" int, "error" text, "log" text) WHERE d."id" = j."id"`
+    : `UPDATE "Delivery" SET "status" = json_extract(j.value, '$.status'), "attempts" = json_extract(j.value, '$.attempts'), "statusCode" = json_extract(j.value, '$.statusCode'), `
+      + `"error" = json_extract(j.value, '$.error'), "log" = json_extract(j.value, '$.log'), "updatedAt" = ${updatedAt} FROM json_each(${batch}) AS j WHERE "Delivery"."id" = json_extract(j.value, '$.id')`
+  return db.$executeRawUnsafe(statement, ...sql.params)
 }
 
 /** Writes what is waiting now (at shutdown). */
