@@ -1,17 +1,27 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import { mercuryConfig } from '../utils/config'
+import { useSharedRedis } from './realtime'
 
 // Failed logins are counted per username and per client address; past the limit the caller gets
-// 429 with Retry-After until the window ends. A success clears the username's count.
-let limiters: { byUser: RateLimiterMemory, byAddress: RateLimiterMemory } | undefined
+// 429 with Retry-After until the window ends. A success clears the username's count. Scaled out
+// on Redis the counts are kept there, shared by every instance (an attacker gains nothing by
+// spreading attempts over them); while Redis is unreachable each instance counts for itself.
+let limiters: { byUser: RateLimiterAbstract, byAddress: RateLimiterAbstract } | undefined
+
+function limiter(keyPrefix: string, points: number, duration: number): RateLimiterAbstract {
+  const memory = new RateLimiterMemory({ keyPrefix, points, duration })
+  const redis = useSharedRedis()
+  if (!redis) return memory
+  return new RateLimiterRedis({ storeClient: redis, keyPrefix: `mercury:${keyPrefix}`, points, duration, insuranceLimiter: memory, rejectIfRedisNotReady: true })
+}
 
 function useLimiters() {
   if (!limiters) {
     const { loginMaxFailures, loginWindowSeconds } = mercuryConfig()
     limiters = {
-      byUser: new RateLimiterMemory({ keyPrefix: 'login-user', points: loginMaxFailures, duration: loginWindowSeconds }),
+      byUser: limiter('login-user', loginMaxFailures, loginWindowSeconds),
       // One address may try several accounts (a shared NAT, a typo in the username), so allow more.
-      byAddress: new RateLimiterMemory({ keyPrefix: 'login-addr', points: loginMaxFailures * 5, duration: loginWindowSeconds }),
+      byAddress: limiter('login-addr', loginMaxFailures * 5, loginWindowSeconds),
     }
   }
   return limiters

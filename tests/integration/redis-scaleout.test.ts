@@ -106,6 +106,17 @@ describe('two instances on one Redis', () => {
     await device.close()
   })
 
+  it('counts failed logins across instances: spreading attempts over them gains nothing', async () => {
+    const attempt = (server: RunningServer) => new ApiClient(server.url).post('/api/auth/login', { username: 'spread-target', password: 'a-wrong-password' })
+    // MERCURY_LOGIN_MAX_FAILURES is 10: five wrong passwords on each instance reach it together.
+    for (let i = 0; i < 10; i++) expect((await attempt(i % 2 ? a : b)).status).toBe(401)
+    for (const server of [a, b]) {
+      const blocked = await attempt(server)
+      expect(blocked.status).toBe(429)
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+    }
+  })
+
   it('keeps serving through a Redis restart: clear 503s during the outage, live again after', async () => {
     const topic = 'scale.outage'
     const ws = await channel(b)

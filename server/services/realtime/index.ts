@@ -28,6 +28,12 @@ export function useChannelLayer(): ChannelLayer {
   return layer
 }
 
+/** The Redis command connection when scaled out on Redis, else null. */
+export function useSharedRedis(): import('ioredis').default | null {
+  const current = useChannelLayer()
+  return current instanceof RedisChannelLayer ? current.commands : null
+}
+
 export function useHub(): Hub {
   if (!hub) {
     const config = mercuryConfig()

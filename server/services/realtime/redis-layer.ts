@@ -90,6 +90,11 @@ export class RedisChannelLayer implements ChannelLayer {
   readonly kind = 'redis' as const
   private readonly redis: Redis
   private readonly scripts: LayerScripts
+  /** The command connection, for other shared state kept in Redis (the login limiter). */
+  get commands(): Redis {
+    return this.redis
+  }
+
   /** Dedicated to pub/sub: a subscribed connection can run no other command. */
   private readonly sub: Redis
   private readonly prefix: string
