@@ -24,9 +24,9 @@ async function store(item: InboxItem): Promise<void> {
     channel.close()
   }
   // The snapshot the app shows first when it opens must include this push: rebuild it.
-  const snapshot = snapshotOf('', (await inbox.all()).sort(newestFirst))
-  const owner = await meta.getItem<string>('owner')
-  if (owner && changed.length) await meta.setItem(SNAPSHOT_KEY, { ...snapshot, owner })
+  const [items, owner] = await Promise.all([inbox.all(), meta.getItem<string>('owner')])
+  const snapshot = snapshotOf(owner ?? '', items.sort(newestFirst))
+  if (owner && changed.length) await meta.setItem(SNAPSHOT_KEY, snapshot)
   await sw.navigator.setAppBadge?.(snapshot.unread)
 }
 

@@ -6,3 +6,6 @@ import { z } from 'zod'
  */
 export const queryDateSchema = z.coerce.date()
   .refine(date => date.getUTCFullYear() >= 1 && date.getUTCFullYear() <= 9999, 'must be a date between the years 1 and 9999')
+
+/** With `before`: the id of the last item of the previous page (items of one instant come by id). */
+export const beforeIdSchema = z.string().min(1).max(64)

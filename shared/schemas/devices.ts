@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { queryDateSchema } from './dates'
+import { beforeIdSchema, queryDateSchema } from './dates'
 
 const base64url = (bytes: number, what: string) => z.string()
   .regex(/^[A-Za-z0-9_-]+={0,2}$/, `must be base64url (${what})`)
@@ -37,8 +37,7 @@ export const deliveriesQuerySchema = z.object({
   since: queryDateSchema.optional(),
   until: queryDateSchema.optional(),
   before: queryDateSchema.optional(),
-  /** With `before`: the id of the last item of the previous page (items of one millisecond are ordered by id). */
-  beforeId: z.string().min(1).max(64).optional(),
+  beforeId: beforeIdSchema.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 })
 

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { TOPIC_RE } from '../utils/topics'
-import { queryDateSchema } from './dates'
+import { beforeIdSchema, queryDateSchema } from './dates'
 
 export const topicSchema = z.string().regex(TOPIC_RE, 'must be 1-128 letters, digits or _ . -')
 
@@ -58,8 +58,7 @@ export const historyQuerySchema = z.object({
 
 export const inboxQuerySchema = z.object({
   before: queryDateSchema.optional(),
-  /** With `before`: the item id the previous page ended on (items of the same instant come by id). */
-  beforeId: z.string().min(1).max(64).optional(),
+  beforeId: beforeIdSchema.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
   q: z.string().trim().max(200).optional(),
   topic: topicSchema.optional(),

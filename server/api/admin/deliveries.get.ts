@@ -2,14 +2,10 @@ import { deliveriesQuerySchema } from '#shared/schemas/devices'
 import { deliverySelect, toDelivery } from '../../services/devices'
 
 // The delivery log with filters, and the counts by status (for the same filters but status,
-// whatever the page). Page with ?before=<nextBefore>&beforeId=<nextBeforeId>.
+// whatever the page). Page with ?before=<nextBefore>&beforeId=<nextBeforeId> (utils/paging.ts).
 export default defineEventHandler(async (event) => {
   await requireAdmin(event)
   const q = parseQuery(event, deliveriesQuerySchema)
-  // One fanout writes all its deliveries in the same millisecond: pages go by (createdAt, id).
-  const page = q.before && q.beforeId
-    ? { OR: [{ createdAt: { lt: q.before } }, { createdAt: q.before, id: { lt: q.beforeId } }] }
-    : { createdAt: q.before ? { lt: q.before } : undefined }
   const where = {
     deviceId: q.deviceId,
     notificationId: q.notificationId,
@@ -19,7 +15,7 @@ export default defineEventHandler(async (event) => {
   const db = useDb()
   const [rows, grouped] = await Promise.all([
     db.delivery.findMany({
-      where: { ...where, AND: [page], status: q.status },
+      where: { ...where, AND: [olderThan(q.before, q.beforeId)], status: q.status },
       select: { ...deliverySelect, device: { select: { id: true, name: true, endpoint: true, userId: true, user: { select: { username: true } } } } },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: q.limit,

@@ -1,8 +1,8 @@
 import { inboxQuerySchema } from '#shared/schemas/messages'
 import { toInboxEntry } from '../../services/notifications'
 
-// The user's notifications, newest first. Page with ?before=<nextBefore>&beforeId=<nextBeforeId>:
-// items of the same millisecond are ordered by id, so no page boundary skips one.
+// The user's notifications, newest first. Page with ?before=<nextBefore>&beforeId=<nextBeforeId>
+// (utils/paging.ts).
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { before, beforeId, limit, q, topic, unread } = parseQuery(event, inboxQuerySchema)
@@ -12,9 +12,7 @@ export default defineEventHandler(async (event) => {
   const rows = await useDb().inboxItem.findMany({
     where: {
       userId: user.id,
-      ...(before && beforeId
-        ? { OR: [{ createdAt: { lt: before } }, { createdAt: before, id: { lt: beforeId } }] }
-        : { createdAt: before ? { lt: before } : undefined }),
+      ...olderThan(before, beforeId),
       readAt: unread ? null : undefined,
       notification: {
         topic,

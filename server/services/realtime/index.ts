@@ -1,3 +1,4 @@
+import type Redis from 'ioredis'
 import { mercuryConfig } from '../../utils/config'
 import { useDb } from '../../utils/db'
 import { Hub } from './hub'
@@ -29,7 +30,7 @@ export function useChannelLayer(): ChannelLayer {
 }
 
 /** The Redis command connection when scaled out on Redis, else null. */
-export function useSharedRedis(): import('ioredis').default | null {
+export function useSharedRedis(): Redis | null {
   const current = useChannelLayer()
   return current instanceof RedisChannelLayer ? current.commands : null
 }

@@ -44,15 +44,14 @@ async function flush() {
 
 async function write(jobs: ResultJob[]) {
   const db = useDb()
-  const ids = [...new Set(jobs.map(j => j.deliveryId))]
+  const byDelivery = Map.groupBy(jobs, j => j.deliveryId)
   const read = rawStatement()
-  const list = read.param(JSON.stringify(ids))
+  const list = read.param(JSON.stringify([...byDelivery.keys()]))
   const rows = await db.$queryRawUnsafe<{ id: string, log: string }[]>(read.postgres
     ? `SELECT "id", "log" FROM "Delivery" WHERE "id" IN (SELECT json_array_elements_text(${list}::json))`
     : `SELECT "id", "log" FROM "Delivery" WHERE "id" IN (SELECT value FROM json_each(${list}))`, ...read.params)
   const updates: Row[] = []
   const expiredDevices = new Set<string>()
-  const byDelivery = Map.groupBy(jobs, j => j.deliveryId)
   for (const row of rows) {
     const log = new Map<number, LogEntry>((JSON.parse(row.log) as LogEntry[]).map(e => [e.attempt, e]))
     // At-least-once delivery may bring the same attempt twice: the log keeps one per attempt.
