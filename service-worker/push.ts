@@ -24,8 +24,8 @@ async function store(item: InboxItem): Promise<void> {
     channel.close()
   }
   // The snapshot the app shows first when it opens must include this push: rebuild it.
-  const [items, owner] = await Promise.all([inbox.all(), meta.getItem<string>('owner')])
-  const snapshot = snapshotOf(owner ?? '', items.sort(newestFirst))
+  const owner = await meta.getItem<string>('owner')
+  const snapshot = snapshotOf(owner ?? '', (await inbox.all()).sort(newestFirst))
   if (owner && changed.length) await meta.setItem(SNAPSHOT_KEY, snapshot)
   await sw.navigator.setAppBadge?.(snapshot.unread)
 }

@@ -22,7 +22,11 @@ let preloaded: LocalReads | null = null
 
 function startReads(userId: string): LocalReads {
   const { inbox, meta } = useInboxDb()
-  const reads = { userId, owner: meta.getItem<string>('owner'), snapshot: meta.getItem<InboxSnapshot>(SNAPSHOT_KEY), all: inbox.all() }
+  const owner = meta.getItem<string>('owner')
+  // The items only once the owner is known: another user's are never read, and localForage opens
+  // one store of the database at a time (opening two at once can stall on a fresh database).
+  const all = owner.then(current => current === userId ? inbox.all() : [])
+  const reads = { userId, owner, snapshot: meta.getItem<InboxSnapshot>(SNAPSHOT_KEY), all }
   // Whoever takes them handles failures; these must not be reported as unhandled meanwhile.
   for (const read of [reads.owner, reads.snapshot, reads.all]) read.catch(() => undefined)
   return reads
@@ -107,7 +111,8 @@ export const useInboxStore = defineStore('inbox', () => {
         apply(snapshot.items)
         performance.mark('mercury:inbox-snapshot')
       }
-      const stored = await reads.all
+      // A read started before the page was ready may have failed: read once more.
+      const stored = await reads.all.catch(() => inbox.all())
       if (owner !== userId) return
       apply(stored)
       performance.mark('mercury:inbox-read')
