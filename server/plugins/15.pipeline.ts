@@ -1,6 +1,6 @@
 import { mercuryConfig } from '../utils/config'
 import { closeQueues } from '../services/queue'
-import { flushResults, queueNotificationsForPush, startWorkers } from '../services/workers'
+import { flushResults, queueNotificationsForPush, startWorkers, stopPushEncryption } from '../services/workers'
 
 export default defineNitroPlugin((nitro) => {
   const { role, redisUrl } = mercuryConfig()
@@ -13,5 +13,6 @@ export default defineNitroPlugin((nitro) => {
     stopSweeping()
     await closeQueues()
     await flushResults()
+    await stopPushEncryption()
   })
 })

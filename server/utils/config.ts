@@ -28,6 +28,8 @@ export interface MercuryConfig {
   pushRetryBaseMs: number
   pushTimeoutMs: number
   pushConcurrency: number
+  /** Threads that encrypt push payloads (0: on the event loop). */
+  pushThreads: number
   /** Tests only: push endpoints may be http and internal addresses. */
   pushAllowInsecure: boolean
   /** How soon a job of a killed worker process goes to another one (Redis queues). */
@@ -47,12 +49,12 @@ export interface MercuryConfig {
 
 let cached: MercuryConfig | undefined
 
-function intFromEnv(name: string, fallback: number): number {
+function intFromEnv(name: string, fallback: number, min = 1): number {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new Error(`${name} must be a positive integer, got "${raw}"`)
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${name} must be ${min === 1 ? 'a positive integer' : `an integer ≥ ${min}`}, got "${raw}"`)
   }
   return value
 }
@@ -85,6 +87,7 @@ export function mercuryConfig(): MercuryConfig {
     pushRetryBaseMs: intFromEnv('MERCURY_PUSH_RETRY_BASE_MS', 2000),
     pushTimeoutMs: intFromEnv('MERCURY_PUSH_TIMEOUT_MS', 10_000),
     pushConcurrency: intFromEnv('MERCURY_PUSH_CONCURRENCY', 64),
+    pushThreads: intFromEnv('MERCURY_PUSH_THREADS', 1, 0),
     pushAllowInsecure: process.env.MERCURY_PUSH_ALLOW_INSECURE === '1',
     queueStalledMs: intFromEnv('MERCURY_QUEUE_STALLED_MS', 10_000),
     sourceRateLimit: intFromEnv('MERCURY_SOURCE_RATE_LIMIT', 2000),

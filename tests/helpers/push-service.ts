@@ -150,7 +150,7 @@ export class TestPushService {
 }
 
 /** RFC 8291 (Web Push encryption) over RFC 8188 (aes128gcm), one record. */
-function decrypt(body: Buffer, sub: TestSubscription): Buffer {
+export function decrypt(body: Buffer, sub: Pick<TestSubscription, 'ecdh' | 'auth'>): Buffer {
   const salt = body.subarray(0, 16)
   const idlen = body.readUInt8(20)
   const asPublic = body.subarray(21, 21 + idlen)

@@ -1,6 +1,7 @@
 import http from 'node:http'
 import https from 'node:https'
 import webpush from 'web-push'
+import { EncryptionThreadError, encryptPush } from './encrypt'
 import { guardedLookup } from './endpoint-guard'
 import type { VapidKeys } from './vapid'
 
@@ -57,18 +58,17 @@ export function vapidAuthorization(audience: string, vapid: VapidKeys, now = Dat
 }
 
 /**
- * Encrypts (aes128gcm) with web-push and signs (VAPID, cached per push service), then sends the
+ * Encrypts (aes128gcm, see encryptPush) and signs (VAPID, cached per push service), then sends the
  * request itself, so that a push service that hangs, closes the connection or answers garbage
  * becomes an outcome, never an exception or a stuck job.
  */
-export function sendPush(target: PushTarget, payload: string, options: SendOptions): Promise<PushOutcome> {
+export async function sendPush(target: PushTarget, payload: string, options: SendOptions): Promise<PushOutcome> {
   let url: URL
   let body: Buffer
   let headers: http.OutgoingHttpHeaders
   try {
     url = new URL(target.endpoint)
-    const encrypted = webpush.encrypt(target.p256dh, target.auth, payload, 'aes128gcm')
-    body = encrypted.cipherText
+    body = await encryptPush(target.p256dh, target.auth, payload)
     headers = {
       'TTL': options.ttlSeconds,
       'Urgency': options.urgency,
@@ -79,8 +79,10 @@ export function sendPush(target: PushTarget, payload: string, options: SendOptio
     }
   }
   catch (error) {
+    // Nothing was sent; a failed encryption thread is worth another attempt.
+    if (error instanceof EncryptionThreadError) return { statusCode: null, retryAfterMs: null, error: error.message }
     // A key (or endpoint) that cannot be used: retrying will not help.
-    return Promise.resolve({ statusCode: 400, retryAfterMs: null, error: `cannot encrypt for this device: ${(error as Error).message}` })
+    return { statusCode: 400, retryAfterMs: null, error: `cannot encrypt for this device: ${(error as Error).message}` }
   }
   const secure = url.protocol === 'https:'
   const agent = !secure ? agents.plain : options.allowInsecure ? agents.insecure : agents.guarded

@@ -1,6 +1,7 @@
 import { mercuryConfig } from '../../utils/config'
 import { useDb } from '../../utils/db'
 import { onNotification } from '../notifications'
+import { configurePushEncryption, stopPushEncryption } from '../push/encrypt'
 import { useQueues } from '../queue'
 import { runFanout } from './fanout'
 import { runPush } from './push'
@@ -25,7 +26,8 @@ export function queueNotificationsForPush(): void {
 
 /** Starts the three workers in this process (all and worker roles). */
 export function startWorkers(): () => void {
-  const { pushConcurrency } = mercuryConfig()
+  const { pushConcurrency, pushThreads } = mercuryConfig()
+  configurePushEncryption(pushThreads)
   const queues = useQueues()
   queues.fanout.process(runFanout, 4)
   queues.push.process(runPush, pushConcurrency)
@@ -72,4 +74,4 @@ async function sweep(atStart: boolean) {
   }
 }
 
-export { flushResults }
+export { flushResults, stopPushEncryption }
