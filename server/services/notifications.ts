@@ -1,6 +1,6 @@
 import type { NotificationInput } from '#shared/schemas/messages'
 import { topicMatches } from '#shared/utils/topics'
-import { useDb } from '../utils/db'
+import { rawStatement, useDb } from '../utils/db'
 
 export interface NewNotification {
   id: string
@@ -21,24 +21,25 @@ export function onNotification(hook: NotificationHook): void {
   hooks.push(hook)
 }
 
-/** Of the given users, those allowed to read the topic (admins, own grants, group grants). */
+/**
+ * Of the given users, those allowed to read the topic (admins, own grants, group grants). One
+ * statement (see `rawStatement`): Prisma would read users, grants, groups and memberships apart.
+ */
 export async function readersOf(topic: string, userIds: string[]): Promise<Set<string>> {
   const readers = new Set<string>()
   if (userIds.length === 0) return readers
-  const db = useDb()
-  const wanted = new Set(userIds)
-  const [admins, grants] = await Promise.all([
-    db.user.findMany({ where: { id: { in: userIds }, role: 'admin' }, select: { id: true } }),
-    db.grant.findMany({
-      where: { read: true, OR: [{ userId: { in: userIds } }, { group: { memberships: { some: { userId: { in: userIds } } } } }] },
-      select: { topic: true, userId: true, group: { select: { memberships: { select: { userId: true } } } } },
-    }),
-  ])
-  for (const { id } of admins) readers.add(id)
-  for (const grant of grants) {
-    if (!topicMatches(grant.topic, topic)) continue
-    if (grant.userId) readers.add(grant.userId)
-    for (const { userId } of grant.group?.memberships ?? []) if (wanted.has(userId)) readers.add(userId)
+  const sql = rawStatement()
+  const ids = sql.param(JSON.stringify(userIds))
+  const among = sql.postgres ? `(SELECT json_array_elements_text(${ids}::json))` : `(SELECT value FROM json_each(${ids}))`
+  // topic NULL: an admin, who reads everything.
+  const rows = await useDb().$queryRawUnsafe<{ userId: string, topic: string | null }[]>(
+    `SELECT u."id" AS "userId", NULL AS "topic" FROM "User" u WHERE u."role" = 'admin' AND u."id" IN ${among} `
+    + `UNION ALL SELECT g."userId", g."topic" FROM "Grant" g WHERE g."read" = true AND g."userId" IN ${among} `
+    + `UNION ALL SELECT m."userId", g."topic" FROM "Grant" g JOIN "Membership" m ON m."groupId" = g."groupId" WHERE g."read" = true AND m."userId" IN ${among}`,
+    ...sql.params,
+  )
+  for (const row of rows) {
+    if (row.topic === null || topicMatches(row.topic, topic)) readers.add(row.userId)
   }
   return readers
 }

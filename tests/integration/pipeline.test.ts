@@ -146,6 +146,31 @@ describe('web push delivery', () => {
     expect((await bob.client.get('/api/inbox')).body.items.map((i: { title: string }) => i.title)).toEqual(['Quiet'])
   })
 
+  it('reads and pushes through group grants and to admins, not to a member who left the group', async () => {
+    const gina = await createReader(admin, 'gina', null)
+    const hank = await createReader(admin, 'hank', null)
+    const group = (await admin.post('/api/admin/groups', { name: 'team' })).body
+    expect((await admin.post('/api/admin/grants', { groupId: group.id, topic: 'alerts.team.*', read: true })).status).toBe(201)
+    for (const member of [gina, hank]) {
+      expect((await admin.post(`/api/admin/groups/${group.id}/members`, { userId: member.id })).status).toBe(201)
+      expect((await member.client.post('/api/subscriptions', { topic: 'alerts.team.ops', push: true })).status).toBe(201)
+      await registerDevice(member.client, `${member === gina ? 'gina' : 'hank'}-phone`)
+    }
+    expect((await admin.post('/api/subscriptions', { topic: 'alerts.team.ops', push: true })).status).toBe(201)
+    await registerDevice(admin, 'admin-laptop')
+    // Hank leaves the group: still subscribed, no longer allowed to read.
+    expect((await admin.delete(`/api/admin/groups/${group.id}/members/${hank.id}`)).status).toBeLessThan(300)
+    await notify('alerts.team.ops', 'Team')
+    await expect.poll(() => push.to('gina-phone').length, { timeout: 10_000 }).toBe(1)
+    await expect.poll(() => push.to('admin-laptop').length, { timeout: 10_000 }).toBe(1)
+    await new Promise(r => setTimeout(r, 300))
+    expect(push.to('hank-phone')).toHaveLength(0)
+    const titles = async (client: ApiClient) => (await client.get('/api/inbox')).body.items.map((i: { title: string }) => i.title)
+    expect(await titles(gina.client)).toEqual(['Team'])
+    expect(await titles(admin)).toContain('Team')
+    expect(await titles(hank.client)).toEqual([])
+  })
+
   it('records one delivery per device in one write, and the delivery log pages through all of them', async () => {
     const erin = await createReader(admin, 'erin', 'alerts.*')
     await erin.client.post('/api/subscriptions', { topic: 'alerts.many', push: true })

@@ -83,8 +83,9 @@ class EncryptThread {
     return new Promise((resolve, reject) => {
       if (!this.batch) {
         this.batch = { jobs: [], requests: [] }
-        // Everything asked for in this turn of the event loop goes in one message.
-        queueMicrotask(() => this.send())
+        // Everything asked for in this turn of the event loop (say, after each push service
+        // answer that it read) goes in one message: a message costs about as much as 2 jobs.
+        setImmediate(() => this.send())
       }
       this.batch.jobs.push(job)
       this.batch.requests.push({ resolve, reject })

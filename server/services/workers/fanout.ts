@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { rawStatement, useDb, type Db } from '../../utils/db'
-import { readersOf } from '../notifications'
 import { useQueues } from '../queue'
 import type { FanoutJob, PushJob } from './jobs'
 
@@ -17,11 +16,7 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
   const db = useDb()
   const notification = await db.notification.findUnique({ where: { id: notificationId } })
   if (!notification || notification.fannedOutAt) return
-  const subscribers = await db.subscription.findMany({ where: { topic: notification.topic, push: true }, select: { userId: true } })
-  const readers = [...await readersOf(notification.topic, subscribers.map(s => s.userId))]
-  const devices = readers.length === 0
-    ? []
-    : await db.device.findMany({ where: { userId: { in: readers }, disabledAt: null }, select: { id: true, endpoint: true, p256dh: true, auth: true } })
+  const devices = await pushDevices(db, notification.topic, notificationId)
   const payload = pushPayload(notification)
   const queues = useQueues()
   for (let start = 0; start < devices.length; start += BATCH) {
@@ -47,7 +42,23 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
     })
     await queues.push.add(jobs)
   }
-  await db.notification.update({ where: { id: notificationId }, data: { fannedOutAt: new Date() } })
+  await db.notification.updateMany({ where: { id: notificationId }, data: { fannedOutAt: new Date() } })
+}
+
+/**
+ * The enabled devices of the users subscribed to the topic with push on who have the
+ * notification in their inbox: the ones allowed to read the topic when it was published
+ * (storeNotification checked their permissions then). One statement.
+ */
+async function pushDevices(db: Db, topic: string, notificationId: string) {
+  const sql = rawStatement()
+  return db.$queryRawUnsafe<{ id: string, endpoint: string, p256dh: string, auth: string }[]>(
+    `SELECT d."id", d."endpoint", d."p256dh", d."auth" FROM "Subscription" s `
+    + `JOIN "InboxItem" i ON i."userId" = s."userId" AND i."notificationId" = ${sql.param(notificationId)} `
+    + `JOIN "Device" d ON d."userId" = s."userId" AND d."disabledAt" IS NULL `
+    + `WHERE s."topic" = ${sql.param(topic)} AND s."push" = true`,
+    ...sql.params,
+  )
 }
 
 /**
