@@ -119,6 +119,35 @@ describe('web security', () => {
     expect(res.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin')
   })
 
+  it('answers a REST publish (served without the rest of h3) as every other route: headers, CSRF, errors', async () => {
+    const fast = await createActiveSource(admin, 'fast-path', 'fp.*')
+    const ok = await publisher(server.url, fast.token).post('/api/topics/fp.a/messages', { data: 1 })
+    expect(ok.status).toBe(201)
+    expect(ok.headers.get('content-type')).toBe('application/json')
+    expect(ok.body).toMatchObject({ topic: 'fp.a' })
+    const unauthorized = await publisher(server.url, 'msrc_not-a-token').post('/api/topics/fp.a/messages', { data: 1 })
+    const other = await new ApiClient(server.url).get('/api/admin/users')
+    const health = await new ApiClient(server.url).get('/api/health')
+    for (const [res, like] of [[ok, health], [unauthorized, other]] as const) {
+      for (const header of ['content-type', 'x-content-type-options', 'x-frame-options', 'referrer-policy', 'permissions-policy', 'content-security-policy', 'cache-control']) {
+        expect(res.headers.get(header), header).toBe(like.headers.get(header))
+      }
+    }
+    expect(unauthorized.status).toBe(401)
+    expect(Object.keys(unauthorized.body).sort()).toEqual(Object.keys(other.body).sort())
+    expect(unauthorized.body).toMatchObject({ statusCode: 401, message: 'Invalid or revoked source token', url: `${server.url}/api/topics/fp.a/messages` })
+    // Encoded topics are decoded as the router would; a topic that is not one is refused.
+    expect((await publisher(server.url, fast.token).post('/api/topics/fp.%62/messages?x=1', { data: 2 })).body).toMatchObject({ topic: 'fp.b' })
+    expect((await publisher(server.url, fast.token).post('/api/topics/fp%20b/messages', { data: 2 })).status).toBe(400)
+    // A cookie session publishes from this site only.
+    const me = (await admin.get('/api/me')).body.user
+    expect((await admin.post('/api/admin/grants', { userId: me.id, topic: 'fp.*', publish: true, read: true })).status).toBe(201)
+    const foreign = await admin.post('/api/topics/fp.c/messages', { data: 3 }, { headers: { origin: 'https://evil.example' } })
+    expect(foreign.status).toBe(403)
+    expect(foreign.body.message).toBe('Requests from https://evil.example may not use this session')
+    expect((await admin.post('/api/topics/fp.c/messages', { data: 3 }, { headers: { origin: server.url } })).status).toBe(201)
+  })
+
   it('never logs passwords or tokens', async () => {
     await new ApiClient(server.url).post('/api/auth/login', { username: 'admin', password: 'a-wrong-secret-password' })
     const output = server.output()

@@ -48,6 +48,9 @@ afterAll(async () => {
 it('a worker process serves nothing but its health check', async () => {
   const res = await new ApiClient(workers[0]!.url).post('/api/auth/login', { username: 'admin', password: ADMIN_PASSWORD })
   expect(res.status).toBe(503)
+  const publish = await new ApiClient(workers[0]!.url).post('/api/topics/load.x/messages', { data: 1 })
+  expect(publish.status).toBe(503)
+  expect(publish.body.message).toBe('This is a worker process (MERCURY_ROLE=worker): it serves no requests')
   expect((await new ApiClient(workers[0]!.url).get('/api/health')).status).toBe(200)
 })
 

@@ -1,0 +1,49 @@
+import type { H3Event } from 'h3'
+
+// What every request goes through, as the middlewares of server/middleware/ run it, and as the
+// publish fast path (server/plugins/08.publish-fast-path.ts) runs it without the rest of h3.
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'strict-origin-when-cross-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+}
+
+/**
+ * Security headers on every answer. The content security policy of the app pages is set by the
+ * PWA's configuration; these apply everywhere.
+ */
+export function setSecurityHeaders(event: H3Event): void {
+  setResponseHeaders(event, {
+    ...SECURITY_HEADERS,
+    ...(mercuryConfig().trustProxy && getRequestProtocol(event, { xForwardedProto: true }) === 'https'
+      ? { 'strict-transport-security': 'max-age=31536000' }
+      : {}),
+    // API answers are data, never documents; the app's HTML gets its own policy (plugins/06.csp.ts).
+    ...(event.path.startsWith('/api/') ? { 'content-security-policy': `default-src 'none'; frame-ancestors 'none'` } : {}),
+  })
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * Cross-site request forgery guard: a state-changing request that relies on the session cookie
+ * must come from this site. Requests with a bearer token carry no ambient credentials.
+ */
+export function assertSameSite(event: H3Event): void {
+  if (SAFE.has(event.method) || !event.path.startsWith('/api/')) return
+  if (bearerToken(event)) return
+  const origin = getRequestHeader(event, 'origin')
+  const crossSite = getRequestHeader(event, 'sec-fetch-site') === 'cross-site'
+  if ((origin && !originAllowed(origin, requestHost(event))) || (crossSite && !origin)) {
+    throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: `Requests from ${origin ?? 'another site'} may not use this session` })
+  }
+}
+
+/** A worker process (MERCURY_ROLE=worker) serves only its health check. */
+export function assertServesRequests(event: H3Event): void {
+  if (mercuryConfig().role !== 'worker') return
+  if (event.path.startsWith('/api/health')) return
+  throw createError({ statusCode: 503, statusMessage: 'Service Unavailable', message: 'This is a worker process (MERCURY_ROLE=worker): it serves no requests' })
+}
