@@ -124,6 +124,8 @@ describe('/metrics', () => {
     expect(text).toMatch(/^mercury_messages_published_total\{origin="source"\} [1-9]\d*$/m)
     expect(text).toMatch(/^mercury_process_cpu_user_seconds_total /m)
     expect(text).toMatch(/^mercury_nodejs_heap_size_used_bytes /m)
+    // Sampled every 100 ms (see admin-metrics.ts), still there.
+    expect(text).toMatch(/^mercury_nodejs_eventloop_lag_p99_seconds \d/m)
   })
 
   it('is off (404) when no token is configured', async () => {
