@@ -22,13 +22,9 @@ async function publishNow(event: H3Event, topic: string): Promise<void> {
   event.context.nitro ??= { errors: [] }
   // As the router would give them: still encoded (parseParams decodes).
   event.context.params = { topic }
-  // The middlewares, in their order (server/middleware/).
-  setSecurityHeaders(event)
-  assertSameSite(event)
-  assertServesRequests(event)
+  // What server/middleware/guards.ts does for every other route.
+  guardRequest(event)
   const body = JSON.stringify(await publish(event))
-  const res = event.node.res
-  if (res.writableEnded) return
-  res.setHeader('content-type', 'application/json')
-  res.end(body)
+  event.node.res.setHeader('content-type', 'application/json')
+  event.node.res.end(body)
 }

@@ -29,8 +29,7 @@ export async function readersOf(topic: string, userIds: string[]): Promise<Set<s
   const readers = new Set<string>()
   if (userIds.length === 0) return readers
   const sql = rawStatement()
-  const ids = sql.param(JSON.stringify(userIds))
-  const among = sql.postgres ? `(SELECT json_array_elements_text(${ids}::json))` : `(SELECT value FROM json_each(${ids}))`
+  const among = sql.list(userIds)
   // topic NULL: an admin, who reads everything.
   const rows = await useDb().$queryRawUnsafe<{ userId: string, topic: string | null }[]>(
     `SELECT u."id" AS "userId", NULL AS "topic" FROM "User" u WHERE u."role" = 'admin' AND u."id" IN ${among} `

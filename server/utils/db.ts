@@ -48,7 +48,8 @@ export async function closeDb(): Promise<void> {
  * text stays the same whatever the batch size and is cheap to prepare. `param` binds a value and
  * returns its placeholder (`$n` on PostgreSQL, `?n` on SQLite: numbered on both, so a placeholder
  * may be used twice); `timestamp` binds a DateTime as Prisma stores it (TIMESTAMP(3) on
- * PostgreSQL, ISO text with an offset on SQLite).
+ * PostgreSQL, ISO text with an offset on SQLite); `list` binds strings as one JSON array and
+ * returns a subquery of them, for `IN …`.
  */
 export function rawStatement() {
   const postgres = isPostgresUrl(mercuryConfig().databaseUrl)
@@ -60,5 +61,9 @@ export function rawStatement() {
   const timestamp = (date: Date) => postgres
     ? `CAST(${param(date.toISOString())} AS TIMESTAMP(3))`
     : param(date.toISOString().replace('Z', '+00:00'))
-  return { postgres, params, param, timestamp }
+  const list = (values: string[]) => {
+    const json = param(JSON.stringify(values))
+    return postgres ? `(SELECT json_array_elements_text(${json}::json))` : `(SELECT value FROM json_each(${json}))`
+  }
+  return { postgres, params, param, timestamp, list }
 }

@@ -1,7 +1,8 @@
 import type { H3Event } from 'h3'
 
-// What every request goes through, as the middlewares of server/middleware/ run it, and as the
-// publish fast path (server/plugins/08.publish-fast-path.ts) runs it without the rest of h3.
+// What every request goes through: server/middleware/guards.ts runs `guardRequest` for the
+// routes, and the publish fast path (server/plugins/08.publish-fast-path.ts) runs it too, without
+// the rest of h3. A new check added here applies to both.
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -14,7 +15,7 @@ const SECURITY_HEADERS = {
  * Security headers on every answer. The content security policy of the app pages is set by the
  * PWA's configuration; these apply everywhere.
  */
-export function setSecurityHeaders(event: H3Event): void {
+function setSecurityHeaders(event: H3Event): void {
   setResponseHeaders(event, {
     ...SECURITY_HEADERS,
     ...(mercuryConfig().trustProxy && getRequestProtocol(event, { xForwardedProto: true }) === 'https'
@@ -31,7 +32,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
  * Cross-site request forgery guard: a state-changing request that relies on the session cookie
  * must come from this site. Requests with a bearer token carry no ambient credentials.
  */
-export function assertSameSite(event: H3Event): void {
+function assertSameSite(event: H3Event): void {
   if (SAFE.has(event.method) || !event.path.startsWith('/api/')) return
   if (bearerToken(event)) return
   const origin = getRequestHeader(event, 'origin')
@@ -42,8 +43,15 @@ export function assertSameSite(event: H3Event): void {
 }
 
 /** A worker process (MERCURY_ROLE=worker) serves only its health check. */
-export function assertServesRequests(event: H3Event): void {
+function assertServesRequests(event: H3Event): void {
   if (mercuryConfig().role !== 'worker') return
   if (event.path.startsWith('/api/health')) return
   throw createError({ statusCode: 503, statusMessage: 'Service Unavailable', message: 'This is a worker process (MERCURY_ROLE=worker): it serves no requests' })
+}
+
+/** Every check above, in order: headers first, so that refusals carry them too. */
+export function guardRequest(event: H3Event): void {
+  setSecurityHeaders(event)
+  assertSameSite(event)
+  assertServesRequests(event)
 }

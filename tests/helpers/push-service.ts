@@ -33,6 +33,14 @@ export interface TestSubscription {
 
 const b64u = (buf: Buffer) => buf.toString('base64url')
 
+/** A browser's side of a push subscription: its ECDH pair and auth secret, and them as sent. */
+export function browserKeys() {
+  const ecdh = createECDH('prime256v1')
+  ecdh.generateKeys()
+  const auth = randomBytes(16)
+  return { ecdh, auth, keys: { p256dh: b64u(ecdh.getPublicKey()), auth: b64u(auth) } }
+}
+
 export class TestPushService {
   readonly received: ReceivedPush[] = []
   private readonly scripts = new Map<string, Behaviour[]>()
@@ -65,10 +73,8 @@ export class TestPushService {
 
   /** A new browser-like subscription: fresh P-256 key pair and auth secret. */
   subscribe(name: string): TestSubscription {
-    const ecdh = createECDH('prime256v1')
-    ecdh.generateKeys()
-    const auth = randomBytes(16)
-    const sub = { name, ecdh, auth, subscription: { endpoint: `${this.url}/push/${name}`, keys: { p256dh: b64u(ecdh.getPublicKey()), auth: b64u(auth) } } }
+    const { ecdh, auth, keys } = browserKeys()
+    const sub = { name, ecdh, auth, subscription: { endpoint: `${this.url}/push/${name}`, keys } }
     this.subscriptions.set(name, sub)
     return sub
   }

@@ -1,15 +1,12 @@
-import { createECDH, randomBytes } from 'node:crypto'
 import webpush from 'web-push'
 import { afterAll, describe, expect, it } from 'vitest'
 import { configurePushEncryption, EncryptionThreadError, encryptPush, stopPushEncryption } from '../../server/services/push/encrypt'
 import { sendPush } from '../../server/services/push/send'
-import { decrypt } from '../helpers/push-service'
+import { browserKeys, decrypt } from '../helpers/push-service'
 
 function device() {
-  const ecdh = createECDH('prime256v1')
-  ecdh.generateKeys()
-  const auth = randomBytes(16)
-  return { ecdh, auth, p256dh: ecdh.getPublicKey().toString('base64url'), authKey: auth.toString('base64url') }
+  const { ecdh, auth, keys } = browserKeys()
+  return { ecdh, auth, p256dh: keys.p256dh, authKey: keys.auth }
 }
 
 const devices = [device(), device(), device()]

@@ -55,8 +55,10 @@ class EncryptThread {
   private batch: { jobs: Job[], requests: Request[] } | null = null
   private failed = false
   private answered = false
+  private stopped = false
 
-  constructor(onExit: (thread: EncryptThread, answeredBefore: boolean) => void) {
+  /** `onExit(thread, neverWorked)`: neverWorked when it died, unasked, before any answer. */
+  constructor(onExit: (thread: EncryptThread, neverWorked: boolean) => void) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { webPush: createRequire(import.meta.url).resolve('web-push') } })
     // Idle threads never keep the process alive; a batch in flight keeps it (see send).
     this.worker.unref()
@@ -69,7 +71,7 @@ class EncryptThread {
         for (const request of requests) request.reject(reason)
       }
       this.batch = null
-      onExit(this, this.answered)
+      onExit(this, !this.answered && !this.stopped)
     }
     this.worker.on('error', fail)
     this.worker.on('exit', code => fail(new Error(`stopped with exit code ${code}`)))
@@ -118,37 +120,32 @@ class EncryptThread {
   }
 
   stop(): Promise<number> {
+    this.stopped = true
     return this.worker.terminate()
   }
 }
 
 let threads: EncryptThread[] = []
 let wanted = 0
-const stopping = new WeakSet<EncryptThread>()
 
 /** Encryption threads to use from now on (0: encrypt on the event loop). */
 export function configurePushEncryption(count: number): void {
   wanted = count
-  for (const thread of threads.splice(count)) {
-    stopping.add(thread)
-    void thread.stop()
-  }
+  for (const thread of threads.splice(count)) void thread.stop()
 }
 
 /** Stops the threads (tests, shutdown); later pushes start them again. */
 export async function stopPushEncryption(): Promise<void> {
-  const all = threads.splice(0)
-  for (const thread of all) stopping.add(thread)
-  await Promise.all(all.map(thread => thread.stop()))
+  await Promise.all(threads.splice(0).map(thread => thread.stop()))
 }
 
 function thread(): EncryptThread {
   while (threads.length < wanted) {
-    threads.push(new EncryptThread((dead, answeredBefore) => {
+    threads.push(new EncryptThread((dead, neverWorked) => {
       threads = threads.filter(t => t !== dead)
       // One that could not even start (say, web-push not found next to the bundle) would fail
       // again: encrypt on the event loop from then on.
-      if (!answeredBefore && !stopping.has(dead)) {
+      if (neverWorked) {
         console.warn('mercury: push encryption thread failed before its first answer; encrypting on the event loop from now on')
         wanted = 0
       }

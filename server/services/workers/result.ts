@@ -46,10 +46,8 @@ async function write(jobs: ResultJob[]) {
   const db = useDb()
   const byDelivery = Map.groupBy(jobs, j => j.deliveryId)
   const read = rawStatement()
-  const list = read.param(JSON.stringify([...byDelivery.keys()]))
-  const rows = await db.$queryRawUnsafe<{ id: string, log: string }[]>(read.postgres
-    ? `SELECT "id", "log" FROM "Delivery" WHERE "id" IN (SELECT json_array_elements_text(${list}::json))`
-    : `SELECT "id", "log" FROM "Delivery" WHERE "id" IN (SELECT value FROM json_each(${list}))`, ...read.params)
+  const rows = await db.$queryRawUnsafe<{ id: string, log: string }[]>(
+    `SELECT "id", "log" FROM "Delivery" WHERE "id" IN ${read.list([...byDelivery.keys()])}`, ...read.params)
   const updates: Row[] = []
   const expiredDevices = new Set<string>()
   for (const row of rows) {
