@@ -1,5 +1,5 @@
 import { topicMatchesAny } from '#shared/utils/topics'
-import { useDb } from '../utils/db'
+import { queryRaw } from '../utils/db'
 
 export interface Permissions {
   /** Admins may read every topic. */
@@ -8,21 +8,25 @@ export interface Permissions {
   publish: string[]
 }
 
-/** The topic patterns a user may read and publish, from their own grants and their groups'. */
+/**
+ * The topic patterns a user may read and publish, from their own grants and their groups'. One
+ * raw statement (see queryRaw): it runs on every connection and on most requests.
+ */
 export async function effectivePermissions(userId: string): Promise<Permissions> {
-  const db = useDb()
-  const [user, grants] = await Promise.all([
-    db.user.findUnique({ where: { id: userId }, select: { role: true } }),
-    db.grant.findMany({
-      where: { OR: [{ userId }, { group: { memberships: { some: { userId } } } }] },
-      select: { topic: true, read: true, publish: true },
-    }),
-  ])
-  const unique = (list: string[]) => [...new Set(list)].sort()
+  const rows = await queryRaw<{ kind: 'role' | 'read' | 'publish', value: string }>((sql) => {
+    const user = sql.param(userId)
+    const groupGrants = `FROM "Grant" g JOIN "Membership" m ON m."groupId" = g."groupId" WHERE m."userId" = ${user}`
+    return `SELECT 'role' AS "kind", u."role" AS "value" FROM "User" u WHERE u."id" = ${user} `
+      + `UNION ALL SELECT 'read', g."topic" FROM "Grant" g WHERE g."userId" = ${user} AND g."read" = true `
+      + `UNION ALL SELECT 'publish', g."topic" FROM "Grant" g WHERE g."userId" = ${user} AND g."publish" = true `
+      + `UNION ALL SELECT 'read', g."topic" ${groupGrants} AND g."read" = true `
+      + `UNION ALL SELECT 'publish', g."topic" ${groupGrants} AND g."publish" = true`
+  })
+  const patterns = (kind: 'read' | 'publish') => [...new Set(rows.filter(r => r.kind === kind).map(r => r.value))].sort()
   return {
-    admin: user?.role === 'admin',
-    read: unique(grants.filter(g => g.read).map(g => g.topic)),
-    publish: unique(grants.filter(g => g.publish).map(g => g.topic)),
+    admin: rows.some(r => r.kind === 'role' && r.value === 'admin'),
+    read: patterns('read'),
+    publish: patterns('publish'),
   }
 }
 

@@ -9,6 +9,13 @@ export interface AuthUser {
   tokenId?: string
 }
 
+/** Read raw (see queryRaw): these run on every request and connection. */
+interface UserRow {
+  id: string
+  username: string
+  role: string
+}
+
 const BEARER_RE = /^Bearer\s+(\S+)$/i
 
 export function bearerToken(event: H3Event): string | null {
@@ -19,13 +26,12 @@ export function bearerToken(event: H3Event): string | null {
 /** The user behind a personal access token, or null. */
 export async function userFromToken(token: string): Promise<AuthUser | null> {
   if (!token.startsWith('mpat_')) return null
-  const row = await useDb().accessToken.findUnique({
-    where: { tokenHash: hashToken(token) },
-    include: { user: { select: { id: true, username: true, role: true } } },
-  })
+  const [row] = await queryRaw<UserRow & { tokenId: string, lastUsedAt: Date | null }>(sql =>
+    `SELECT t."id" AS "tokenId", t."lastUsedAt", u."id", u."username", u."role" FROM "AccessToken" t `
+    + `JOIN "User" u ON u."id" = t."userId" WHERE t."tokenHash" = ${sql.param(hashToken(token))}`)
   if (!row) return null
-  touchToken(row.id, row.lastUsedAt)
-  return { ...row.user, role: row.user.role as Role, tokenId: row.id }
+  touchToken(row.tokenId, row.lastUsedAt)
+  return { id: row.id, username: row.username, role: row.role as Role, tokenId: row.tokenId }
 }
 
 // lastUsedAt is informative: write it at most once a minute per token, off the request path.
@@ -41,12 +47,10 @@ function touchToken(id: string, lastUsedAt: Date | null) {
  */
 export async function userFromSession(userId: string | undefined, tokenId: string | undefined): Promise<AuthUser | null> {
   if (!userId || !tokenId) return null
-  const row = await useDb().accessToken.findUnique({
-    where: { id: tokenId },
-    select: { userId: true, user: { select: { id: true, username: true, role: true } } },
-  })
-  if (!row || row.userId !== userId) return null
-  return { ...row.user, role: row.user.role as Role, tokenId }
+  const [row] = await queryRaw<UserRow>(sql =>
+    `SELECT u."id", u."username", u."role" FROM "AccessToken" t JOIN "User" u ON u."id" = t."userId" `
+    + `WHERE t."id" = ${sql.param(tokenId)} AND t."userId" = ${sql.param(userId)}`)
+  return row ? { id: row.id, username: row.username, role: row.role as Role, tokenId } : null
 }
 
 /**

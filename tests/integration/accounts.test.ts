@@ -152,6 +152,12 @@ describe('admin: users, groups, grants', () => {
 
     let me = await user.get('/api/me')
     expect(me.body.permissions).toEqual({ admin: false, read: ['alerts.*', 'sensors.room1'], publish: ['sensors.room1'] })
+    // A pattern granted twice (own and group) counts once; a publish-only grant gives no read.
+    const twice = await admin.post('/api/admin/grants', { groupId: gid, topic: 'sensors.room1', read: false, publish: true })
+    const publishOnly = await admin.post('/api/admin/grants', { groupId: gid, topic: 'alerts.out', read: false, publish: true })
+    me = await user.get('/api/me')
+    expect(me.body.permissions).toEqual({ admin: false, read: ['alerts.*', 'sensors.room1'], publish: ['alerts.out', 'sensors.room1'] })
+    for (const grant of [twice, publishOnly]) expect((await admin.delete(`/api/admin/grants/${grant.body.id}`)).status).toBe(204)
     const grants = await admin.get(`/api/admin/grants?groupId=${gid}`)
     expect(grants.body).toHaveLength(1)
 

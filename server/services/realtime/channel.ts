@@ -1,7 +1,7 @@
 import type { Peer } from 'crossws'
 import { channelFrameSchema } from '#shared/schemas/messages'
 import { mercuryConfig } from '../../utils/config'
-import { useDb } from '../../utils/db'
+import { queryRaw } from '../../utils/db'
 import { canRead, effectivePermissions, type Permissions } from '../permissions'
 import type { Connection } from './hub'
 import { TokenBucket } from '../../utils/token-bucket'
@@ -42,7 +42,7 @@ export async function openChannel(peer: Peer, userId: string, tokenId?: string):
   finally {
     loaded()
   }
-  const stored = await useDb().subscription.findMany({ where: { userId }, select: { topic: true } })
+  const stored = await queryRaw<{ topic: string }>(sql => `SELECT "topic" FROM "Subscription" WHERE "userId" = ${sql.param(userId)}`)
   for (const { topic } of stored) {
     if (conn.closed) return
     if (canRead(conn.permissions, topic) && !conn.topics.has(topic)) await hub.subscribe(conn, topic)
