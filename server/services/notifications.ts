@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import type { NotificationInput } from '#shared/schemas/messages'
 import { topicMatches } from '#shared/utils/topics'
-import { rawStatement, useDb } from '../utils/db'
+import { queryRaw, rawStatement, useDb } from '../utils/db'
 
 export interface NewNotification {
   id: string
@@ -22,54 +23,61 @@ export function onNotification(hook: NotificationHook): void {
 }
 
 /**
- * Of the given users, those allowed to read the topic (admins, own grants, group grants). One
- * statement (see `rawStatement`): Prisma would read users, grants, groups and memberships apart.
+ * The users subscribed to the topic who may read it (admins, own grants, group grants). One
+ * statement (see `rawStatement`): Prisma would read subscriptions, users, grants, groups and
+ * memberships apart.
  */
-export async function readersOf(topic: string, userIds: string[]): Promise<Set<string>> {
+async function subscribedReaders(topic: string): Promise<string[]> {
   const readers = new Set<string>()
-  if (userIds.length === 0) return readers
-  const sql = rawStatement()
-  const among = sql.list(userIds)
   // topic NULL: an admin, who reads everything.
-  const rows = await useDb().$queryRawUnsafe<{ userId: string, topic: string | null }[]>(
-    `SELECT u."id" AS "userId", NULL AS "topic" FROM "User" u WHERE u."role" = 'admin' AND u."id" IN ${among} `
-    + `UNION ALL SELECT g."userId", g."topic" FROM "Grant" g WHERE g."read" = true AND g."userId" IN ${among} `
-    + `UNION ALL SELECT m."userId", g."topic" FROM "Grant" g JOIN "Membership" m ON m."groupId" = g."groupId" WHERE g."read" = true AND m."userId" IN ${among}`,
-    ...sql.params,
-  )
+  const rows = await queryRaw<{ userId: string, topic: string | null }>((sql) => {
+    const subscribers = `(SELECT s."userId" FROM "Subscription" s WHERE s."topic" = ${sql.param(topic)})`
+    return `SELECT u."id" AS "userId", NULL AS "topic" FROM "User" u WHERE u."role" = 'admin' AND u."id" IN ${subscribers} `
+      + `UNION ALL SELECT g."userId", g."topic" FROM "Grant" g WHERE g."read" = true AND g."userId" IN ${subscribers} `
+      + `UNION ALL SELECT m."userId", g."topic" FROM "Grant" g JOIN "Membership" m ON m."groupId" = g."groupId" WHERE g."read" = true AND m."userId" IN ${subscribers}`
+  })
   for (const row of rows) {
     if (row.topic === null || topicMatches(row.topic, topic)) readers.add(row.userId)
   }
-  return readers
+  return [...readers]
 }
 
 /**
  * Stores the notification and puts it in the inbox of every subscriber who may read the topic,
  * before the message goes out: a database that cannot take it refuses the publish cleanly.
  * The offset is filled in by notificationPublished() once the stream has assigned it.
+ * Raw statements (one read, two inserts in one transaction, the inbox rows as one JSON
+ * parameter): Prisma compiles each statement anew, which cost more than writing them.
  */
 export async function storeNotification(n: NewNotification): Promise<string[]> {
   const db = useDb()
-  const subscribers = await db.subscription.findMany({ where: { topic: n.topic }, select: { userId: true } })
-  const readers = [...await readersOf(n.topic, subscribers.map(s => s.userId))]
+  const readers = await subscribedReaders(n.topic)
   const createdAt = new Date(n.createdAt)
-  await db.$transaction([
-    db.notification.create({
-      data: {
-        id: n.id, topic: n.topic, offset: n.offset, event: n.event,
-        title: n.notification.title, body: n.notification.body, url: n.notification.url ?? null,
-        priority: n.notification.priority, data: n.data === undefined ? null : JSON.stringify(n.data),
-        sourceId: n.sourceId, createdAt,
-      },
-    }),
-    db.inboxItem.createMany({ data: readers.map(userId => ({ userId, notificationId: n.id, createdAt })) }),
-  ])
+  const notification = rawStatement()
+  const { param } = notification
+  const insertNotification = `INSERT INTO "Notification" ("id", "topic", "offset", "event", "title", "body", "url", "priority", "data", "sourceId", "createdAt") `
+    + `VALUES (${param(n.id)}, ${param(n.topic)}, ${param(n.offset)}, ${param(n.event)}, ${param(n.notification.title)}, ${param(n.notification.body)}, `
+    + `${param(n.notification.url ?? null)}, ${param(n.notification.priority)}, ${param(n.data === undefined ? null : JSON.stringify(n.data))}, `
+    + `${param(n.sourceId)}, ${notification.timestamp(createdAt)})`
+  const writes = [db.$executeRawUnsafe(insertNotification, ...notification.params)]
+  if (readers.length > 0) {
+    const inbox = rawStatement()
+    const rows = inbox.param(JSON.stringify(readers.map(userId => ({ id: randomUUID(), userId }))))
+    const id = inbox.param(n.id)
+    const at = inbox.timestamp(createdAt)
+    const select = inbox.postgres
+      ? `SELECT j."id", j."userId", ${id}, ${at} FROM json_to_recordset(${rows}::json) AS j("id" text, "userId" text)`
+      : `SELECT json_extract(j.value, '$.id'), json_extract(j.value, '$.userId'), ${id}, ${at} FROM json_each(${rows}) AS j`
+    writes.push(db.$executeRawUnsafe(`INSERT INTO "InboxItem" ("id", "userId", "notificationId", "createdAt") ${select}`, ...inbox.params))
+  }
+  await db.$transaction(writes)
   return readers
 }
 
 /** Records the stream offset and hands the notification to the delivery pipeline. */
 export async function notificationPublished(n: NewNotification, readers: string[]): Promise<void> {
-  await useDb().notification.update({ where: { id: n.id }, data: { offset: n.offset } })
+  const sql = rawStatement()
+  await useDb().$executeRawUnsafe(`UPDATE "Notification" SET "offset" = ${sql.param(n.offset)} WHERE "id" = ${sql.param(n.id)}`, ...sql.params)
   for (const hook of hooks) await hook(n, readers)
 }
 

@@ -1,7 +1,7 @@
-import { PrismaLibSQL } from '@prisma/adapter-libsql'
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient as SqliteClient } from '../generated/sqlite/client'
 import { PrismaClient as PostgresClient } from '../generated/postgres/client'
+import { InPlaceTransactionsLibSQL } from './libsql'
 
 // Both clients are generated from one schema (scripts/pg-schema.mjs), so one type serves both.
 export type Db = SqliteClient
@@ -13,7 +13,7 @@ function createClient(url: string): Db {
   if (isPostgresUrl(url)) {
     return new PostgresClient({ adapter: new PrismaPg({ connectionString: url }) }) as unknown as Db
   }
-  return new SqliteClient({ adapter: new PrismaLibSQL({ url }) })
+  return new SqliteClient({ adapter: new InPlaceTransactionsLibSQL({ url }) })
 }
 
 export function useDb(): Db {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { rawStatement, useDb, type Db } from '../../utils/db'
+import { queryRaw, rawStatement, useDb, type Db } from '../../utils/db'
 import { useQueues } from '../queue'
 import type { FanoutJob, PushJob } from './jobs'
 
@@ -14,10 +14,11 @@ const MAX_PAYLOAD_BYTES = 3800
  */
 export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
   const db = useDb()
-  const notification = await db.notification.findUnique({ where: { id: notificationId } })
+  const [notification] = await queryRaw<{ topic: string, title: string, body: string, url: string | null, priority: number, createdAt: Date, fannedOutAt: Date | null }>(sql =>
+    `SELECT "topic", "title", "body", "url", "priority", "createdAt", "fannedOutAt" FROM "Notification" WHERE "id" = ${sql.param(notificationId)}`)
   if (!notification || notification.fannedOutAt) return
   const devices = await pushDevices(db, notification.topic, notificationId)
-  const payload = pushPayload(notification)
+  const payload = pushPayload({ id: notificationId, ...notification })
   const queues = useQueues()
   for (let start = 0; start < devices.length; start += BATCH) {
     const batch = devices.slice(start, start + BATCH)
@@ -42,7 +43,8 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
     })
     await queues.push.add(jobs)
   }
-  await db.notification.updateMany({ where: { id: notificationId }, data: { fannedOutAt: new Date() } })
+  const done = rawStatement()
+  await db.$executeRawUnsafe(`UPDATE "Notification" SET "fannedOutAt" = ${done.timestamp(new Date())} WHERE "id" = ${done.param(notificationId)}`, ...done.params)
 }
 
 /**
