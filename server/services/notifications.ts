@@ -62,13 +62,12 @@ export async function storeNotification(n: NewNotification): Promise<string[]> {
   const writes = [db.$executeRawUnsafe(insertNotification, ...notification.params)]
   if (readers.length > 0) {
     const inbox = rawStatement()
-    const rows = inbox.param(JSON.stringify(readers.map(userId => ({ id: randomUUID(), userId }))))
-    const id = inbox.param(n.id)
-    const at = inbox.timestamp(createdAt)
-    const select = inbox.postgres
-      ? `SELECT j."id", j."userId", ${id}, ${at} FROM json_to_recordset(${rows}::json) AS j("id" text, "userId" text)`
-      : `SELECT json_extract(j.value, '$.id'), json_extract(j.value, '$.userId'), ${id}, ${at} FROM json_each(${rows}) AS j`
-    writes.push(db.$executeRawUnsafe(`INSERT INTO "InboxItem" ("id", "userId", "notificationId", "createdAt") ${select}`, ...inbox.params))
+    const rows = inbox.records(readers.map(userId => ({ id: randomUUID(), userId })), { id: 'text', userId: 'text' })
+    writes.push(db.$executeRawUnsafe(
+      `INSERT INTO "InboxItem" ("id", "userId", "notificationId", "createdAt") `
+      + `SELECT ${rows.column('id')}, ${rows.column('userId')}, ${inbox.param(n.id)}, ${inbox.timestamp(createdAt)} FROM ${rows.from}`,
+      ...inbox.params,
+    ))
   }
   await db.$transaction(writes)
   return readers

@@ -1,6 +1,6 @@
 import type { SourceStatus } from '#shared/schemas/sources'
 import { splitPatterns } from '#shared/utils/topics'
-import { useDb } from '../utils/db'
+import { rawStatement, useDb } from '../utils/db'
 import { hashToken, newToken } from '../utils/secrets'
 
 /** What the publish path needs to know about a source, kept in memory. */
@@ -89,11 +89,11 @@ export async function sourceByToken(token: string): Promise<SourceInfo | null> {
 
 // Counters are kept in memory and written in one batch every few seconds, so publishing costs no
 // database round trip of its own.
-const pending = new Map<string, { messages: number, notifications: number, lastSeenAt: Date }>()
-const pendingTopics = new Map<string, { messages: number, lastMessageAt: Date }>()
+const pending = new Map<string, { messages: number, notifications: number, lastSeenAt: number }>()
+const pendingTopics = new Map<string, { messages: number, lastMessageAt: number }>()
 
 export function countPublish(sourceId: string | null, topic: string, notification: boolean): void {
-  const now = new Date()
+  const now = Date.now()
   if (sourceId) {
     const entry = pending.get(sourceId) ?? { messages: 0, notifications: 0, lastSeenAt: now }
     entry.messages++
@@ -107,22 +107,33 @@ export function countPublish(sourceId: string | null, topic: string, notificatio
   pendingTopics.set(topic, topicEntry)
 }
 
+/** Adds the counts to the sources and topics: one raw statement for each (see `rawStatement`). */
 export async function flushCounters(): Promise<void> {
   if (pending.size === 0 && pendingTopics.size === 0) return
-  const sources = [...pending]
-  const topics = [...pendingTopics]
+  const sources = [...pending].map(([id, c]) => ({ id, messages: c.messages, notifications: c.notifications, lastSeenAt: new Date(c.lastSeenAt) }))
+  const topics = [...pendingTopics].map(([name, c]) => ({ name, messages: c.messages, lastMessageAt: new Date(c.lastMessageAt) }))
   pending.clear()
   pendingTopics.clear()
   const db = useDb()
-  await Promise.all([
-    ...sources.map(([id, c]) => db.source.updateMany({
-      where: { id },
-      data: { messageCount: { increment: c.messages }, notificationCount: { increment: c.notifications }, lastSeenAt: c.lastSeenAt },
-    })),
-    ...topics.map(([name, c]) => db.topic.upsert({
-      where: { name },
-      create: { name, messageCount: c.messages, lastMessageAt: c.lastMessageAt },
-      update: { messageCount: { increment: c.messages }, lastMessageAt: c.lastMessageAt },
-    })),
-  ])
+  const writes: Promise<number>[] = []
+  if (sources.length > 0) {
+    const sql = rawStatement()
+    const rows = sql.records(sources, { id: 'text', messages: 'int', notifications: 'int', lastSeenAt: 'timestamp' })
+    writes.push(db.$executeRawUnsafe(
+      `UPDATE "Source" SET "messageCount" = "messageCount" + ${rows.column('messages')}, "notificationCount" = "notificationCount" + ${rows.column('notifications')}, `
+      + `"lastSeenAt" = ${rows.column('lastSeenAt')}, "updatedAt" = ${sql.timestamp(new Date())} FROM ${rows.from} WHERE "Source"."id" = ${rows.column('id')}`,
+      ...sql.params,
+    ))
+  }
+  if (topics.length > 0) {
+    const sql = rawStatement()
+    const rows = sql.records(topics, { name: 'text', messages: 'int', lastMessageAt: 'timestamp' })
+    writes.push(db.$executeRawUnsafe(
+      `INSERT INTO "Topic" ("name", "messageCount", "lastMessageAt", "createdAt") `
+      + `SELECT ${rows.column('name')}, ${rows.column('messages')}, ${rows.column('lastMessageAt')}, ${sql.timestamp(new Date())} FROM ${rows.from} WHERE true `
+      + `ON CONFLICT ("name") DO UPDATE SET "messageCount" = "Topic"."messageCount" + excluded."messageCount", "lastMessageAt" = excluded."lastMessageAt"`,
+      ...sql.params,
+    ))
+  }
+  await Promise.all(writes)
 }

@@ -42,14 +42,16 @@ export async function closeDb(): Promise<void> {
 }
 
 /**
- * Builds a raw statement for the few batch reads and writes of the delivery path, which Prisma
- * would split into one compiled statement per row. A batch travels as one JSON parameter that the
- * database unpacks (`json_each` on SQLite, `json_to_recordset` on PostgreSQL), so the statement
- * text stays the same whatever the batch size and is cheap to prepare. `param` binds a value and
- * returns its placeholder (`$n` on PostgreSQL, `?n` on SQLite: numbered on both, so a placeholder
- * may be used twice); `timestamp` binds a DateTime as Prisma stores it (TIMESTAMP(3) on
- * PostgreSQL, ISO text with an offset on SQLite); `list` binds strings as one JSON array and
- * returns a subquery of them, for `IN …`.
+ * Builds a raw statement for the batch reads and writes of the delivery path, which Prisma would
+ * split into one compiled statement per row, and for the reads and writes made on every
+ * connection, request or notification. A batch travels as one JSON parameter that the database
+ * unpacks (`json_each` on SQLite, `json_to_recordset` on PostgreSQL), so the statement text stays
+ * the same whatever the batch size and is cheap to prepare. `param` binds a value and returns its
+ * placeholder (`$n` on PostgreSQL, `?n` on SQLite: numbered on both, so a placeholder may be used
+ * twice); `timestamp` binds a DateTime as Prisma stores it (TIMESTAMP(3) on PostgreSQL, ISO text
+ * with an offset on SQLite); `list` binds strings as one JSON array and returns a subquery of them,
+ * for `IN …`; `records` binds rows as one JSON array and reads them as a table: `from` goes after
+ * FROM, `column(name)` reads a field (DateTime fields given as Dates).
  */
 export function rawStatement() {
   const postgres = isPostgresUrl(mercuryConfig().databaseUrl)
@@ -65,7 +67,22 @@ export function rawStatement() {
     const json = param(JSON.stringify(values))
     return postgres ? `(SELECT json_array_elements_text(${json}::json))` : `(SELECT value FROM json_each(${json}))`
   }
-  return { postgres, params, param, timestamp, list }
+  const records = <K extends string>(rows: Record<K, unknown>[], columns: Record<K, 'text' | 'int' | 'timestamp'>) => {
+    const names = Object.keys(columns) as K[]
+    const stamps = names.filter(name => columns[name] === 'timestamp')
+    // DateTimes as Prisma stores them; JSON would write them in ISO with a Z.
+    const stored = stamps.length === 0 || postgres
+      ? rows
+      : rows.map(row => ({ ...row, ...Object.fromEntries(stamps.map(name => [name, (row[name] as Date | null)?.toISOString().replace('Z', '+00:00') ?? null])) }))
+    const json = param(JSON.stringify(stored))
+    return postgres
+      ? {
+          from: `json_to_recordset(${json}::json) AS j(${names.map(name => `"${name}" ${columns[name] === 'timestamp' ? 'TIMESTAMP(3)' : columns[name]}`).join(', ')})`,
+          column: (name: K) => `j."${name}"`,
+        }
+      : { from: `json_each(${json}) AS j`, column: (name: K) => `json_extract(j.value, '$.${name}')` }
+  }
+  return { postgres, params, param, timestamp, list, records }
 }
 
 export type RawStatement = ReturnType<typeof rawStatement>

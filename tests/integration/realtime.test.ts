@@ -314,11 +314,24 @@ describe('admin sources API', () => {
     }
   })
 
-  it('counts messages per source', async () => {
+  it('counts messages per source and per topic, adding up over several writes', async () => {
     const own = await createActiveSource(admin, 'counted', 'sensors.*')
-    for (let i = 0; i < 3; i++) await publisher(server.url, own.token).post('/api/topics/sensors.count/messages', { data: i })
-    await expect.poll(async () => (await admin.get(`/api/admin/sources/${own.id}`)).body.messageCount, { timeout: 5000 }).toBe(3)
-    expect((await admin.get(`/api/admin/sources/${own.id}`)).body.lastSeenAt).not.toBeNull()
+    const publish = (body: object) => publisher(server.url, own.token).post('/api/topics/sensors.count/messages', body)
+    const counts = async () => {
+      const source = (await admin.get(`/api/admin/sources/${own.id}`)).body
+      const topic = (await admin.get('/api/topics')).body.find((t: { name: string }) => t.name === 'sensors.count')
+      return { messages: source.messageCount, notifications: source.notificationCount, topic: topic?.messageCount }
+    }
+    for (let i = 0; i < 3; i++) await publish({ data: i })
+    await expect.poll(counts, { timeout: 5000 }).toEqual({ messages: 3, notifications: 0, topic: 3 })
+    const source = (await admin.get(`/api/admin/sources/${own.id}`)).body
+    expect(source.lastSeenAt).not.toBeNull()
+    // Counters are written every two seconds: these land in a later write, added to the first.
+    await publish({ data: 3 })
+    await publish({ data: 4, notification: { title: 'counted' } })
+    await expect.poll(counts, { timeout: 5000 }).toEqual({ messages: 5, notifications: 1, topic: 5 })
+    const topic = (await admin.get('/api/topics')).body.find((t: { name: string }) => t.name === 'sensors.count')
+    expect(Date.parse(topic.lastMessageAt)).toBeGreaterThanOrEqual(Date.parse(source.lastSeenAt))
   })
 })
 

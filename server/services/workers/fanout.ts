@@ -71,15 +71,13 @@ async function pushDevices(db: Db, topic: string, notificationId: string) {
  */
 async function insertDeliveries(db: Db, notificationId: string, deviceIds: string[]) {
   const sql = rawStatement()
-  const batch = sql.param(JSON.stringify(deviceIds.map(deviceId => ({ id: randomUUID(), deviceId }))))
+  const batch = sql.records(deviceIds.map(deviceId => ({ id: randomUUID(), deviceId })), { id: 'text', deviceId: 'text' })
   const notification = sql.param(notificationId)
   const now = sql.timestamp(new Date())
-  const columns = `"id", "notificationId", "deviceId", "status", "attempts", "log", "createdAt", "updatedAt"`
-  const rows = sql.postgres
-    ? `SELECT j."id", ${notification}, j."deviceId", 'queued', 0, '[]', ${now}, ${now} FROM json_to_recordset(${batch}::json) AS j("id" text, "deviceId" text)`
-    : `SELECT json_extract(j.value, '$.id'), ${notification}, json_extract(j.value, '$.deviceId'), 'queued', 0, '[]', ${now}, ${now} FROM json_each(${batch}) AS j WHERE true`
   return db.$queryRawUnsafe<{ id: string, deviceId: string, status: string }[]>(
-    `INSERT INTO "Delivery" (${columns}) ${rows} ON CONFLICT ("notificationId", "deviceId") DO NOTHING RETURNING "id", "deviceId", "status"`,
+    `INSERT INTO "Delivery" ("id", "notificationId", "deviceId", "status", "attempts", "log", "createdAt", "updatedAt") `
+    + `SELECT ${batch.column('id')}, ${notification}, ${batch.column('deviceId')}, 'queued', 0, '[]', ${now}, ${now} FROM ${batch.from} WHERE true `
+    + `ON CONFLICT ("notificationId", "deviceId") DO NOTHING RETURNING "id", "deviceId", "status"`,
     ...sql.params,
   )
 }

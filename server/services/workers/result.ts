@@ -86,14 +86,12 @@ interface Row {
 /** One UPDATE for the whole batch (see `rawStatement`): the same statement text whatever its size. */
 function updateDeliveries(db: Db, rows: Row[], at: Date) {
   const sql = rawStatement()
-  const batch = sql.param(JSON.stringify(rows))
-  const updatedAt = sql.timestamp(at)
-  const statement = sql.postgres
-    ? `UPDATE "Delivery" AS d SET "status" = j."status", "attempts" = j."attempts", "statusCode" = j."statusCode", "error" = j."error", "log" = j."log", "updatedAt" = ${updatedAt} `
-    + `FROM json_to_recordset(${batch}::json) AS j("id" text, "status" text, "attempts" int, "statusCode" int, "error" text, "log" text) WHERE d."id" = j."id"`
-    : `UPDATE "Delivery" SET "status" = json_extract(j.value, '$.status'), "attempts" = json_extract(j.value, '$.attempts'), "statusCode" = json_extract(j.value, '$.statusCode'), `
-      + `"error" = json_extract(j.value, '$.error'), "log" = json_extract(j.value, '$.log'), "updatedAt" = ${updatedAt} FROM json_each(${batch}) AS j WHERE "Delivery"."id" = json_extract(j.value, '$.id')`
-  return db.$executeRawUnsafe(statement, ...sql.params)
+  const batch = sql.records(rows, { id: 'text', status: 'text', attempts: 'int', statusCode: 'int', error: 'text', log: 'text' })
+  const set = (['status', 'attempts', 'statusCode', 'error', 'log'] as const).map(name => `"${name}" = ${batch.column(name)}`).join(', ')
+  return db.$executeRawUnsafe(
+    `UPDATE "Delivery" SET ${set}, "updatedAt" = ${sql.timestamp(at)} FROM ${batch.from} WHERE "Delivery"."id" = ${batch.column('id')}`,
+    ...sql.params,
+  )
 }
 
 /** Writes what is waiting now (at shutdown). */
