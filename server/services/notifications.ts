@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { NotificationInput } from '#shared/schemas/messages'
 import { topicMatches } from '#shared/utils/topics'
+import { batchWriter } from '../utils/batch'
 import { queryRaw, rawStatement, useDb } from '../utils/db'
 
 export interface NewNotification {
@@ -46,37 +47,55 @@ async function subscribedReaders(topic: string): Promise<string[]> {
  * Stores the notification and puts it in the inbox of every subscriber who may read the topic,
  * before the message goes out: a database that cannot take it refuses the publish cleanly.
  * The offset is filled in by notificationPublished() once the stream has assigned it.
- * Raw statements (one read, two inserts in one transaction, the inbox rows as one JSON
- * parameter): Prisma compiles each statement anew, which cost more than writing them.
  */
 export async function storeNotification(n: NewNotification): Promise<string[]> {
-  const db = useDb()
   const readers = await subscribedReaders(n.topic)
-  const createdAt = new Date(n.createdAt)
-  const notification = rawStatement()
-  const { param } = notification
-  const insertNotification = `INSERT INTO "Notification" ("id", "topic", "offset", "event", "title", "body", "url", "priority", "data", "sourceId", "createdAt") `
-    + `VALUES (${param(n.id)}, ${param(n.topic)}, ${param(n.offset)}, ${param(n.event)}, ${param(n.notification.title)}, ${param(n.notification.body)}, `
-    + `${param(n.notification.url ?? null)}, ${param(n.notification.priority)}, ${param(n.data === undefined ? null : JSON.stringify(n.data))}, `
-    + `${param(n.sourceId)}, ${notification.timestamp(createdAt)})`
-  const writes = [db.$executeRawUnsafe(insertNotification, ...notification.params)]
-  if (readers.length > 0) {
+  await storeBatch({ n, readers })
+  return readers
+}
+
+/**
+ * The notifications stored in one turn of the event loop, with their inbox rows: one transaction
+ * of two raw statements (each batch one JSON parameter, see `rawStatement`). SQLite writes every
+ * page a commit touched (the tables and their indexes) to its log: committing a burst together
+ * writes each page once instead of once per notification.
+ */
+const storeBatch = batchWriter<{ n: NewNotification, readers: string[] }>(async (items) => {
+  const db = useDb()
+  const notifications = rawStatement()
+  const rows = notifications.records(items.map(({ n }) => ({
+    id: n.id, topic: n.topic, offset: n.offset, event: n.event, title: n.notification.title, body: n.notification.body,
+    url: n.notification.url ?? null, priority: n.notification.priority, data: n.data === undefined ? null : JSON.stringify(n.data),
+    sourceId: n.sourceId, createdAt: new Date(n.createdAt),
+  })), { id: 'text', topic: 'text', offset: 'int', event: 'text', title: 'text', body: 'text', url: 'text', priority: 'int', data: 'text', sourceId: 'text', createdAt: 'timestamp' })
+  const columns = ['id', 'topic', 'offset', 'event', 'title', 'body', 'url', 'priority', 'data', 'sourceId', 'createdAt'] as const
+  const writes = [db.$executeRawUnsafe(
+    `INSERT INTO "Notification" (${columns.map(c => `"${c}"`).join(', ')}) SELECT ${columns.map(c => rows.column(c)).join(', ')} FROM ${rows.from}`,
+    ...notifications.params,
+  )]
+  const inboxRows = items.flatMap(({ n, readers }) => readers.map(userId => ({ id: randomUUID(), userId, notificationId: n.id, createdAt: new Date(n.createdAt) })))
+  if (inboxRows.length > 0) {
     const inbox = rawStatement()
-    const rows = inbox.records(readers.map(userId => ({ id: randomUUID(), userId })), { id: 'text', userId: 'text' })
+    const rows = inbox.records(inboxRows, { id: 'text', userId: 'text', notificationId: 'text', createdAt: 'timestamp' })
     writes.push(db.$executeRawUnsafe(
       `INSERT INTO "InboxItem" ("id", "userId", "notificationId", "createdAt") `
-      + `SELECT ${rows.column('id')}, ${rows.column('userId')}, ${inbox.param(n.id)}, ${inbox.timestamp(createdAt)} FROM ${rows.from}`,
+      + `SELECT ${rows.column('id')}, ${rows.column('userId')}, ${rows.column('notificationId')}, ${rows.column('createdAt')} FROM ${rows.from}`,
       ...inbox.params,
     ))
   }
   await db.$transaction(writes)
-  return readers
-}
+})
+
+/** The offsets assigned in one turn of the event loop, written with one statement. */
+const offsetBatch = batchWriter<{ id: string, offset: number }>(async (items) => {
+  const sql = rawStatement()
+  const rows = sql.records(items, { id: 'text', offset: 'int' })
+  await useDb().$executeRawUnsafe(`UPDATE "Notification" SET "offset" = ${rows.column('offset')} FROM ${rows.from} WHERE "Notification"."id" = ${rows.column('id')}`, ...sql.params)
+})
 
 /** Records the stream offset and hands the notification to the delivery pipeline. */
 export async function notificationPublished(n: NewNotification, readers: string[]): Promise<void> {
-  const sql = rawStatement()
-  await useDb().$executeRawUnsafe(`UPDATE "Notification" SET "offset" = ${sql.param(n.offset)} WHERE "id" = ${sql.param(n.id)}`, ...sql.params)
+  await offsetBatch({ id: n.id, offset: n.offset })
   for (const hook of hooks) await hook(n, readers)
 }
 

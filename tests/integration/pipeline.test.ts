@@ -197,6 +197,22 @@ describe('web push delivery', () => {
 })
 
 describe('devices API', () => {
+  it('stores a burst of notifications published at once: each in the inbox with its offset, each pushed once', async () => {
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.burst', push: true })
+    const deviceId = await registerDevice(alice.client, 'alice-burst')
+    // Published together, they are written in a few batches: every one must come out whole.
+    const published = await Promise.all(Array.from({ length: 30 }, (_, i) => notify('alerts.burst', `Burst ${i}`)))
+    expect(published.map(r => r.status)).toEqual(Array(30).fill(201))
+    const offsets = new Map(published.map(r => [r.body.id as string, r.body.offset as number]))
+    expect(new Set(offsets.values()).size).toBe(30)
+    const inbox = (await alice.client.get('/api/inbox?topic=alerts.burst&limit=100')).body.items as { id: string, offset: number, title: string }[]
+    expect(inbox).toHaveLength(30)
+    for (const item of inbox) expect(item.offset).toBe(offsets.get(item.id))
+    await expect.poll(() => push.to('alice-burst').length, { timeout: 15_000 }).toBe(30)
+    expect(new Set(push.to('alice-burst').map(p => p.payload?.id))).toEqual(new Set(offsets.keys()))
+    await expect.poll(async () => (await deliveriesOf(alice.client, deviceId)).filter(d => d.status === 'sent').length, { timeout: 10_000 }).toBe(30)
+  })
+
   it('lists and deletes own devices only', async () => {
     const dave = await createReader(admin, 'dave', 'alerts.*')
     const id = await registerDevice(dave.client, 'dave-tablet')

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { batchWriter } from '../../utils/batch'
 import { queryRaw, rawStatement, useDb, type Db } from '../../utils/db'
 import { useQueues } from '../queue'
 import type { FanoutJob, PushJob } from './jobs'
@@ -43,9 +44,14 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
     })
     await queues.push.add(jobs)
   }
-  const done = rawStatement()
-  await db.$executeRawUnsafe(`UPDATE "Notification" SET "fannedOutAt" = ${done.timestamp(new Date())} WHERE "id" = ${done.param(notificationId)}`, ...done.params)
+  await fannedOut(notificationId)
 }
+
+/** The notifications fanned out in one turn of the event loop, marked with one statement. */
+const fannedOut = batchWriter<string>(async (ids) => {
+  const sql = rawStatement()
+  await useDb().$executeRawUnsafe(`UPDATE "Notification" SET "fannedOutAt" = ${sql.timestamp(new Date())} WHERE "id" IN ${sql.list(ids)}`, ...sql.params)
+})
 
 /**
  * The enabled devices of the users subscribed to the topic with push on who have the
