@@ -1,5 +1,5 @@
 import { mercuryConfig } from '../utils/config'
-import { closeRealtime, useChannelLayer, useHub } from '../services/realtime'
+import { closeConnections, closeRealtime, useChannelLayer, useHub } from '../services/realtime'
 import { flushCounters } from '../services/sources'
 import { handleControl } from '../services/control'
 
@@ -11,6 +11,16 @@ export default defineNitroPlugin((nitro) => {
       console.error(`mercury: control event ${event.type} failed:`, error)
     })
   })
+  // Nitro's graceful shutdown destroys the HTTP server's idle sockets — upgraded WebSockets
+  // included — before it runs the 'close' hooks, so clients would see the connection drop (1006)
+  // instead of 1001. The WebSockets are closed first, on the signals Nitro shuts down on: this
+  // listener is added before Nitro's, which the server adds once it listens. No listener when
+  // Nitro's shutdown is off: one would keep the signal from ending the process.
+  if (!process.env.NITRO_SHUTDOWN_DISABLED) {
+    for (const signal of (process.env.NITRO_SHUTDOWN_SIGNALS || 'SIGTERM SIGINT').split(' ').map(s => s.trim()).filter(Boolean)) {
+      process.once(signal as NodeJS.Signals, closeConnections)
+    }
+  }
   const heartbeat = setInterval(() => hub.heartbeat(), config.heartbeatSeconds * 1000)
   heartbeat.unref()
   const counters = setInterval(() => {

@@ -136,4 +136,14 @@ describe('recovery beyond the history', () => {
       await restarted.stop()
     }
   })
+
+  it('closes every WebSocket with 1001 when the server stops, so clients reconnect at once', async () => {
+    const stopping = await startServer({ db: s.server.db })
+    const reader = await TestSocket.open(`${stopping.url}/channel`, { token: s.readerToken })
+    const producer = await TestSocket.open(`${stopping.url}/datalink`, { token: s.sourceToken })
+    await stopping.stop()
+    // Not 1006: the close frame is sent before the HTTP server drops its connections.
+    expect(await reader.closed).toEqual({ code: 1001, reason: 'server shutting down' })
+    expect(await producer.closed).toEqual({ code: 1001, reason: 'server shutting down' })
+  })
 })

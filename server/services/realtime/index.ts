@@ -50,8 +50,13 @@ export function broadcastControl(event: ControlEvent): Promise<void> {
   })
 }
 
-export async function closeRealtime(): Promise<void> {
+/** Closes every WebSocket with 1001 (going away), so that clients reconnect elsewhere at once. */
+export function closeConnections(): void {
   hub?.closeAll(1001, 'server shutting down')
+}
+
+export async function closeRealtime(): Promise<void> {
+  closeConnections()
   await layer?.close()
   hub = undefined
   layer = undefined
