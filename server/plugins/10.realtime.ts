@@ -1,10 +1,16 @@
-import { mercuryConfig } from '../utils/config'
+import { frameReadLimit, mercuryConfig } from '../utils/config'
 import { closeConnections, closeRealtime, useChannelLayer, useHub } from '../services/realtime'
 import { flushCounters } from '../services/sources'
 import { handleControl } from '../services/control'
 
 export default defineNitroPlugin((nitro) => {
   const config = mercuryConfig()
+  // ws reads a whole frame into memory before Mercury sees it: up to 100 MiB by default. Frames up
+  // to four times the largest allowed one (at least 1 MiB) are read and answered with an error
+  // frame; a larger one closes the connection at once with 1009 (message too big). The node
+  // adapter is created from this object once the server listens, after the plugins have run.
+  const websocket = nitro.h3App.websocket as { serverOptions?: Record<string, unknown> }
+  websocket.serverOptions = { ...websocket.serverOptions, maxPayload: frameReadLimit(config) }
   const hub = useHub()
   useChannelLayer().onControl((event) => {
     handleControl(event).catch((error: unknown) => {

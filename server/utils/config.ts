@@ -110,3 +110,8 @@ function roleFromEnv(): MercuryConfig['role'] {
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:/.test(url)
 }
+
+/** The largest WebSocket frame read at all (see server/plugins/10.realtime.ts). */
+export function frameReadLimit(config: Pick<MercuryConfig, 'maxPayloadBytes' | 'maxClientFrameBytes'>): number {
+  return Math.max(1024 * 1024, 4 * Math.max(config.maxPayloadBytes, config.maxClientFrameBytes))
+}

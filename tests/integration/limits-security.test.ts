@@ -81,6 +81,24 @@ describe('limits', () => {
   })
 })
 
+describe('frame size', () => {
+  it('answers an oversized frame with an error, and closes with 1009 on one too large to read', async () => {
+    const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
+    // Over MERCURY_MAX_PAYLOAD_BYTES (64 KiB): read, refused, the connection stays.
+    producer.send({ ref: 'big', type: 'publish', topic: 'lim.big', data: 'x'.repeat(100 * 1024) })
+    expect(await producer.next(f => f.type === 'error')).toMatchObject({ code: 'payload_too_large', ref: 'big' })
+    expect((await producer.request({ type: 'ping' })).type).toBe('pong')
+    // Over four times that (and over 1 MiB): not read at all.
+    producer.send({ type: 'publish', topic: 'lim.big', data: 'x'.repeat(2 * 1024 * 1024) })
+    expect((await producer.closed).code).toBe(1009)
+    const reading = await TestSocket.open(`${server.url}/channel`, { token: reader.token })
+    reading.send('x'.repeat(2 * 1024 * 1024))
+    expect((await reading.closed).code).toBe(1009)
+    // The server carries on.
+    expect((await publisher(server.url, source.token).post('/api/topics/lim.big/messages', { data: 1 })).status).toBe(201)
+  })
+})
+
 describe('web security', () => {
   it('refuses cookie-authenticated mutations from another origin', async () => {
     const foreign = await admin.post('/api/admin/groups', { name: 'csrf' }, { headers: { origin: 'https://evil.example' } })
