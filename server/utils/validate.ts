@@ -49,18 +49,51 @@ function validate<S extends z.ZodType>(schema: S, value: unknown, where: string)
   return result.data
 }
 
+/** Where h3's readRawBody keeps a body it has read, so that a second read gets the same one. */
+const RAW_BODY = Symbol.for('h3RawBody')
+
 /**
- * Reads the raw body with a size limit (413 past it) and without trusting Content-Length alone.
+ * Reads the raw body with a size limit (413 past it) and without trusting Content-Length alone:
+ * a body sent in chunks is counted as it arrives, and reading stops at the limit instead of
+ * buffering whatever the client sends (h3's readRawBody keeps it all). The connection is then
+ * closed after the answer, so the rest is never read.
  */
 export async function readLimitedBody(event: H3Event, limit = mercuryConfig().maxBodyBytes): Promise<string> {
-  const declared = Number(getRequestHeader(event, 'content-length') ?? 0)
-  if (declared > limit) throw tooLarge(limit)
-  const raw = await readRawBody(event, 'utf8')
-  if (raw && Buffer.byteLength(raw) > limit) throw tooLarge(limit)
-  return raw ?? ''
+  const req = event.node.req as typeof event.node.req & { [RAW_BODY]?: Promise<Buffer> }
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > limit) throw tooLarge(event, limit)
+  if (req[RAW_BODY]) return (await readRawBody(event, 'utf8')) ?? ''
+  if (!declared && !/\bchunked\b/i.test(String(req.headers['transfer-encoding'] ?? ''))) return ''
+  const body = new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const stop = () => {
+      req.off('data', onData).off('end', onEnd).off('error', onError)
+    }
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= limit) return chunks.push(chunk)
+      stop()
+      req.pause()
+      reject(tooLarge(event, limit))
+    }
+    const onEnd = () => {
+      stop()
+      resolve(Buffer.concat(chunks))
+    }
+    const onError = (error: Error) => {
+      stop()
+      reject(error)
+    }
+    req.on('data', onData).on('end', onEnd).on('error', onError)
+  })
+  req[RAW_BODY] = body
+  return (await body).toString('utf8')
 }
 
-function tooLarge(limit: number) {
+function tooLarge(event: H3Event, limit: number) {
+  // What was not read stays unread: the connection ends with this answer.
+  setResponseHeader(event, 'connection', 'close')
   return createError({ statusCode: 413, statusMessage: 'Payload Too Large', message: `Body is larger than ${limit} bytes` })
 }
 

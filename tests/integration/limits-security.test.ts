@@ -1,3 +1,4 @@
+import http from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
@@ -96,6 +97,45 @@ describe('frame size', () => {
     expect((await reading.closed).code).toBe(1009)
     // The server carries on.
     expect((await publisher(server.url, source.token).post('/api/topics/lim.big/messages', { data: 1 })).status).toBe(201)
+  })
+})
+
+describe('body size', () => {
+  /** POSTs a JSON body in chunks (no Content-Length); `mb` more MiB of padding unless answered first. */
+  function chunkedPost(path: string, head: string, mb: number) {
+    return new Promise<{ status: number, body: string, connection?: string, sentMb: number }>((resolve, reject) => {
+      let sent = 0
+      let answered = false
+      const req = http.request(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+        answered = true
+        let body = ''
+        res.on('data', (d: Buffer) => body += d)
+        res.on('end', () => resolve({ status: res.statusCode!, body, connection: res.headers.connection, sentMb: sent }))
+      })
+      req.on('error', error => answered ? undefined : reject(error))
+      req.write(head)
+      const chunk = Buffer.alloc(1024 * 1024, ' ')
+      const pump = () => {
+        while (!answered && sent < mb) {
+          sent++
+          if (!req.write(chunk)) return req.once('drain', pump)
+        }
+        if (!answered) req.end('}')
+      }
+      pump()
+    })
+  }
+
+  it('answers 413 to a body sent in chunks as soon as it passes the limit, without reading the rest', async () => {
+    const res = await chunkedPost('/api/auth/login', '{"username":"admin","password":"x","pad":"', 256)
+    expect(res.status).toBe(413)
+    expect(JSON.parse(res.body)).toMatchObject({ statusCode: 413, message: expect.stringContaining('larger than') })
+    expect(res.connection).toBe('close')
+    // Answered long before the client could send its 256 MiB.
+    expect(res.sentMb).toBeLessThan(256)
+    // A small body in chunks is read as before.
+    const small = await chunkedPost('/api/auth/login', JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }).slice(0, -1), 0)
+    expect(small.status).toBe(200)
   })
 })
 
