@@ -52,16 +52,19 @@ function validate<S extends z.ZodType>(schema: S, value: unknown, where: string)
 /** Where h3's readRawBody keeps a body it has read, so that a second read gets the same one. */
 const RAW_BODY = Symbol.for('h3RawBody')
 
+/** Past the limit, what a client still sends is read and dropped up to this, then the connection is cut. */
+const DISCARD_MAX_BYTES = 16 * 1024 * 1024
+
 /**
  * Reads the raw body with a size limit (413 past it) and without trusting Content-Length alone:
- * a body sent in chunks is counted as it arrives, and reading stops at the limit instead of
- * buffering whatever the client sends (h3's readRawBody keeps it all). The connection is then
- * closed after the answer, so the rest is never read.
+ * a body sent in chunks is counted as it arrives, and buffering stops at the limit instead of
+ * keeping whatever the client sends (h3's readRawBody keeps it all). The rest is read and dropped,
+ * so that a client still sending gets the answer rather than a reset, up to DISCARD_MAX_BYTES.
  */
 export async function readLimitedBody(event: H3Event, limit = mercuryConfig().maxBodyBytes): Promise<string> {
   const req = event.node.req as typeof event.node.req & { [RAW_BODY]?: Promise<Buffer> }
   const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > limit) throw tooLarge(event, limit)
+  if (declared > limit) throw tooLarge(limit)
   if (req[RAW_BODY]) return (await readRawBody(event, 'utf8')) ?? ''
   if (!declared && !/\bchunked\b/i.test(String(req.headers['transfer-encoding'] ?? ''))) return ''
   const body = new Promise<Buffer>((resolve, reject) => {
@@ -74,8 +77,12 @@ export async function readLimitedBody(event: H3Event, limit = mercuryConfig().ma
       size += chunk.length
       if (size <= limit) return chunks.push(chunk)
       stop()
-      req.pause()
-      reject(tooLarge(event, limit))
+      reject(tooLarge(limit))
+      let dropped = 0
+      req.on('data', (more: Buffer) => {
+        dropped += more.length
+        if (dropped > DISCARD_MAX_BYTES) req.socket.destroy()
+      })
     }
     const onEnd = () => {
       stop()
@@ -91,9 +98,7 @@ export async function readLimitedBody(event: H3Event, limit = mercuryConfig().ma
   return (await body).toString('utf8')
 }
 
-function tooLarge(event: H3Event, limit: number) {
-  // What was not read stays unread: the connection ends with this answer.
-  setResponseHeader(event, 'connection', 'close')
+function tooLarge(limit: number) {
   return createError({ statusCode: 413, statusMessage: 'Payload Too Large', message: `Body is larger than ${limit} bytes` })
 }
 
