@@ -9,39 +9,11 @@
 //   node bench/inbox.mjs          # NOTIFICATIONS=10000 RELOADS=7
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import WebSocket from 'ws'
 import { chromium } from 'playwright-core'
-import { BENCH, api, ensureBuilt, freePort, log, median, seedDataDir, stamp, startServer, stopServer } from './lib.mjs'
+import { BENCH, api, ensureBuilt, freePort, log, median, publishOverDatalink, seedDataDir, stamp, startServer, stopServer } from './lib.mjs'
 
 const NOTIFICATIONS = Number(process.env.NOTIFICATIONS ?? 10_000)
 const RELOADS = Number(process.env.RELOADS ?? 7)
-
-/** Publishes over /datalink, at most 64 awaiting their ack. */
-async function publishMany(url, token, count) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/datalink?token=${encodeURIComponent(token)}`)
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve)
-    ws.once('error', reject)
-  })
-  let sent = 0
-  let acked = 0
-  await new Promise((resolve, reject) => {
-    const pump = () => {
-      while (sent < count && sent - acked < 64) {
-        const i = sent++
-        ws.send(JSON.stringify({ type: 'publish', ref: String(i), topic: 'bench.inbox', event: 'bench', data: { i }, notification: { title: `Notification ${i}`, body: `Body of notification number ${i}, long enough to wrap like a real one might.`, priority: 1 + (i % 5) } }))
-      }
-    }
-    ws.on('message', (raw) => {
-      const f = JSON.parse(raw)
-      if (f.type === 'error') return reject(new Error(raw.toString()))
-      if (f.type === 'ack' && ++acked === count) return resolve()
-      pump()
-    })
-    pump()
-  })
-  ws.close()
-}
 
 async function main() {
   ensureBuilt()
@@ -55,7 +27,10 @@ async function main() {
     const { url } = server
     await api(url, 'POST', '/api/subscriptions', { token: tokens.userToken, body: { topic: 'bench.inbox', push: false } })
     const t0 = Date.now()
-    await publishMany(url, tokens.sourceToken, NOTIFICATIONS)
+    await publishOverDatalink(url, tokens.sourceToken, NOTIFICATIONS, i => ({
+      topic: 'bench.inbox', event: 'bench', data: { i },
+      notification: { title: `Notification ${i}`, body: `Body of notification number ${i}, long enough to wrap like a real one might.`, priority: 1 + (i % 5) },
+    }))
     log(`${NOTIFICATIONS} notifications published in ${Date.now() - t0} ms`)
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 export const BENCH = path.join(ROOT, 'bench')
@@ -191,4 +192,34 @@ export function percentile(sorted, p) {
 
 export function stamp() {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')
+}
+
+/**
+ * Publishes `count` messages over /datalink, at most 64 awaiting their ack; `frame(i)` is the
+ * publish frame of message i (without type and ref). Rejects on the first error frame.
+ */
+export async function publishOverDatalink(url, token, count, frame) {
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/datalink?token=${encodeURIComponent(token)}`)
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve)
+    ws.once('error', reject)
+  })
+  let sent = 0
+  let acked = 0
+  await new Promise((resolve, reject) => {
+    const pump = () => {
+      while (sent < count && sent - acked < 64) {
+        const i = sent++
+        ws.send(JSON.stringify({ type: 'publish', ref: String(i), ...frame(i) }))
+      }
+    }
+    ws.on('message', (raw) => {
+      const f = JSON.parse(raw)
+      if (f.type === 'error') return reject(new Error(raw.toString()))
+      if (f.type === 'ack' && ++acked === count) return resolve()
+      pump()
+    })
+    pump()
+  })
+  ws.close()
 }

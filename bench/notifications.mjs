@@ -8,39 +8,12 @@
 //   node bench/notifications.mjs          # SUBS=10 NOTIFICATIONS=2000 ROUNDS=3
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import WebSocket from 'ws'
-import { BENCH, api, cpuSeconds, ensureBuilt, freePort, log, median, seedDataDir, sleep, stamp, startServer, stopServer } from './lib.mjs'
+import { BENCH, api, cpuSeconds, ensureBuilt, freePort, log, median, publishOverDatalink, seedDataDir, sleep, stamp, startServer, stopServer } from './lib.mjs'
 
 const SUBS = Number(process.env.SUBS ?? 10)
 const NOTIFICATIONS = Number(process.env.NOTIFICATIONS ?? 2000)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const TOPIC = 'bench.notify'
-
-async function publishAll(url, token, count) {
-  const ws = new WebSocket(`${url.replace('http', 'ws')}/datalink?token=${encodeURIComponent(token)}`)
-  await new Promise((resolve, reject) => {
-    ws.once('open', resolve)
-    ws.once('error', reject)
-  })
-  let sent = 0
-  let acked = 0
-  await new Promise((resolve, reject) => {
-    const pump = () => {
-      while (sent < count && sent - acked < 64) {
-        const i = sent++
-        ws.send(JSON.stringify({ type: 'publish', ref: String(i), topic: TOPIC, event: 'bench', data: { i }, notification: { title: `Notification ${i}`, body: 'Body of a benchmark notification', priority: 3 } }))
-      }
-    }
-    ws.on('message', (raw) => {
-      const frame = JSON.parse(raw)
-      if (frame.type !== 'ack') return reject(new Error(`publish refused: ${raw}`))
-      if (++acked === count) resolve()
-      else pump()
-    })
-    pump()
-  })
-  ws.close()
-}
 
 async function main() {
   ensureBuilt()
@@ -62,7 +35,9 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       const cpu0 = cpuSeconds(server.pid)
       const t0 = Date.now()
-      await publishAll(server.url, tokens.sourceToken, NOTIFICATIONS)
+      await publishOverDatalink(server.url, tokens.sourceToken, NOTIFICATIONS, i => ({
+        topic: TOPIC, event: 'bench', data: { i }, notification: { title: `Notification ${i}`, body: 'Body of a benchmark notification', priority: 3 },
+      }))
       const ackedMs = Date.now() - t0
       await sleep(1500) // the fanout of the last ones; the server is otherwise idle
       const cpu = cpuSeconds(server.pid) - cpu0

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { NotificationInput } from '#shared/schemas/messages'
 import { topicMatches } from '#shared/utils/topics'
 import { batchWriter } from '../utils/batch'
-import { queryRaw, rawStatement, useDb } from '../utils/db'
+import { executeRaw, queryRaw, useDb } from '../utils/db'
 
 export interface NewNotification {
   id: string
@@ -61,36 +61,32 @@ export async function storeNotification(n: NewNotification): Promise<string[]> {
  * writes each page once instead of once per notification.
  */
 const storeBatch = batchWriter<{ n: NewNotification, readers: string[] }>(async (items) => {
-  const db = useDb()
-  const notifications = rawStatement()
-  const rows = notifications.records(items.map(({ n }) => ({
-    id: n.id, topic: n.topic, offset: n.offset, event: n.event, title: n.notification.title, body: n.notification.body,
-    url: n.notification.url ?? null, priority: n.notification.priority, data: n.data === undefined ? null : JSON.stringify(n.data),
-    sourceId: n.sourceId, createdAt: new Date(n.createdAt),
-  })), { id: 'text', topic: 'text', offset: 'int', event: 'text', title: 'text', body: 'text', url: 'text', priority: 'int', data: 'text', sourceId: 'text', createdAt: 'timestamp' })
   const columns = ['id', 'topic', 'offset', 'event', 'title', 'body', 'url', 'priority', 'data', 'sourceId', 'createdAt'] as const
-  const writes = [db.$executeRawUnsafe(
-    `INSERT INTO "Notification" (${columns.map(c => `"${c}"`).join(', ')}) SELECT ${columns.map(c => rows.column(c)).join(', ')} FROM ${rows.from}`,
-    ...notifications.params,
-  )]
+  const writes = [executeRaw((sql) => {
+    const rows = sql.records(items.map(({ n }) => ({
+      id: n.id, topic: n.topic, offset: n.offset, event: n.event, title: n.notification.title, body: n.notification.body,
+      url: n.notification.url ?? null, priority: n.notification.priority, data: n.data === undefined ? null : JSON.stringify(n.data),
+      sourceId: n.sourceId, createdAt: new Date(n.createdAt),
+    })), { id: 'text', topic: 'text', offset: 'int', event: 'text', title: 'text', body: 'text', url: 'text', priority: 'int', data: 'text', sourceId: 'text', createdAt: 'timestamp' })
+    return `INSERT INTO "Notification" (${columns.map(c => `"${c}"`).join(', ')}) SELECT ${columns.map(c => rows.column(c)).join(', ')} FROM ${rows.from}`
+  })]
   const inboxRows = items.flatMap(({ n, readers }) => readers.map(userId => ({ id: randomUUID(), userId, notificationId: n.id, createdAt: new Date(n.createdAt) })))
   if (inboxRows.length > 0) {
-    const inbox = rawStatement()
-    const rows = inbox.records(inboxRows, { id: 'text', userId: 'text', notificationId: 'text', createdAt: 'timestamp' })
-    writes.push(db.$executeRawUnsafe(
-      `INSERT INTO "InboxItem" ("id", "userId", "notificationId", "createdAt") `
-      + `SELECT ${rows.column('id')}, ${rows.column('userId')}, ${rows.column('notificationId')}, ${rows.column('createdAt')} FROM ${rows.from}`,
-      ...inbox.params,
-    ))
+    writes.push(executeRaw((sql) => {
+      const rows = sql.records(inboxRows, { id: 'text', userId: 'text', notificationId: 'text', createdAt: 'timestamp' })
+      return `INSERT INTO "InboxItem" ("id", "userId", "notificationId", "createdAt") `
+        + `SELECT ${rows.column('id')}, ${rows.column('userId')}, ${rows.column('notificationId')}, ${rows.column('createdAt')} FROM ${rows.from}`
+    }))
   }
-  await db.$transaction(writes)
+  await useDb().$transaction(writes)
 })
 
 /** The offsets assigned in one turn of the event loop, written with one statement. */
 const offsetBatch = batchWriter<{ id: string, offset: number }>(async (items) => {
-  const sql = rawStatement()
-  const rows = sql.records(items, { id: 'text', offset: 'int' })
-  await useDb().$executeRawUnsafe(`UPDATE "Notification" SET "offset" = ${rows.column('offset')} FROM ${rows.from} WHERE "Notification"."id" = ${rows.column('id')}`, ...sql.params)
+  await executeRaw((sql) => {
+    const rows = sql.records(items, { id: 'text', offset: 'int' })
+    return `UPDATE "Notification" SET "offset" = ${rows.column('offset')} FROM ${rows.from} WHERE "Notification"."id" = ${rows.column('id')}`
+  })
 })
 
 /** Records the stream offset and hands the notification to the delivery pipeline. */

@@ -1,6 +1,6 @@
 import type { SourceStatus } from '#shared/schemas/sources'
 import { splitPatterns } from '#shared/utils/topics'
-import { rawStatement, useDb } from '../utils/db'
+import { executeRaw, useDb } from '../utils/db'
 import { hashToken, newToken } from '../utils/secrets'
 
 /** What the publish path needs to know about a source, kept in memory. */
@@ -114,26 +114,21 @@ export async function flushCounters(): Promise<void> {
   const topics = [...pendingTopics].map(([name, c]) => ({ name, messages: c.messages, lastMessageAt: new Date(c.lastMessageAt) }))
   pending.clear()
   pendingTopics.clear()
-  const db = useDb()
-  const writes: Promise<number>[] = []
+  const writes = []
   if (sources.length > 0) {
-    const sql = rawStatement()
-    const rows = sql.records(sources, { id: 'text', messages: 'int', notifications: 'int', lastSeenAt: 'timestamp' })
-    writes.push(db.$executeRawUnsafe(
-      `UPDATE "Source" SET "messageCount" = "messageCount" + ${rows.column('messages')}, "notificationCount" = "notificationCount" + ${rows.column('notifications')}, `
-      + `"lastSeenAt" = ${rows.column('lastSeenAt')}, "updatedAt" = ${sql.timestamp(new Date())} FROM ${rows.from} WHERE "Source"."id" = ${rows.column('id')}`,
-      ...sql.params,
-    ))
+    writes.push(executeRaw((sql) => {
+      const rows = sql.records(sources, { id: 'text', messages: 'int', notifications: 'int', lastSeenAt: 'timestamp' })
+      return `UPDATE "Source" SET "messageCount" = "messageCount" + ${rows.column('messages')}, "notificationCount" = "notificationCount" + ${rows.column('notifications')}, `
+        + `"lastSeenAt" = ${rows.column('lastSeenAt')}, "updatedAt" = ${sql.timestamp(new Date())} FROM ${rows.from} WHERE "Source"."id" = ${rows.column('id')}`
+    }))
   }
   if (topics.length > 0) {
-    const sql = rawStatement()
-    const rows = sql.records(topics, { name: 'text', messages: 'int', lastMessageAt: 'timestamp' })
-    writes.push(db.$executeRawUnsafe(
-      `INSERT INTO "Topic" ("name", "messageCount", "lastMessageAt", "createdAt") `
-      + `SELECT ${rows.column('name')}, ${rows.column('messages')}, ${rows.column('lastMessageAt')}, ${sql.timestamp(new Date())} FROM ${rows.from} WHERE true `
-      + `ON CONFLICT ("name") DO UPDATE SET "messageCount" = "Topic"."messageCount" + excluded."messageCount", "lastMessageAt" = excluded."lastMessageAt"`,
-      ...sql.params,
-    ))
+    writes.push(executeRaw((sql) => {
+      const rows = sql.records(topics, { name: 'text', messages: 'int', lastMessageAt: 'timestamp' })
+      return `INSERT INTO "Topic" ("name", "messageCount", "lastMessageAt", "createdAt") `
+        + `SELECT ${rows.column('name')}, ${rows.column('messages')}, ${rows.column('lastMessageAt')}, ${sql.timestamp(new Date())} FROM ${rows.from} WHERE true `
+        + `ON CONFLICT ("name") DO UPDATE SET "messageCount" = "Topic"."messageCount" + excluded."messageCount", "lastMessageAt" = excluded."lastMessageAt"`
+    }))
   }
   await Promise.all(writes)
 }

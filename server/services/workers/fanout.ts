@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { batchWriter } from '../../utils/batch'
-import { queryRaw, rawStatement, useDb, type Db } from '../../utils/db'
+import { executeRaw, queryRaw, useDb } from '../../utils/db'
 import { useQueues } from '../queue'
 import type { FanoutJob, PushJob } from './jobs'
 
@@ -18,12 +18,12 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
   const [notification] = await queryRaw<{ topic: string, title: string, body: string, url: string | null, priority: number, createdAt: Date, fannedOutAt: Date | null }>(sql =>
     `SELECT "topic", "title", "body", "url", "priority", "createdAt", "fannedOutAt" FROM "Notification" WHERE "id" = ${sql.param(notificationId)}`)
   if (!notification || notification.fannedOutAt) return
-  const devices = await pushDevices(db, notification.topic, notificationId)
+  const devices = await pushDevices(notification.topic, notificationId)
   const payload = pushPayload({ id: notificationId, ...notification })
   const queues = useQueues()
   for (let start = 0; start < devices.length; start += BATCH) {
     const batch = devices.slice(start, start + BATCH)
-    const byDevice = new Map((await insertDeliveries(db, notificationId, batch.map(d => d.id))).map(d => [d.deviceId, d]))
+    const byDevice = new Map((await insertDeliveries(notificationId, batch.map(d => d.id))).map(d => [d.deviceId, d]))
     // Rows that were there already (this fanout ran before a crash): push only those still queued.
     const known = batch.filter(d => !byDevice.has(d.id))
     if (known.length > 0) {
@@ -49,8 +49,7 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
 
 /** The notifications fanned out in one turn of the event loop, marked with one statement. */
 const fannedOut = batchWriter<string>(async (ids) => {
-  const sql = rawStatement()
-  await useDb().$executeRawUnsafe(`UPDATE "Notification" SET "fannedOutAt" = ${sql.timestamp(new Date())} WHERE "id" IN ${sql.list(ids)}`, ...sql.params)
+  await executeRaw(sql => `UPDATE "Notification" SET "fannedOutAt" = ${sql.timestamp(new Date())} WHERE "id" IN ${sql.list(ids)}`)
 })
 
 /**
@@ -58,15 +57,12 @@ const fannedOut = batchWriter<string>(async (ids) => {
  * notification in their inbox: the ones allowed to read the topic when it was published
  * (storeNotification checked their permissions then). One statement.
  */
-async function pushDevices(db: Db, topic: string, notificationId: string) {
-  const sql = rawStatement()
-  return db.$queryRawUnsafe<{ id: string, endpoint: string, p256dh: string, auth: string }[]>(
+function pushDevices(topic: string, notificationId: string) {
+  return queryRaw<{ id: string, endpoint: string, p256dh: string, auth: string }>(sql =>
     `SELECT d."id", d."endpoint", d."p256dh", d."auth" FROM "Subscription" s `
     + `JOIN "InboxItem" i ON i."userId" = s."userId" AND i."notificationId" = ${sql.param(notificationId)} `
     + `JOIN "Device" d ON d."userId" = s."userId" AND d."disabledAt" IS NULL `
-    + `WHERE s."topic" = ${sql.param(topic)} AND s."push" = true`,
-    ...sql.params,
-  )
+    + `WHERE s."topic" = ${sql.param(topic)} AND s."push" = true`)
 }
 
 /**
@@ -75,17 +71,14 @@ async function pushDevices(db: Db, topic: string, notificationId: string) {
  * same fanout inserted before is left as it is (ON CONFLICT DO NOTHING): only the rows inserted
  * here come back. ("WHERE true": SQLite needs it to read ON CONFLICT after INSERT … SELECT.)
  */
-async function insertDeliveries(db: Db, notificationId: string, deviceIds: string[]) {
-  const sql = rawStatement()
-  const batch = sql.records(deviceIds.map(deviceId => ({ id: randomUUID(), deviceId })), { id: 'text', deviceId: 'text' })
-  const notification = sql.param(notificationId)
-  const now = sql.timestamp(new Date())
-  return db.$queryRawUnsafe<{ id: string, deviceId: string, status: string }[]>(
-    `INSERT INTO "Delivery" ("id", "notificationId", "deviceId", "status", "attempts", "log", "createdAt", "updatedAt") `
-    + `SELECT ${batch.column('id')}, ${notification}, ${batch.column('deviceId')}, 'queued', 0, '[]', ${now}, ${now} FROM ${batch.from} WHERE true `
-    + `ON CONFLICT ("notificationId", "deviceId") DO NOTHING RETURNING "id", "deviceId", "status"`,
-    ...sql.params,
-  )
+function insertDeliveries(notificationId: string, deviceIds: string[]) {
+  return queryRaw<{ id: string, deviceId: string, status: string }>((sql) => {
+    const batch = sql.records(deviceIds.map(deviceId => ({ id: randomUUID(), deviceId })), { id: 'text', deviceId: 'text' })
+    const now = sql.timestamp(new Date())
+    return `INSERT INTO "Delivery" ("id", "notificationId", "deviceId", "status", "attempts", "log", "createdAt", "updatedAt") `
+      + `SELECT ${batch.column('id')}, ${sql.param(notificationId)}, ${batch.column('deviceId')}, 'queued', 0, '[]', ${now}, ${now} FROM ${batch.from} WHERE true `
+      + `ON CONFLICT ("notificationId", "deviceId") DO NOTHING RETURNING "id", "deviceId", "status"`
+  })
 }
 
 /** `{id, topic, title, body, url, priority, createdAt}`, the body shortened to fit a push. */

@@ -1,4 +1,4 @@
-import { rawStatement, useDb, type Db } from '../../utils/db'
+import { executeRaw, queryRaw, useDb } from '../../utils/db'
 import type { ResultJob } from './jobs'
 
 const BATCH_MAX = 200
@@ -45,9 +45,7 @@ async function flush() {
 async function write(jobs: ResultJob[]) {
   const db = useDb()
   const byDelivery = Map.groupBy(jobs, j => j.deliveryId)
-  const read = rawStatement()
-  const rows = await db.$queryRawUnsafe<{ id: string, log: string }[]>(
-    `SELECT "id", "log" FROM "Delivery" WHERE "id" IN ${read.list([...byDelivery.keys()])}`, ...read.params)
+  const rows = await queryRaw<{ id: string, log: string }>(sql => `SELECT "id", "log" FROM "Delivery" WHERE "id" IN ${sql.list([...byDelivery.keys()])}`)
   const updates: Row[] = []
   const expiredDevices = new Set<string>()
   for (const row of rows) {
@@ -65,7 +63,7 @@ async function write(jobs: ResultJob[]) {
     updates.push({ id: row.id, status: state.status, attempts: last.attempt, statusCode: state.statusCode, error: state.error, log: JSON.stringify(entries) })
   }
   const writes = []
-  if (updates.length > 0) writes.push(updateDeliveries(db, updates, new Date()))
+  if (updates.length > 0) writes.push(updateDeliveries(updates, new Date()))
   if (expiredDevices.size > 0) {
     writes.push(db.device.updateMany({ where: { id: { in: [...expiredDevices] }, disabledAt: null }, data: { disabledAt: new Date() } }))
   }
@@ -84,14 +82,12 @@ interface Row {
 }
 
 /** One UPDATE for the whole batch (see `rawStatement`): the same statement text whatever its size. */
-function updateDeliveries(db: Db, rows: Row[], at: Date) {
-  const sql = rawStatement()
-  const batch = sql.records(rows, { id: 'text', status: 'text', attempts: 'int', statusCode: 'int', error: 'text', log: 'text' })
-  const set = (['status', 'attempts', 'statusCode', 'error', 'log'] as const).map(name => `"${name}" = ${batch.column(name)}`).join(', ')
-  return db.$executeRawUnsafe(
-    `UPDATE "Delivery" SET ${set}, "updatedAt" = ${sql.timestamp(at)} FROM ${batch.from} WHERE "Delivery"."id" = ${batch.column('id')}`,
-    ...sql.params,
-  )
+function updateDeliveries(rows: Row[], at: Date) {
+  return executeRaw((sql) => {
+    const batch = sql.records(rows, { id: 'text', status: 'text', attempts: 'int', statusCode: 'int', error: 'text', log: 'text' })
+    const set = (['status', 'attempts', 'statusCode', 'error', 'log'] as const).map(name => `"${name}" = ${batch.column(name)}`).join(', ')
+    return `UPDATE "Delivery" SET ${set}, "updatedAt" = ${sql.timestamp(at)} FROM ${batch.from} WHERE "Delivery"."id" = ${batch.column('id')}`
+  })
 }
 
 /** Writes what is waiting now (at shutdown). */
