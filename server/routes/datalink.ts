@@ -1,5 +1,6 @@
 import { closeDatalink, datalinkMessage, openDatalink } from '../services/realtime/datalink'
 import { sourceByToken } from '../services/sources'
+import { useHub } from '../services/realtime'
 
 // /datalink: producers publish. Auth: the source token (Authorization: Bearer or ?token=).
 export default defineWebSocketHandler({
@@ -9,6 +10,8 @@ export default defineWebSocketHandler({
     const source = await sourceByToken(token)
     if (!source) rejectUpgrade(401, 'Invalid or revoked source token')
     if (source.status !== 'active') rejectUpgrade(403, `Source "${source.name}" is ${source.status}`)
+    const max = mercuryConfig().maxConnectionsPerSource
+    if (useHub().sourceConnections(source.id).length >= max) rejectUpgrade(429, `At most ${max} connections per source`)
     request.context!.sourceId = source.id
     request.context!.tokenHash = source.tokenHash
   }),

@@ -41,6 +41,8 @@ export interface MercuryConfig {
   /** Frames per second one /datalink connection may send. */
   datalinkFrameRate: number
   maxConnectionsPerUser: number
+  /** Open /datalink connections per source (per instance): bounds what a leaked token can hold. */
+  maxConnectionsPerSource: number
   maxSubscriptionsPerConnection: number
   /** Origins besides the server's own that may use the session cookie (comma separated). */
   allowedOrigins: string[]
@@ -94,6 +96,7 @@ export function mercuryConfig(): MercuryConfig {
     channelFrameRate: intFromEnv('MERCURY_CHANNEL_FRAME_RATE', 50),
     datalinkFrameRate: intFromEnv('MERCURY_DATALINK_FRAME_RATE', 5000),
     maxConnectionsPerUser: intFromEnv('MERCURY_MAX_CONNECTIONS_PER_USER', 100),
+    maxConnectionsPerSource: intFromEnv('MERCURY_MAX_CONNECTIONS_PER_SOURCE', 100),
     maxSubscriptionsPerConnection: intFromEnv('MERCURY_MAX_SUBSCRIPTIONS', 200),
     allowedOrigins: (process.env.MERCURY_ALLOWED_ORIGINS ?? '').split(',').map(o => o.trim()).filter(Boolean),
     trustProxy: process.env.MERCURY_TRUST_PROXY === '1',

@@ -22,14 +22,20 @@ export class TestSocket {
     this.closed = new Promise(resolve => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })))
   }
 
-  /** Opens a socket; rejects with the HTTP status when the upgrade is refused. */
+  /** Opens a socket; rejects with the HTTP status and body when the upgrade is refused. */
   static open(url: string, options: { token?: string, headers?: Record<string, string> } = {}): Promise<TestSocket> {
     const target = new URL(url.replace(/^http/, 'ws'))
     if (options.token) target.searchParams.set('token', options.token)
     const ws = new WebSocket(target, { headers: options.headers })
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new TestSocket(ws)))
-      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode })))
+      ws.once('unexpected-response', (_req, res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => body += chunk)
+        res.on('end', () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body })))
+        res.on('error', () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body })))
+      })
       ws.once('error', reject)
     })
   }

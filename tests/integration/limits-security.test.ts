@@ -16,6 +16,7 @@ beforeAll(async () => {
       MERCURY_SOURCE_RATE_LIMIT: '20',
       MERCURY_CHANNEL_FRAME_RATE: '5',
       MERCURY_MAX_CONNECTIONS_PER_USER: '3',
+      MERCURY_MAX_CONNECTIONS_PER_SOURCE: '2',
       MERCURY_MAX_SUBSCRIPTIONS: '2',
       MERCURY_TRUST_PROXY: '1',
     },
@@ -79,6 +80,32 @@ describe('limits', () => {
         return false
       }
     }).toBe(true)
+  })
+})
+
+describe('connections per source', () => {
+  it('refuses a /datalink upgrade past the limit with 429, for that source only, until one closes', async () => {
+    const fleet = await createActiveSource(admin, 'fleet', 'lim.fleet.*')
+    const open = await Promise.all([1, 2].map(() => TestSocket.open(`${server.url}/datalink`, { token: fleet.token })))
+    const refused = TestSocket.open(`${server.url}/datalink`, { token: fleet.token })
+    await expect(refused).rejects.toMatchObject({ status: 429 })
+    await expect(refused).rejects.toMatchObject({ body: expect.stringContaining('At most 2 connections per source') })
+    // The connections it has still publish; another source is not counted against this one.
+    expect(await open[0]!.request({ type: 'publish', topic: 'lim.fleet.a', data: 1 })).toMatchObject({ type: 'ack' })
+    const other = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
+    await other.close()
+    await open[1]!.close()
+    await expect.poll(async () => {
+      try {
+        const ws = await TestSocket.open(`${server.url}/datalink`, { token: fleet.token })
+        await ws.close()
+        return true
+      }
+      catch {
+        return false
+      }
+    }).toBe(true)
+    await open[0]!.close()
   })
 })
 
