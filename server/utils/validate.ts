@@ -64,7 +64,10 @@ const DISCARD_MAX_BYTES = 16 * 1024 * 1024
 export async function readLimitedBody(event: H3Event, limit = mercuryConfig().maxBodyBytes): Promise<string> {
   const req = event.node.req as typeof event.node.req & { [RAW_BODY]?: Promise<Buffer> }
   const declared = Number(req.headers['content-length'] ?? 0)
-  if (declared > limit) throw tooLarge(limit)
+  if (declared > limit) {
+    discardRest(req)
+    throw tooLarge(limit)
+  }
   if (req[RAW_BODY]) return (await readRawBody(event, 'utf8')) ?? ''
   if (!declared && !/\bchunked\b/i.test(String(req.headers['transfer-encoding'] ?? ''))) return ''
   const body = new Promise<Buffer>((resolve, reject) => {
@@ -78,11 +81,7 @@ export async function readLimitedBody(event: H3Event, limit = mercuryConfig().ma
       if (size <= limit) return chunks.push(chunk)
       stop()
       reject(tooLarge(limit))
-      let dropped = 0
-      req.on('data', (more: Buffer) => {
-        dropped += more.length
-        if (dropped > DISCARD_MAX_BYTES) req.socket.destroy()
-      })
+      discardRest(req)
     }
     const onEnd = () => {
       stop()
@@ -96,6 +95,19 @@ export async function readLimitedBody(event: H3Event, limit = mercuryConfig().ma
   })
   req[RAW_BODY] = body
   return (await body).toString('utf8')
+}
+
+/**
+ * What the client still sends of a refused body is read and dropped (Node would otherwise read it
+ * all to keep the connection alive, whatever its declared length); past DISCARD_MAX_BYTES the
+ * connection is cut.
+ */
+function discardRest(req: H3Event['node']['req']): void {
+  let dropped = 0
+  req.on('data', (more: Buffer) => {
+    dropped += more.length
+    if (dropped > DISCARD_MAX_BYTES) req.socket.destroy()
+  })
 }
 
 function tooLarge(limit: number) {

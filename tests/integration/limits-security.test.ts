@@ -1,4 +1,5 @@
 import http from 'node:http'
+import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
@@ -167,6 +168,41 @@ describe('body size', () => {
     // A small body in chunks is read as before.
     const small = await chunkedPost('/api/auth/login', JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }).slice(0, -1), 0)
     expect(small.status).toBe(200)
+  })
+
+  it('answers 413 to a declared Content-Length over the limit and cuts a client that goes on sending', async () => {
+    // A raw client that keeps writing its declared 256 MiB whatever the answer.
+    const { host, port } = new URL(server.url)
+    const result = await new Promise<{ head: string, sentMb: number, cut: boolean }>((resolve) => {
+      const socket = net.connect(Number(port), host.split(':')[0])
+      let head = ''
+      let sentMb = 0
+      let done = false
+      const finish = (cut: boolean) => {
+        if (done) return
+        done = true
+        socket.destroy()
+        resolve({ head, sentMb, cut })
+      }
+      socket.on('data', (d: Buffer) => head += d.toString('latin1'))
+      socket.on('error', () => finish(true))
+      socket.on('close', () => finish(true))
+      socket.write(`POST /api/auth/login HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${256 * 1024 * 1024}\r\n\r\n`)
+      const chunk = Buffer.alloc(1024 * 1024, ' ')
+      const pump = () => {
+        while (!done && sentMb < 256) {
+          sentMb++
+          if (!socket.write(chunk)) return socket.once('drain', pump)
+        }
+        if (!done) setTimeout(() => finish(false), 2000)
+      }
+      pump()
+    })
+    expect(result.head).toMatch(/^HTTP\/1\.1 413 /)
+    expect(result.head).toContain('larger than')
+    // Node would read the whole declared length to keep the connection: Mercury stops after 16 MiB.
+    expect(result.cut).toBe(true)
+    expect(result.sentMb).toBeLessThan(128)
   })
 })
 
