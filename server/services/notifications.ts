@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { NotificationInput } from '#shared/schemas/messages'
 import { topicMatches } from '#shared/utils/topics'
-import { batchWriter } from '../utils/batch'
+import { batchLoader, batchWriter } from '../utils/batch'
 import { executeRaw, queryRaw, useDb } from '../utils/db'
 
 export interface NewNotification {
@@ -24,24 +24,25 @@ export function onNotification(hook: NotificationHook): void {
 }
 
 /**
- * The users subscribed to the topic who may read it (admins, own grants, group grants). One
- * statement (see `rawStatement`): Prisma would read subscriptions, users, grants, groups and
- * memberships apart.
+ * The users subscribed to each topic who may read it (admins, own grants, group grants). One
+ * statement for all the topics of notifications published in the same turn (see `batchLoader`,
+ * `rawStatement`): Prisma would read subscriptions, users, grants, groups and memberships apart,
+ * for each notification.
  */
-async function subscribedReaders(topic: string): Promise<string[]> {
-  const readers = new Set<string>()
+const subscribedReaders = batchLoader<string, string[]>(async (topics) => {
+  const readers = new Map<string, Set<string>>(topics.map(topic => [topic, new Set()]))
   // topic NULL: an admin, who reads everything.
-  const rows = await queryRaw<{ userId: string, topic: string | null }>((sql) => {
-    const subscribers = `(SELECT s."userId" FROM "Subscription" s WHERE s."topic" = ${sql.param(topic)})`
-    return `SELECT u."id" AS "userId", NULL AS "topic" FROM "User" u WHERE u."role" = 'admin' AND u."id" IN ${subscribers} `
-      + `UNION ALL SELECT g."userId", g."topic" FROM "Grant" g WHERE g."read" = true AND g."userId" IN ${subscribers} `
-      + `UNION ALL SELECT m."userId", g."topic" FROM "Grant" g JOIN "Membership" m ON m."groupId" = g."groupId" WHERE g."read" = true AND m."userId" IN ${subscribers}`
+  const rows = await queryRaw<{ subscribed: string, userId: string, topic: string | null }>((sql) => {
+    const wanted = sql.list(topics)
+    return `SELECT s."topic" AS "subscribed", u."id" AS "userId", NULL AS "topic" FROM "Subscription" s JOIN "User" u ON u."id" = s."userId" WHERE u."role" = 'admin' AND s."topic" IN ${wanted} `
+      + `UNION ALL SELECT s."topic", g."userId", g."topic" FROM "Subscription" s JOIN "Grant" g ON g."userId" = s."userId" WHERE g."read" = true AND s."topic" IN ${wanted} `
+      + `UNION ALL SELECT s."topic", m."userId", g."topic" FROM "Subscription" s JOIN "Membership" m ON m."userId" = s."userId" JOIN "Grant" g ON g."groupId" = m."groupId" WHERE g."read" = true AND s."topic" IN ${wanted}`
   })
   for (const row of rows) {
-    if (row.topic === null || topicMatches(row.topic, topic)) readers.add(row.userId)
+    if (row.topic === null || topicMatches(row.topic, row.subscribed)) readers.get(row.subscribed)?.add(row.userId)
   }
-  return [...readers]
-}
+  return new Map([...readers].map(([topic, users]) => [topic, [...users]]))
+}, [])
 
 /**
  * Stores the notification and puts it in the inbox of every subscriber who may read the topic,
@@ -49,7 +50,8 @@ async function subscribedReaders(topic: string): Promise<string[]> {
  * The offset is filled in by notificationPublished() once the stream has assigned it.
  */
 export async function storeNotification(n: NewNotification): Promise<string[]> {
-  const readers = await subscribedReaders(n.topic)
+  // A copy: notifications of the same topic in one batch share the loader's array.
+  const readers = [...await subscribedReaders(n.topic)]
   await storeBatch({ n, readers })
   return readers
 }

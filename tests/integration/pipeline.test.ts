@@ -213,6 +213,40 @@ describe('devices API', () => {
     await expect.poll(async () => (await deliveriesOf(alice.client, deviceId)).filter(d => d.status === 'sent').length, { timeout: 10_000 }).toBe(30)
   })
 
+  it('keeps the notifications of a burst over several topics and readers apart', async () => {
+    // Published together, their readers and devices are read in shared statements: each
+    // notification must still reach exactly its own readers and their devices.
+    const own = await createReader(admin, 'own-mix', 'alerts.mix.a')
+    const grouped = await createReader(admin, 'group-mix', null)
+    const nopush = await createReader(admin, 'nopush-mix', 'alerts.mix.*')
+    const outsider = await createReader(admin, 'outsider-mix', 'alerts.mix.b')
+    const group = await admin.post('/api/admin/groups', { name: 'mix' })
+    expect((await admin.post(`/api/admin/groups/${group.body.id}/members`, { userId: grouped.id })).status).toBe(201)
+    expect((await admin.post('/api/admin/grants', { groupId: group.body.id, topic: 'alerts.mix.b', read: true })).status).toBe(201)
+    for (const [reader, topic, withPush] of [[own, 'alerts.mix.a', true], [grouped, 'alerts.mix.b', true], [nopush, 'alerts.mix.a', false], [nopush, 'alerts.mix.b', false], [outsider, 'alerts.mix.b', true]] as const) {
+      expect((await reader.client.post('/api/subscriptions', { topic, push: withPush })).status).toBe(201)
+    }
+    for (const [reader, name] of [[own, 'own-mix'], [grouped, 'group-mix'], [nopush, 'nopush-mix'], [outsider, 'outsider-mix']] as const) await registerDevice(reader.client, name)
+    // The outsider's grant goes: subscribed still, no longer allowed to read.
+    const [outsiderGrant] = (await admin.get(`/api/admin/grants?userId=${outsider.id}`)).body as { id: string }[]
+    expect((await admin.delete(`/api/admin/grants/${outsiderGrant!.id}`)).status).toBe(204)
+    const published = await Promise.all(Array.from({ length: 20 }, (_, i) => notify(i % 2 ? 'alerts.mix.b' : 'alerts.mix.a', `Mix ${i}`)))
+    expect(published.map(r => r.status)).toEqual(Array(20).fill(201))
+    const idsOf = (topic: string) => new Set(published.filter(r => r.body.topic === topic).map(r => r.body.id as string))
+    const inboxOf = async (client: ApiClient) => new Set(((await client.get('/api/inbox?limit=100')).body.items as { id: string }[]).map(i => i.id))
+    expect(await inboxOf(own.client)).toEqual(idsOf('alerts.mix.a'))
+    expect(await inboxOf(grouped.client)).toEqual(idsOf('alerts.mix.b'))
+    expect(await inboxOf(nopush.client)).toEqual(new Set([...idsOf('alerts.mix.a'), ...idsOf('alerts.mix.b')]))
+    // Subscribed to alerts.mix.b, but no longer allowed to read it: nothing.
+    expect(await inboxOf(outsider.client)).toEqual(new Set())
+    await expect.poll(() => push.to('own-mix').length + push.to('group-mix').length, { timeout: 15_000 }).toBe(20)
+    expect(new Set(push.to('own-mix').map(p => p.payload?.id))).toEqual(idsOf('alerts.mix.a'))
+    expect(new Set(push.to('group-mix').map(p => p.payload?.id))).toEqual(idsOf('alerts.mix.b'))
+    expect(push.to('own-mix')).toHaveLength(10)
+    expect(push.to('nopush-mix')).toEqual([])
+    expect(push.to('outsider-mix')).toEqual([])
+  })
+
   it('lists and deletes own devices only', async () => {
     const dave = await createReader(admin, 'dave', 'alerts.*')
     const id = await registerDevice(dave.client, 'dave-tablet')

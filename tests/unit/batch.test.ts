@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { batchWriter } from '../../server/utils/batch'
+import { batchLoader, batchWriter } from '../../server/utils/batch'
 
 const tick = () => new Promise(resolve => setImmediate(resolve))
 
@@ -71,5 +71,44 @@ describe('batchWriter', () => {
     // And it goes on writing afterwards.
     await add('e')
     expect(batches.at(-1)).toEqual(['e'])
+  })
+})
+
+describe('batchLoader', () => {
+  it('reads the keys asked for in one turn with one load, each distinct key once, in order', async () => {
+    const loads: string[][] = []
+    const read = batchLoader<string, number>(async (keys) => {
+      loads.push(keys)
+      return new Map(keys.filter(k => k !== 'gone').map(k => [k, k.length]))
+    }, -1)
+    const values = await Promise.all(['a', 'bb', 'a', 'gone', 'ccc'].map(read))
+    expect(values).toEqual([1, 2, 1, -1, 3])
+    expect(loads).toEqual([['a', 'bb', 'gone', 'ccc']])
+    // Nothing is kept: the next turn reads again.
+    expect(await read('a')).toBe(1)
+    expect(loads).toEqual([['a', 'bb', 'gone', 'ccc'], ['a']])
+  })
+
+  it('reads at most max keys at a time, and gathers what is asked meanwhile into the next load', async () => {
+    const loads: string[][] = []
+    const read = batchLoader<string, string>(async (keys) => {
+      loads.push(keys)
+      return new Map(keys.map(k => [k, k.toUpperCase()]))
+    }, '', 2)
+    const first = ['a', 'b', 'c'].map(read)
+    await tick()
+    const later = read('d')
+    expect(await Promise.all([...first, later])).toEqual(['A', 'B', 'C', 'D'])
+    expect(loads).toEqual([['a', 'b'], ['c', 'd']])
+  })
+
+  it('fails the key whose read fails alone, and every key at once when the database is down', async () => {
+    const read = batchLoader<string, string>(async (keys) => {
+      if (keys.includes('down')) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { name: 'DriverAdapterError' })
+      if (keys.includes('bad')) throw new Error('bad key')
+      return new Map(keys.map(k => [k, k]))
+    }, '')
+    expect((await Promise.allSettled(['a', 'bad', 'c'].map(read))).map(r => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((await Promise.allSettled(['a', 'down'].map(read))).map(r => r.status)).toEqual(['rejected', 'rejected'])
   })
 })

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { batchWriter } from '../../utils/batch'
+import { batchLoader, batchWriter } from '../../utils/batch'
 import { executeRaw, queryRaw, useDb } from '../../utils/db'
 import { useQueues } from '../queue'
 import type { FanoutJob, PushJob } from './jobs'
 
 const BATCH = 500
+// Notifications whose devices are read together: each may bring thousands of rows.
+const DEVICE_READ_BATCH = 32
 // Push services accept 4,096 bytes of payload; encryption adds about 100.
 const MAX_PAYLOAD_BYTES = 3800
 
@@ -15,11 +17,10 @@ const MAX_PAYLOAD_BYTES = 3800
  */
 export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
   const db = useDb()
-  const [notification] = await queryRaw<{ topic: string, title: string, body: string, url: string | null, priority: number, createdAt: Date, fannedOutAt: Date | null }>(sql =>
-    `SELECT "topic", "title", "body", "url", "priority", "createdAt", "fannedOutAt" FROM "Notification" WHERE "id" = ${sql.param(notificationId)}`)
-  if (!notification || notification.fannedOutAt) return
-  const devices = await pushDevices(notification.topic, notificationId)
-  const payload = pushPayload({ id: notificationId, ...notification })
+  const notification = await unfannedNotification(notificationId)
+  if (!notification) return
+  const devices = await pushDevices(notificationId)
+  const payload = pushPayload(notification)
   const queues = useQueues()
   for (let start = 0; start < devices.length; start += BATCH) {
     const batch = devices.slice(start, start + BATCH)
@@ -52,18 +53,40 @@ const fannedOut = batchWriter<string>(async (ids) => {
   await executeRaw(sql => `UPDATE "Notification" SET "fannedOutAt" = ${sql.timestamp(new Date())} WHERE "id" IN ${sql.list(ids)}`)
 })
 
+interface FanoutNotification { id: string, topic: string, title: string, body: string, url: string | null, priority: number, createdAt: Date }
+
 /**
- * The enabled devices of the users subscribed to the topic with push on who have the
- * notification in their inbox: the ones allowed to read the topic when it was published
- * (storeNotification checked their permissions then). One statement.
+ * The notification, unless it is gone or was fanned out already. The fanouts that start in one
+ * turn read theirs with one statement (`batchLoader`).
  */
-function pushDevices(topic: string, notificationId: string) {
-  return queryRaw<{ id: string, endpoint: string, p256dh: string, auth: string }>(sql =>
-    `SELECT d."id", d."endpoint", d."p256dh", d."auth" FROM "Subscription" s `
-    + `JOIN "InboxItem" i ON i."userId" = s."userId" AND i."notificationId" = ${sql.param(notificationId)} `
-    + `JOIN "Device" d ON d."userId" = s."userId" AND d."disabledAt" IS NULL `
-    + `WHERE s."topic" = ${sql.param(topic)} AND s."push" = true`)
-}
+const unfannedNotification = batchLoader<string, FanoutNotification | null>(async (ids) => {
+  const rows = await queryRaw<FanoutNotification>(sql =>
+    `SELECT "id", "topic", "title", "body", "url", "priority", "createdAt" FROM "Notification" WHERE "id" IN ${sql.list(ids)} AND "fannedOutAt" IS NULL`)
+  return new Map(rows.map(row => [row.id, row]))
+}, null)
+
+interface PushDevice { id: string, endpoint: string, p256dh: string, auth: string }
+
+/**
+ * The enabled devices of the users subscribed to the notification's topic with push on who have
+ * it in their inbox: the ones allowed to read the topic when it was published (storeNotification
+ * checked their permissions then). One statement for the fanouts of one turn.
+ */
+const pushDevices = batchLoader<string, PushDevice[]>(async (notificationIds) => {
+  const rows = await queryRaw<PushDevice & { notificationId: string }>(sql =>
+    `SELECT i."notificationId", d."id", d."endpoint", d."p256dh", d."auth" FROM "InboxItem" i `
+    + `JOIN "Notification" n ON n."id" = i."notificationId" `
+    + `JOIN "Subscription" s ON s."userId" = i."userId" AND s."topic" = n."topic" AND s."push" = true `
+    + `JOIN "Device" d ON d."userId" = i."userId" AND d."disabledAt" IS NULL `
+    + `WHERE i."notificationId" IN ${sql.list(notificationIds)}`)
+  const devices = new Map<string, PushDevice[]>()
+  for (const { notificationId, ...device } of rows) {
+    const list = devices.get(notificationId)
+    if (list) list.push(device)
+    else devices.set(notificationId, [device])
+  }
+  return devices
+}, [], DEVICE_READ_BATCH)
 
 /**
  * One INSERT for a batch of queued deliveries (Prisma's createMany compiles every row: about

@@ -29,7 +29,8 @@ export function startWorkers(): () => void {
   const { pushConcurrency, pushThreads } = mercuryConfig()
   configurePushEncryption(pushThreads)
   const queues = useQueues()
-  queues.fanout.process(runFanout, 4)
+  // Fanouts that run together share their reads (see fanout.ts): a burst is read in batches.
+  queues.fanout.process(runFanout, 32)
   queues.push.process(runPush, pushConcurrency)
   // Each waiting result job holds a slot until its batch is written: allow a whole batch.
   queues.result.process(runResult, 256)
