@@ -35,7 +35,11 @@ export function encodeTextFrame(text: string): Buffer {
 
 /** What the hub needs of a WebSocket peer; the routes adapt crossws peers to it. */
 export interface Socket {
-  send(frame: string | SharedFrame): void
+  /**
+   * Sends a frame. True when it went straight out; false when it had to wait behind what is
+   * already queued (the peer reads slower than it is written to): then see bufferedAmount().
+   */
+  send(frame: string | SharedFrame): boolean
   close(code: number, reason: string): void
   /** Drops the TCP connection without a closing handshake. */
   terminate(): void
@@ -90,7 +94,8 @@ export const CLOSE = {
  */
 export class Hub {
   private readonly connections = new Map<string, Connection>()
-  private readonly topics = new Map<string, Set<Connection>>()
+  /** Per topic, its connections with their state for it (the same object as in conn.topics). */
+  private readonly topics = new Map<string, Map<Connection, TopicState>>()
   private readonly users = new Map<string, Set<Connection>>()
   private readonly sources = new Map<string, Set<Connection>>()
   private readonly layerTopics = new Map<string, Promise<void>>()
@@ -123,9 +128,7 @@ export class Hub {
    * restarted, each connection is told with a `subscribed` frame with recovered:false.
    */
   private async resync(topic: string) {
-    const members = [...this.topics.get(topic) ?? []]
-    const states = members.map(conn => [conn, conn.topics.get(topic)] as const)
-      .filter((pair): pair is readonly [Connection, TopicState] => pair[1] !== undefined && pair[1].buffer === null)
+    const states = [...this.topics.get(topic) ?? []].filter(([, state]) => state.buffer === null)
     if (states.length === 0) return
     for (const [, state] of states) state.buffer = []
     try {
@@ -182,10 +185,10 @@ export class Hub {
     conn.topics.set(topic, state)
     let members = this.topics.get(topic)
     if (!members) {
-      members = new Set()
+      members = new Map()
       this.topics.set(topic, members)
     }
-    members.add(conn)
+    members.set(conn, state)
     try {
       await this.ensureLayerSubscription(topic)
       if (since === undefined) {
@@ -274,12 +277,10 @@ export class Hub {
     const members = this.topics.get(topic)
     if (!members) return
     const shared = new SharedFrame(entry.frame)
-    for (const conn of members) {
-      const state = conn.topics.get(topic)
-      if (!state) continue
+    members.forEach((state, conn) => {
       if (state.buffer) state.buffer.push(entry)
       else this.sendEntry(conn, state, entry, shared)
-    }
+    })
   }
 
   private sendEntry(conn: Connection, state: TopicState, entry: StreamEntry, shared?: SharedFrame) {
@@ -288,14 +289,15 @@ export class Hub {
     this.send(conn, shared ?? entry.frame)
   }
 
-  /** Sends a frame, or drops the connection when it has fallen too far behind. */
+  /**
+   * Sends a frame, and drops the connection once it has fallen too far behind. What is waiting is
+   * only measured when the frame could not go straight out: a peer that keeps up costs no check.
+   */
   send(conn: Connection, frame: string | SharedFrame): void {
-    if (conn.closed) return
+    if (conn.closed || conn.socket.send(frame)) return
     if (conn.socket.bufferedAmount() > this.options.maxBufferedBytes) {
       this.disconnect(conn, CLOSE.SLOW_CONSUMER, 'slow consumer: too many unsent messages')
-      return
     }
-    conn.socket.send(frame)
   }
 
   disconnect(conn: Connection, code: number, reason: string): void {

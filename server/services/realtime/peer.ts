@@ -43,9 +43,11 @@ export function connectionFor<T extends object>(peer: Peer, kind: Connection['ki
   const plain = !ws._extensions || Object.keys(ws._extensions).length === 0
   const socket: Socket = {
     send: (frame) => {
-      if (typeof frame === 'string') return peer.send(frame)
-      if (canWriteRaw(ws, plain)) ws._socket!.write(frame.wire)
+      // Raw: the socket's own answer (false once more than its high-water mark is waiting).
+      if (typeof frame !== 'string' && canWriteRaw(ws, plain)) return ws._socket!.write(frame.wire)
+      if (typeof frame === 'string') peer.send(frame)
       else if (ws.readyState === OPEN) ws.send(frame.text, TEXT)
+      return false
     },
     close: (code, reason) => peer.close(code, reason),
     terminate: () => peer.terminate(),
