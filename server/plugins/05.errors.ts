@@ -1,15 +1,23 @@
+import { STATUS_CODES } from 'node:http'
 import type { H3Error } from 'h3'
 
-// Runs before the error handler renders the answer: a database that cannot answer becomes a 503
-// with Retry-After, not a 500, and the server recovers by itself once the database is back.
+// Runs before the error handler renders the answer: a client error gets its reason phrase, and a
+// database that cannot answer becomes a 503 with Retry-After, not a 500, and the server recovers
+// by itself once the database is back.
 export default defineNitroPlugin((nitro) => {
   nitro.hooks.hook('error', (error, { event }) => {
-    if (!event || !isDatabaseUnavailable(error)) return
-    const h3 = error as H3Error
-    h3.statusCode = 503
-    h3.statusMessage = 'Service Unavailable'
-    h3.message = 'The database is unavailable; retry shortly'
-    h3.unhandled = false
+    if (!event) return
+    const answer = error as H3Error
+    // A refusal made with only a status code (createError({ statusCode: 403, message })) would go
+    // out as "403 Server Error": give it its standard reason phrase.
+    if (!answer.statusMessage && answer.statusCode >= 400 && answer.statusCode < 500) {
+      answer.statusMessage = STATUS_CODES[answer.statusCode] ?? 'Client Error'
+    }
+    if (!isDatabaseUnavailable(error)) return
+    answer.statusCode = 503
+    answer.statusMessage = 'Service Unavailable'
+    answer.message = 'The database is unavailable; retry shortly'
+    answer.unhandled = false
     setResponseHeader(event, 'retry-after', 5)
   })
 })

@@ -35,6 +35,32 @@ export function nulPath(value: unknown, skip: string[] = [], path = ''): string 
   return null
 }
 
+/**
+ * JSON nesting allowed in a request or frame. Deeper input is refused: JSON.stringify, and any
+ * walk over the value, would exhaust the stack long before the size limits are reached (a 10 KB
+ * body of nested arrays does).
+ */
+export const MAX_JSON_DEPTH = 64
+
+/** Whether a parsed JSON value nests deeper than MAX_JSON_DEPTH (top level: 1). No recursion. */
+export function tooDeep(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false
+  const stack: unknown[] = [value]
+  const depths: number[] = [1]
+  while (stack.length > 0) {
+    const current = stack.pop() as object
+    const depth = depths.pop()!
+    if (depth > MAX_JSON_DEPTH) return true
+    for (const item of Array.isArray(current) ? current : Object.values(current)) {
+      if (item !== null && typeof item === 'object') {
+        stack.push(item)
+        depths.push(depth + 1)
+      }
+    }
+  }
+  return false
+}
+
 export function rejectNul(value: unknown, where: string, skip: string[] = []): void {
   const found = nulPath(value, skip)
   if (found) badRequest(`Invalid ${where}: ${found}: must not contain NUL characters`)
@@ -116,12 +142,15 @@ function tooLarge(limit: number) {
 
 export function parseJson(raw: string): unknown {
   if (raw.trim() === '') return undefined
+  let value: unknown
   try {
-    return JSON.parse(raw)
+    value = JSON.parse(raw)
   }
   catch {
     badRequest('Body is not valid JSON')
   }
+  if (tooDeep(value)) badRequest(`Body is nested deeper than ${MAX_JSON_DEPTH} levels`)
+  return value
 }
 
 /** A JSON body checked against a zod schema; 400 names each wrong field, 413 when too large. */

@@ -110,6 +110,48 @@ describe('connections per source', () => {
   })
 })
 
+describe('nesting', () => {
+  const deep = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`
+
+  it('refuses JSON nested too deep with 400 or bad_request, and takes 64 levels', async () => {
+    // `auth`: a bearer token, 'session' for the reader's session cookie, or none.
+    const post = (path: string, body: string, auth?: string) => fetch(`${server.url}${path}`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...(auth === 'session' ? { cookie: reader.client.cookie } : auth ? { authorization: `Bearer ${auth}` } : {}) },
+    })
+    for (const [path, body, token] of [
+      ['/api/topics/lim.deep/messages', `{"data":${deep(5000)}}`, source.token],
+      ['/api/auth/login', `{"username":${deep(20000)},"password":"x"}`, undefined],
+      ['/api/me/tokens', `{"name":${deep(8000)}}`, 'session'],
+    ] as const) {
+      const res = await post(path, body, token)
+      expect(res.status, path).toBe(400)
+      expect((await res.json()).message, path).toMatch(/nested deeper than 64 levels/)
+    }
+    expect((await post('/api/topics/lim.deep/messages', `{"data":${deep(63)}}`, source.token)).status).toBe(201)
+
+    const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
+    producer.send(`{"type":"publish","ref":"deep","topic":"lim.deep","data":${deep(5000)}}`)
+    expect(await producer.next(f => f.ref === 'deep')).toMatchObject({ type: 'error', code: 'bad_request', message: expect.stringMatching(/nested deeper/) })
+    expect(await producer.request({ type: 'publish', topic: 'lim.deep', data: JSON.parse(deep(63)) })).toMatchObject({ type: 'ack' })
+    await producer.close()
+    const reading = await TestSocket.open(`${server.url}/channel`, { token: reader.token })
+    reading.send(`{"type":"ping","ref":"deep","x":${deep(7000)}}`)
+    expect(await reading.next(f => f.ref === 'deep')).toMatchObject({ type: 'error', code: 'bad_request' })
+    await reading.close()
+  })
+
+  it('answers a refusal with its reason phrase, not "Server Error"', async () => {
+    const res = await fetch(`${server.url}/api/topics/elsewhere/messages`, {
+      method: 'POST', body: '{"data":1}', headers: { 'content-type': 'application/json', 'authorization': `Bearer ${source.token}` },
+    })
+    expect(res.status).toBe(403)
+    expect(res.statusText).toBe('Forbidden')
+    expect(await res.json()).toMatchObject({ statusCode: 403, statusMessage: 'Forbidden' })
+  })
+})
+
 describe('frame size', () => {
   it('answers an oversized frame with an error, and closes with 1009 on one too large to read', async () => {
     const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
