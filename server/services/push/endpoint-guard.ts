@@ -1,27 +1,30 @@
-import { isIP } from 'node:net'
+import { BlockList, isIP } from 'node:net'
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 
 // Push endpoints are URLs given by clients: without this guard Mercury could be made to send
 // requests to hosts inside its own network (SSRF). Checked at registration and at each send.
 
-function ipv4Private(ip: string): boolean {
-  const [a, b] = ip.split('.').map(Number) as [number, number]
-  return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31)
-    || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224
-}
+// Everything a push service cannot be: loopback, private, shared (CGNAT), link-local,
+// unique-local, multicast, reserved and unspecified ranges. Node's BlockList applies the IPv4
+// ranges to IPv4-mapped IPv6 addresses as well (::ffff:127.0.0.1, ::ffff:7f00:1). The IPv6
+// prefixes that carry an IPv4 address inside (IPv4-compatible ::/96, NAT64, 6to4, Teredo) are
+// refused whole: no push service uses them, and the address they lead to could be internal.
+const INTERNAL = new BlockList()
+for (const [network, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
+  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
+  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) INTERNAL.addSubnet(network, prefix, 'ipv4')
+for (const [network, prefix] of [
+  ['::', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 32], ['2001:db8::', 32], ['2002::', 16],
+  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+] as const) INTERNAL.addSubnet(network, prefix, 'ipv6')
 
-/** Loopback, private, link-local, unique-local, multicast or unspecified. */
+/** Loopback, private, link-local, unique-local, multicast, reserved or unspecified. */
 export function isInternalAddress(ip: string): boolean {
   const version = isIP(ip)
-  if (version === 4) return ipv4Private(ip)
-  if (version === 6) {
-    const lower = ip.toLowerCase()
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower)
-    if (mapped) return ipv4Private(mapped[1]!)
-    return lower === '::1' || lower === '::' || lower.startsWith('fc') || lower.startsWith('fd')
-      || lower.startsWith('fe8') || lower.startsWith('fe9') || lower.startsWith('fea') || lower.startsWith('feb') || lower.startsWith('ff')
-  }
-  return false
+  if (version === 0) return false
+  return INTERNAL.check(ip, version === 4 ? 'ipv4' : 'ipv6')
 }
 
 /** Why an endpoint is refused, or null when it is acceptable. */
@@ -35,7 +38,8 @@ export function endpointProblem(endpoint: string, allowInsecure: boolean): strin
   }
   if (allowInsecure) return url.protocol === 'https:' || url.protocol === 'http:' ? null : 'must be an http(s) URL'
   if (url.protocol !== 'https:') return 'must be an https URL'
-  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase()
+  // "localhost." is localhost: a trailing dot only makes the name fully qualified.
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.+$/, '')
   if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal')) {
     return 'must not point at a local host'
   }

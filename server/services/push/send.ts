@@ -2,7 +2,7 @@ import http from 'node:http'
 import https from 'node:https'
 import webpush from 'web-push'
 import { EncryptionThreadError, encryptPush } from './encrypt'
-import { guardedLookup } from './endpoint-guard'
+import { endpointProblem, guardedLookup } from './endpoint-guard'
 import type { VapidKeys } from './vapid'
 
 export interface PushTarget {
@@ -84,6 +84,10 @@ export async function sendPush(target: PushTarget, payload: string, options: Sen
     // A key (or endpoint) that cannot be used: retrying will not help.
     return { statusCode: 400, retryAfterMs: null, error: `cannot encrypt for this device: ${(error as Error).message}` }
   }
+  // Checked again here: an address in the URL itself is never looked up, so guardedLookup (which
+  // checks what a name resolves to) does not see it.
+  const problem = options.allowInsecure ? null : endpointProblem(target.endpoint, false)
+  if (problem) return { statusCode: 400, retryAfterMs: null, error: `refused: the endpoint ${problem}` }
   const secure = url.protocol === 'https:'
   const agent = !secure ? agents.plain : options.allowInsecure ? agents.insecure : agents.guarded
   return new Promise((resolve) => {

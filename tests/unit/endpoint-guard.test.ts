@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest'
+import { endpointProblem, isInternalAddress } from '../../server/services/push/endpoint-guard'
+
+describe('push endpoint guard', () => {
+  it('refuses loopback, private and reserved hosts however the address is written', () => {
+    const refused = [
+      'https://127.0.0.1/a', 'https://127.1/a', 'https://0177.0.0.1/a', 'https://0x7f000001/a', 'https://2130706433/a',
+      'https://10.1.2.3/a', 'https://172.16.0.1/a', 'https://192.168.1.1/a', 'https://169.254.169.254/a', 'https://100.64.0.1/a',
+      'https://0.0.0.0/a', 'https://224.0.0.1/a', 'https://255.255.255.255/a', 'https://198.18.0.1/a',
+      'https://[::1]/a', 'https://[::]/a', 'https://[fd00::1]/a', 'https://[fe80::1]/a', 'https://[ff02::1]/a',
+      // IPv4 inside IPv6: mapped (dotted and hex), compatible, NAT64, 6to4, Teredo.
+      'https://[::ffff:127.0.0.1]:19990/a', 'https://[::ffff:7f00:1]/a', 'https://[::ffff:10.0.0.1]/a', 'https://[::ffff:a00:1]/a',
+      'https://[::127.0.0.1]/a', 'https://[64:ff9b::7f00:1]/a', 'https://[2002:7f00:1::]/a', 'https://[2001:0:4136:e378::1]/a',
+      'https://localhost/a', 'https://localhost./a', 'https://push.localhost/a', 'https://printer.local/a', 'https://db.internal./a',
+    ]
+    for (const endpoint of refused) expect(endpointProblem(endpoint, false), endpoint).not.toBeNull()
+  })
+
+  it('accepts push services on public names and addresses', () => {
+    const accepted = [
+      'https://fcm.googleapis.com/fcm/send/abc', 'https://updates.push.services.mozilla.com/wpush/v2/abc',
+      'https://web.push.apple.com/abc', 'https://8.8.8.8/a', 'https://[2a00:1450:4001:80b::200a]/a', 'https://[::ffff:808:808]/a',
+    ]
+    for (const endpoint of accepted) expect(endpointProblem(endpoint, false), endpoint).toBeNull()
+    expect(endpointProblem('http://push.example/a', false)).toMatch(/https/)
+  })
+
+  it('classifies resolved addresses, IPv4-mapped ones as IPv4', () => {
+    expect(isInternalAddress('::ffff:192.168.0.1')).toBe(true)
+    expect(isInternalAddress('::ffff:c0a8:1')).toBe(true)
+    expect(isInternalAddress('93.184.216.34')).toBe(false)
+    expect(isInternalAddress('2606:2800:220:1:248:1893:25c8:1946')).toBe(false)
+    expect(isInternalAddress('not an address')).toBe(false)
+  })
+})
