@@ -247,6 +247,28 @@ describe('devices API', () => {
     expect(push.to('outsider-mix')).toEqual([])
   })
 
+  it('makes an endpoint registered by another user a new device of theirs, handing nothing over', async () => {
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.shared', push: true })
+    const sub = push.subscribe('shared-browser')
+    const mine = await alice.client.post('/api/devices', { subscription: sub.subscription, name: 'Alice phone' })
+    expect(mine.status).toBe(201)
+    expect((await notify('alerts.shared', 'Alice secret')).status).toBe(201)
+    await expect.poll(async () => (await deliveriesOf(alice.client, mine.body.id)).length, { timeout: 10_000 }).toBe(1)
+    // Someone else logs in on that browser and registers its subscription.
+    const mallory = await createReader(admin, 'mallory', null)
+    const theirs = await mallory.client.post('/api/devices', { subscription: sub.subscription })
+    expect(theirs.status).toBe(201)
+    expect(theirs.body.id).not.toBe(mine.body.id)
+    expect(theirs.body.name).not.toBe('Alice phone')
+    expect(await deliveriesOf(mallory.client, theirs.body.id)).toEqual([])
+    expect((await mallory.client.get(`/api/devices/${mine.body.id}/deliveries`)).status).toBe(404)
+    // The browser is no longer Alice's device.
+    expect((await alice.client.get('/api/devices')).body.map((d: { id: string }) => d.id)).not.toContain(mine.body.id)
+    expect((await alice.client.get(`/api/devices/${mine.body.id}/deliveries`)).status).toBe(404)
+    // Registering again from the same user keeps the device.
+    expect((await mallory.client.post('/api/devices', { subscription: sub.subscription, name: 'renamed' })).body).toMatchObject({ id: theirs.body.id, name: 'renamed' })
+  })
+
   it('lists and deletes own devices only', async () => {
     const dave = await createReader(admin, 'dave', 'alerts.*')
     const id = await registerDevice(dave.client, 'dave-tablet')

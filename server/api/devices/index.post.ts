@@ -2,19 +2,24 @@ import { deviceRegisterSchema } from '#shared/schemas/devices'
 import { deviceSelect } from '../../services/devices'
 import { endpointProblem } from '../../services/push/endpoint-guard'
 
-// Registers this browser's push subscription. The same endpoint again updates it (new keys,
-// re-enabled, and it belongs to whoever registers it now).
+// Registers this browser's push subscription. The same endpoint again, from the same user,
+// updates it (new keys, turned back on). From another user (a second person logging in on the
+// same browser) it becomes a new device of that user: the previous owner's device, with its name
+// and delivery log, is removed, never handed over.
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { subscription, name } = await parseBody(event, deviceRegisterSchema)
   const problem = endpointProblem(subscription.endpoint, mercuryConfig().pushAllowInsecure)
   if (problem) badRequest(`Invalid body: subscription.endpoint: ${problem}`)
   const fields = { userId: user.id, p256dh: subscription.keys.p256dh, auth: subscription.keys.auth, disabledAt: null }
-  const device = await useDb().device.upsert({
-    where: { endpoint: subscription.endpoint },
-    create: { ...fields, endpoint: subscription.endpoint, name: name || defaultName(getRequestHeader(event, 'user-agent')) },
-    update: { ...fields, ...(name ? { name } : {}) },
-    select: deviceSelect,
+  const device = await useDb().$transaction(async (tx) => {
+    await tx.device.deleteMany({ where: { endpoint: subscription.endpoint, userId: { not: user.id } } })
+    return tx.device.upsert({
+      where: { endpoint: subscription.endpoint },
+      create: { ...fields, endpoint: subscription.endpoint, name: name || defaultName(getRequestHeader(event, 'user-agent')) },
+      update: { ...fields, ...(name ? { name } : {}) },
+      select: deviceSelect,
+    })
   })
   setResponseStatus(event, 201)
   return device
