@@ -54,7 +54,10 @@ export async function handleControl(raw: ControlEvent): Promise<void> {
     }
     case 'subscription.changed':
       for (const conn of hub.userConnections(event.userId) as ChannelConnection[]) {
-        if (!event.subscribed) hub.unsubscribe(conn, event.topic)
+        // The socket says so, as it says `subscribed` when a stored subscription is added.
+        if (!event.subscribed) {
+          if (hub.unsubscribe(conn, event.topic)) hub.send(conn, JSON.stringify({ type: 'unsubscribed', topic: event.topic }))
+        }
         else if (!conn.topics.has(event.topic) && canRead(conn.permissions, event.topic)) await hub.subscribe(conn, event.topic)
       }
       return

@@ -57,6 +57,27 @@ describe('publish and receive', () => {
     await ws.close()
   })
 
+  it('never sends a message twice on one connection, even when it subscribes again with an older since', async () => {
+    const ws = await channel(reader.token)
+    await ws.request({ type: 'subscribe', topic: 'sensors.again', since: 0 })
+    const pub = publisher(server.url, source.token)
+    for (let i = 0; i < 3; i++) expect((await pub.post('/api/topics/sensors.again/messages', { data: i })).status).toBe(201)
+    await expect.poll(() => ws.frames.filter(f => f.type === 'message').length).toBe(3)
+    for (const since of [1, 0]) {
+      expect(await ws.request({ type: 'subscribe', topic: 'sensors.again', since })).toMatchObject({ type: 'subscribed', recovered: true })
+    }
+    await pub.post('/api/topics/sensors.again/messages', { data: 3 })
+    await expect.poll(() => ws.frames.filter(f => f.type === 'message').length).toBe(4)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    const offsets = ws.frames.filter(f => f.type === 'message').map(f => f.offset as number)
+    expect(offsets).toEqual([1, 2, 3, 4])
+    // A new connection asking for the same gets the history again.
+    const other = await channel(reader.token)
+    await other.request({ type: 'subscribe', topic: 'sensors.again', since: 0 })
+    await expect.poll(() => other.frames.filter(f => f.type === 'message').map(f => f.offset)).toEqual([1, 2, 3, 4])
+    await Promise.all([ws.close(), other.close()])
+  })
+
   it('accepts text/plain as the notification body', async () => {
     const res = await publisher(server.url, source.token).post('/api/topics/alerts.disk/messages', 'Disk almost full', {
       raw: true, headers: { 'content-type': 'text/plain', 'title': 'Disk' },
@@ -64,6 +85,25 @@ describe('publish and receive', () => {
     expect(res.status).toBe(201)
     const history = await admin.get('/api/topics/alerts.disk/messages?since=0')
     expect(history.body.messages.at(-1)).toMatchObject({ event: 'message', notification: { title: 'Disk', body: 'Disk almost full', priority: 3 } })
+  })
+
+  it('reads a text body in its charset and a UTF-8 Title header as UTF-8', async () => {
+    const post = (body: Uint8Array, type: string, title?: string) => fetch(`${server.url}/api/topics/alerts.text/messages`, {
+      method: 'POST', body, headers: { 'authorization': `Bearer ${source.token}`, 'content-type': type, ...(title ? { title } : {}) },
+    })
+    // The header's bytes as they go on the wire: UTF-8.
+    const title = Buffer.from('Tëst ✓').toString('latin1')
+    expect((await post(Buffer.from('café', 'latin1'), 'text/plain; charset=iso-8859-1', title)).status).toBe(201)
+    expect((await post(Buffer.from('naïve ✓'), 'text/plain', Buffer.from('Tëst', 'latin1').toString('latin1'))).status).toBe(201)
+    const unknown = await post(Buffer.from('x'), 'text/plain; charset=klingon')
+    expect(unknown.status).toBe(415)
+    expect((await unknown.json()).message).toMatch(/charset/)
+    const history = await admin.get('/api/topics/alerts.text/messages?since=0')
+    expect(history.body.messages.map((m: { notification: unknown }) => m.notification)).toMatchObject([
+      { title: 'Tëst ✓', body: 'café' },
+      // Latin-1 bytes that are not UTF-8 stay Latin-1.
+      { title: 'Tëst', body: 'naïve ✓' },
+    ])
   })
 
   it('refuses a subscription without a read grant, and sends nothing else', async () => {
@@ -144,6 +184,11 @@ describe('stored subscriptions and the inbox', () => {
 
     expect((await viewer.client.delete('/api/subscriptions/sensors.stored')).status).toBe(204)
     expect((await viewer.client.delete('/api/subscriptions/sensors.stored')).status).toBe(404)
+    // Open connections stop following it, and say so.
+    for (const ws of [before, after]) expect(await ws.next(f => f.type === 'unsubscribed')).toEqual({ type: 'unsubscribed', topic: 'sensors.stored' })
+    await publisher(server.url, source.token).post('/api/topics/sensors.stored/messages', { data: 'c' })
+    await new Promise(r => setTimeout(r, 200))
+    for (const ws of [before, after]) expect(ws.frames.some(f => f.type === 'message' && f.data === 'c')).toBe(false)
     await before.close()
     await after.close()
   })

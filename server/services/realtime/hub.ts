@@ -181,6 +181,10 @@ export class Hub {
    * after that offset, then live ones; `recovered` is false when some of them are gone.
    */
   async subscribe(conn: Connection, topic: string, since?: number, ref?: unknown): Promise<void> {
+    // Subscribing again to a topic this connection follows live: what it was sent stays sent
+    // (each message arrives once per connection), so a `since` before that starts after it.
+    const previous = conn.topics.get(topic)
+    if (since !== undefined && previous && previous.buffer === null) since = Math.max(since, previous.lastOffset)
     const state: TopicState = { lastOffset: Number.MAX_SAFE_INTEGER, buffer: [] }
     conn.topics.set(topic, state)
     let members = this.topics.get(topic)
