@@ -2,7 +2,7 @@ import type { H3Event } from 'h3'
 import { publishSchema, type PublishInput } from '#shared/schemas/messages'
 import { userFromToken, bearerToken, authenticate } from '../utils/auth'
 import { mercuryConfig } from '../utils/config'
-import { badRequest, parseJson, readLimitedBody, describeIssues, rejectNul } from '../utils/validate'
+import { badRequest, parseJson, readLimitedBytes, describeIssues, rejectNul } from '../utils/validate'
 import type { PublishError, Publisher } from './ingest'
 import { effectivePermissions } from './permissions'
 import { sourceByToken } from './sources'
@@ -26,13 +26,15 @@ export async function httpPublisher(event: H3Event): Promise<Publisher> {
  */
 export async function readPublishBody(event: H3Event, topic: string): Promise<PublishInput> {
   const type = getRequestHeader(event, 'content-type') ?? ''
-  const raw = await readLimitedBody(event, mercuryConfig().maxPayloadBytes)
+  const bytes = await readLimitedBytes(event, mercuryConfig().maxPayloadBytes)
   if (/^text\/plain/i.test(type)) {
+    const raw = decodeText(bytes, /;\s*charset="?([^";\s]+)/i.exec(type)?.[1])
     if (raw.trim() === '') badRequest('The text body is empty')
     const priority = getRequestHeader(event, 'priority') ?? getRequestHeader(event, 'x-priority')
+    const title = getRequestHeader(event, 'title') ?? getRequestHeader(event, 'x-title')
     const input = {
       notification: {
-        title: getRequestHeader(event, 'title') ?? getRequestHeader(event, 'x-title') ?? topic,
+        title: title === undefined ? topic : headerText(title),
         body: raw,
         ...(priority === undefined ? {} : { priority: Number(priority) }),
       },
@@ -42,7 +44,36 @@ export async function readPublishBody(event: H3Event, topic: string): Promise<Pu
   if (type && !/json/i.test(type)) {
     throw createError({ statusCode: 415, statusMessage: 'Unsupported Media Type', message: 'Send application/json or text/plain' })
   }
-  return validated(parseJson(raw) ?? {})
+  return validated(parseJson(bytes.toString('utf8')) ?? {})
+}
+
+/** A text body in its declared charset (UTF-8 when none); 415 for a charset not known here. */
+function decodeText(bytes: Buffer, charset = 'utf-8'): string {
+  let decoder: TextDecoder
+  try {
+    decoder = new TextDecoder(charset)
+  }
+  catch {
+    throw createError({ statusCode: 415, statusMessage: 'Unsupported Media Type', message: `Unknown charset "${charset}": send UTF-8` })
+  }
+  return decoder.decode(bytes)
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * A header value as its sender meant it: Node reads header bytes as Latin-1, so UTF-8 (what curl
+ * and browsers send for "Tëst ✓") comes out garbled. Bytes that are valid UTF-8 are read as UTF-8;
+ * anything else stays Latin-1.
+ */
+function headerText(value: string): string {
+  if (!/[\u0080-\u00ff]/.test(value)) return value
+  try {
+    return strictUtf8.decode(Buffer.from(value, 'latin1'))
+  }
+  catch {
+    return value
+  }
 }
 
 function validated(input: unknown): PublishInput {

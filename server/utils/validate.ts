@@ -88,14 +88,19 @@ const DISCARD_MAX_BYTES = 16 * 1024 * 1024
  * so that a client still sending gets the answer rather than a reset, up to DISCARD_MAX_BYTES.
  */
 export async function readLimitedBody(event: H3Event, limit = mercuryConfig().maxBodyBytes): Promise<string> {
+  return (await readLimitedBytes(event, limit)).toString('utf8')
+}
+
+/** readLimitedBody's bytes, undecoded (for a text body in another charset). */
+export async function readLimitedBytes(event: H3Event, limit = mercuryConfig().maxBodyBytes): Promise<Buffer> {
   const req = event.node.req as typeof event.node.req & { [RAW_BODY]?: Promise<Buffer> }
   const declared = Number(req.headers['content-length'] ?? 0)
   if (declared > limit) {
     discardRest(req)
     throw tooLarge(limit)
   }
-  if (req[RAW_BODY]) return (await readRawBody(event, 'utf8')) ?? ''
-  if (!declared && !/\bchunked\b/i.test(String(req.headers['transfer-encoding'] ?? ''))) return ''
+  if (req[RAW_BODY]) return (await readRawBody(event, false)) ?? Buffer.alloc(0)
+  if (!declared && !/\bchunked\b/i.test(String(req.headers['transfer-encoding'] ?? ''))) return Buffer.alloc(0)
   const body = new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -120,7 +125,7 @@ export async function readLimitedBody(event: H3Event, limit = mercuryConfig().ma
     req.on('data', onData).on('end', onEnd).on('error', onError)
   })
   req[RAW_BODY] = body
-  return (await body).toString('utf8')
+  return await body
 }
 
 /**
