@@ -37,3 +37,17 @@ describe('query dates', () => {
     expect(deliveriesQuerySchema.safeParse({ until: '8640000000000000' }).success).toBe(false)
   })
 })
+
+describe('source topics', () => {
+  it('means every topic only when left empty; a list of nothing is refused', async () => {
+    const { sourceCreateSchema } = await import('#shared/schemas/sources')
+    const topics = (value: unknown) => sourceCreateSchema.safeParse({ name: 's', topics: value })
+    for (const empty of [undefined, '', '  ', []]) expect(topics(empty).data?.topics, JSON.stringify(empty)).toBe('*')
+    for (const typo of [',', ' , ,', [' '], ['', '']]) {
+      const result = topics(typo)
+      expect(result.success, JSON.stringify(typo)).toBe(false)
+      expect(result.error?.issues[0]?.message).toMatch(/at least one pattern/)
+    }
+    expect(topics('a.*, b.c,').data?.topics).toBe('a.*,b.c')
+  })
+})
