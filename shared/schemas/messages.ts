@@ -31,7 +31,7 @@ export const publishSchema = z.object({
 export type NotificationInput = z.output<typeof notificationSchema>
 export type PublishInput = z.output<typeof publishSchema>
 
-const ref = z.union([z.string().max(128), z.number()]).optional()
+const ref = z.union([z.string().max(128), z.number()], { error: 'must be a string (up to 128 characters) or a number' }).optional()
 
 /** Frames a /datalink producer sends. */
 export const datalinkFrameSchema = z.discriminatedUnion('type', [

@@ -265,6 +265,13 @@ describe('bad input', () => {
       expect(error.code, JSON.stringify(frame).slice(0, 80)).toBe(code)
       if (typeof frame === 'object' && frame && 'ref' in frame && typeof frame.ref === 'number') expect(error.ref).toBe(frame.ref)
     }
+    // A bad ref is named as such, not taken for an unknown type.
+    for (const ref of [{}, null]) {
+      ws.send({ type: 'ping', ref })
+      expect(await ws.next(f => f.type === 'error')).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^ref: must be a string/) })
+    }
+    ws.send({ type: 'dance' })
+    expect((await ws.next(f => f.type === 'error')).message).toMatch(/unknown frame type "dance"/)
     expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
     await publisher(server.url, source.token).post('/api/topics/sensors.calm/messages', { data: 'calm' })
     expect(await bystander.next(f => f.type === 'message')).toMatchObject({ data: 'calm' })

@@ -36,7 +36,8 @@ export function parseFrame<S extends z.ZodType>(text: string, maxBytes: number, 
   if (!result.success) {
     const issue = result.error.issues[0]!
     const type = (json as { type?: unknown }).type
-    const message = issue.path[0] === 'type' || issue.code === 'invalid_union'
+    // An unknown type fails the union as a whole; a bad field (ref included) has its own path.
+    const message = issue.path[0] === 'type' || (issue.code === 'invalid_union' && issue.path.length === 0)
       ? `unknown frame type ${JSON.stringify(type ?? null)}`
       : result.error.issues.map(i => `${i.path.join('.') || 'frame'}: ${i.message}`).join('; ')
     return { ok: false, error: errorFrame('bad_request', message, ref) }
