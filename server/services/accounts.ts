@@ -1,5 +1,5 @@
 import type { Role } from '#shared/schemas/accounts'
-import { useDb, type Db } from '../utils/db'
+import { queryRaw, useDb, type Db } from '../utils/db'
 import { announce } from './control'
 import { newToken, hashToken } from '../utils/secrets'
 
@@ -87,6 +87,16 @@ export async function createAccessToken(userId: string, name: string) {
 }
 
 /** True when Prisma refused a write because a unique value is taken. */
+/**
+ * The name of another user whose username differs from this one only by case: "Alice" next to
+ * "alice" would let one pass for the other. Usernames are ASCII, so lower() agrees on both databases.
+ */
+export async function usernameTakenAs(username: string, exceptId = ''): Promise<string | null> {
+  const [row] = await queryRaw<{ username: string }>(sql =>
+    `SELECT "username" FROM "User" WHERE lower("username") = lower(${sql.param(username)}) AND "id" <> ${sql.param(exceptId)} LIMIT 1`)
+  return row?.username ?? null
+}
+
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002'
 }

@@ -115,6 +115,14 @@ describe('admin: users, groups, grants', () => {
     expect(created.body).toMatchObject({ username: 'bob', role: 'user' })
     const dup = await admin.post('/api/admin/users', { username: 'bob', password: 'bob-password' })
     expect(dup.status).toBe(409)
+    // A name that differs only by case could pass for the other one.
+    const lookalike = await admin.post('/api/admin/users', { username: 'BOB', password: 'bob-password' })
+    expect(lookalike.status).toBe(409)
+    expect(lookalike.body.message).toBe('Username "BOB" is taken (as "bob")')
+    expect((await admin.patch(`/api/admin/users/${created.body.id}`, { username: 'Bob' })).status).toBe(200)
+    const alice = (await admin.get('/api/admin/users')).body.find((u: { username: string }) => u.username === 'alice')
+    expect((await admin.patch(`/api/admin/users/${alice.id}`, { username: 'BOB' })).status).toBe(409)
+    expect((await admin.patch(`/api/admin/users/${created.body.id}`, { username: 'bob' })).status).toBe(200)
 
     const list = await admin.get('/api/admin/users')
     expect(list.body.map((u: { username: string }) => u.username)).toEqual(expect.arrayContaining(['admin', 'alice', 'bob']))
@@ -149,6 +157,9 @@ describe('admin: users, groups, grants', () => {
     expect(groupGrant.status).toBe(201)
     const userGrant = await admin.post('/api/admin/grants', { userId, topic: 'sensors.room1', read: true, publish: true })
     expect(userGrant.status).toBe(201)
+    const again = await admin.post('/api/admin/grants', { userId, topic: 'sensors.room1', read: true, publish: true })
+    expect(again.status).toBe(409)
+    expect(again.body.message).toContain(userGrant.body.id)
 
     let me = await user.get('/api/me')
     expect(me.body.permissions).toEqual({ admin: false, read: ['alerts.*', 'sensors.room1'], publish: ['sensors.room1'] })

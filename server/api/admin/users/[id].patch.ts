@@ -1,5 +1,5 @@
 import { idParamSchema, userUpdateSchema } from '#shared/schemas/accounts'
-import { countAdmins, findUser, isUniqueViolation, updateUser } from '../../../services/accounts'
+import { countAdmins, findUser, isUniqueViolation, updateUser, usernameTakenAs } from '../../../services/accounts'
 import { announce } from '../../../services/control'
 
 export default defineEventHandler(async (event) => {
@@ -8,6 +8,8 @@ export default defineEventHandler(async (event) => {
   const input = await parseBody(event, userUpdateSchema)
   const user = await findUser(id)
   if (!user) notFound('User')
+  const taken = input.username === undefined ? null : await usernameTakenAs(input.username, id)
+  if (taken) conflict(`Username "${input.username}" is taken (as "${taken}")`)
   if (user.role === 'admin' && input.role === 'user' && await countAdmins() <= 1) {
     conflict('This is the last admin: make another admin first')
   }
