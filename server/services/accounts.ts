@@ -86,7 +86,6 @@ export async function createAccessToken(userId: string, name: string) {
   return { token, accessToken: row }
 }
 
-/** True when Prisma refused a write because a unique value is taken. */
 /**
  * The name of another user whose username differs from this one only by case: "Alice" next to
  * "alice" would let one pass for the other. Usernames are ASCII, so lower() agrees on both databases.
@@ -97,6 +96,7 @@ export async function usernameTakenAs(username: string, exceptId = ''): Promise<
   return row?.username ?? null
 }
 
+/** True when Prisma refused a write because a unique value is taken. */
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002'
 }

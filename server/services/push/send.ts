@@ -63,6 +63,10 @@ export function vapidAuthorization(audience: string, vapid: VapidKeys, now = Dat
  * becomes an outcome, never an exception or a stuck job.
  */
 export async function sendPush(target: PushTarget, payload: string, options: SendOptions): Promise<PushOutcome> {
+  // Checked again here: an address in the URL itself is never looked up, so guardedLookup (which
+  // checks what a name resolves to) does not see it.
+  const problem = options.allowInsecure ? null : endpointProblem(target.endpoint, false)
+  if (problem) return { statusCode: 400, retryAfterMs: null, error: `refused: the endpoint ${problem}` }
   let url: URL
   let body: Buffer
   let headers: http.OutgoingHttpHeaders
@@ -84,10 +88,6 @@ export async function sendPush(target: PushTarget, payload: string, options: Sen
     // A key (or endpoint) that cannot be used: retrying will not help.
     return { statusCode: 400, retryAfterMs: null, error: `cannot encrypt for this device: ${(error as Error).message}` }
   }
-  // Checked again here: an address in the URL itself is never looked up, so guardedLookup (which
-  // checks what a name resolves to) does not see it.
-  const problem = options.allowInsecure ? null : endpointProblem(target.endpoint, false)
-  if (problem) return { statusCode: 400, retryAfterMs: null, error: `refused: the endpoint ${problem}` }
   const secure = url.protocol === 'https:'
   const agent = !secure ? agents.plain : options.allowInsecure ? agents.insecure : agents.guarded
   return new Promise((resolve) => {
