@@ -23,7 +23,7 @@ type ServerFrame
     | (MessageFrame & { event: string, data: unknown })
     | { type: 'read', ids?: string[], all?: boolean, readAt: string }
     | { type: 'unsubscribed', topic: string }
-    | { type: 'error', code: string, message: string }
+    | { type: 'error', code: string, message: string, ref?: unknown }
     | { type: 'pong' }
 
 export const useChannelStore = defineStore('channel', () => {
@@ -34,6 +34,17 @@ export const useChannelStore = defineStore('channel', () => {
   const following = ref<string[]>([])
   const live = shallowRef<Record<string, LiveMessage[]>>({})
   const lastError = ref('')
+  /** Live views the server refused (no read access, bad name): topic → its message. */
+  const refused = ref<Record<string, string>>({})
+  // The ref of each live view's subscribe (a topic may be too long to be a ref itself).
+  const liveRefs = new Map<string, string>()
+  function liveRef(topic: string): string {
+    const known = [...liveRefs].find(([, t]) => t === topic)?.[0]
+    if (known) return known
+    const ref = `live-${liveRefs.size + 1}`
+    liveRefs.set(ref, topic)
+    return ref
+  }
   const offsets = new Map<string, number>()
   const extra = new Set<string>()
   // Topics of the user's stored subscriptions (joined by the server, unasked). Only their
@@ -50,7 +61,7 @@ export const useChannelStore = defineStore('channel', () => {
     return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/channel`
   }
 
-  function send(frame: { type: string, topic?: string, since?: number }) {
+  function send(frame: { type: string, topic?: string, since?: number, ref?: string }) {
     if (socket?.readyState !== WebSocket.OPEN) return
     if (frame.type === 'subscribe' && frame.topic && !stored.has(frame.topic)) asked.add(frame.topic)
     socket.send(JSON.stringify(frame))
@@ -75,6 +86,8 @@ export const useChannelStore = defineStore('channel', () => {
     state.value = 'offline'
     offsets.clear()
     extra.clear()
+    refused.value = {}
+    liveRefs.clear()
     stored.clear()
     asked.clear()
     following.value = []
@@ -95,9 +108,11 @@ export const useChannelStore = defineStore('channel', () => {
       // Stored subscriptions are joined by the server; resuming them from our offsets replays
       // what was missed, and the extra topics (live views) are asked for again.
       for (const [topic, since] of offsets) send({ type: 'subscribe', topic, since })
-      for (const topic of extra) if (!offsets.has(topic)) send({ type: 'subscribe', topic })
+      for (const topic of extra) if (!offsets.has(topic)) send({ type: 'subscribe', topic, ref: liveRef(topic) })
       void inbox.flushReads()
-      if (reconnected) void inbox.sync()
+      // After a drop, and also on the first connection of a page that could not sync when it
+      // loaded (opened offline): what was published meanwhile is fetched.
+      if (reconnected || inbox.lastSyncError) void inbox.sync()
     }
     ws.onmessage = ({ data }) => {
       try {
@@ -124,7 +139,8 @@ export const useChannelStore = defineStore('channel', () => {
     online.value = true
     attempt = 0
     if (!socket) open()
-    void inbox.flushReads()
+    if (inbox.lastSyncError) void inbox.sync()
+    else void inbox.flushReads()
   }
 
   function onOffline() {
@@ -134,6 +150,7 @@ export const useChannelStore = defineStore('channel', () => {
   function handle(frame: ServerFrame) {
     switch (frame.type) {
       case 'subscribed':
+        if (frame.topic in refused.value) refused.value = withoutKey(refused.value, frame.topic)
         if (asked.has(frame.topic)) asked.delete(frame.topic)
         else stored.add(frame.topic)
         if (!following.value.includes(frame.topic)) following.value = [...following.value, frame.topic].sort()
@@ -157,7 +174,14 @@ export const useChannelStore = defineStore('channel', () => {
         stored.delete(frame.topic)
         break
       case 'error':
-        lastError.value = frame.message
+        // A live view's subscribe carries the topic in its ref: the page can say why it stays empty.
+        if (typeof frame.ref === 'string' && liveRefs.has(frame.ref)) {
+          const topic = liveRefs.get(frame.ref)!
+          extra.delete(topic)
+          asked.delete(topic)
+          refused.value = { ...refused.value, [topic]: frame.message }
+        }
+        else lastError.value = frame.message
         break
     }
   }
@@ -176,7 +200,8 @@ export const useChannelStore = defineStore('channel', () => {
   /** Follows a topic on this connection (a live view of a topic not subscribed to). */
   function follow(topic: string) {
     extra.add(topic)
-    if (!following.value.includes(topic)) send({ type: 'subscribe', topic })
+    if (topic in refused.value) refused.value = withoutKey(refused.value, topic)
+    if (!following.value.includes(topic)) send({ type: 'subscribe', topic, ref: liveRef(topic) })
   }
 
   /** Subscriptions changed elsewhere in the app: the server joins or leaves the topic itself. */
@@ -185,5 +210,10 @@ export const useChannelStore = defineStore('channel', () => {
     extra.delete(topic)
   }
 
-  return { status, following, live, lastError, connect, disconnect, follow, forget }
+  return { status, following, live, lastError, refused, connect, disconnect, follow, forget }
 })
+
+function withoutKey(record: Record<string, string>, key: string): Record<string, string> {
+  const { [key]: _, ...rest } = record
+  return rest
+}

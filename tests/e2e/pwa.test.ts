@@ -81,6 +81,10 @@ describe('the PWA', () => {
     ])
     expect(Date.now() - started).toBeLessThan(1000)
     await expect.poll(() => item(page, 'Disk almost full').getAttribute('data-read')).toBe('false')
+
+    // A live view of a topic the user may not read says so instead of waiting forever.
+    await livePage.goto(`${server.url}/live/secret.topic`)
+    await expect.poll(() => livePage.getByTestId('live-refused').textContent(), { timeout: 5000 }).toMatch(/no read access to "secret\.topic"/)
     await context.close()
   })
 
@@ -158,8 +162,12 @@ describe('the PWA', () => {
     await page.getByTestId('pending-reads').waitFor()
     const whileOffline = await alice.get('/api/inbox')
     expect(whileOffline.body.items.find((i: { id: string }) => i.id === ids[1]).readAt).toBeNull()
+    // Published while this page, opened offline, could not sync.
+    await publish('alerts.cpu', 'Published while away')
 
     await context.setOffline(false)
+    await item(page, 'Published while away').waitFor({ timeout: 10_000 })
+    await expect.poll(() => page.getByText('Offline: showing what is stored').count()).toBe(0)
     await expect.poll(async () => {
       const res = await alice.get('/api/inbox')
       return res.body.items.find((i: { id: string }) => i.id === ids[1]).readAt
