@@ -139,6 +139,19 @@ describe('dashboard', () => {
 })
 
 describe('access', () => {
+  it('fits every admin page in a phone\'s width: wide tables scroll inside their panel', async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    expect((await phone.request.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
+    for (const path of ['/admin', '/admin/sources', '/admin/users', '/admin/groups', '/admin/deliveries']) {
+      const page = await openLive(phone, path)
+      await page.locator('main, .admin-shell').first().waitFor()
+      await page.waitForTimeout(300)
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(390)
+      await page.close()
+    }
+    await phone.close()
+  })
+
   it('keeps plain users and visitors out of every admin page', async () => {
     const created = await admin.post('/api/admin/users', { username: 'plain', password: 'plain-password-1' })
     expect(created.status).toBe(201)
@@ -184,6 +197,22 @@ describe('people', () => {
     // A change from elsewhere (here: the API) reaches the open page without a reload.
     await admin.delete(`/api/admin/groups/${(await admin.get('/api/admin/groups')).body[0].id}/members/${alice.body.id}`)
     await expect.poll(() => permissions.textContent(), { timeout: 2000 }).toMatch(/Read:\s*nothing/)
+
+    // The account form says what is wrong next to the field, and a refusal from the server shows
+    // in view, wherever the form is on the page.
+    const account = users.getByRole('form', { name: 'Rename or reset password' })
+    await account.getByLabel('New password').fill('short')
+    await account.getByRole('button', { name: 'Save' }).click()
+    await expect.poll(() => account.textContent()).toMatch(/New password must be at least 8 characters/)
+    await account.getByLabel('New password').fill('')
+    await account.getByLabel('Username').fill('admin')
+    await account.getByRole('button', { name: 'Save' }).click()
+    const refusal = users.getByRole('alert').filter({ hasText: 'is taken' })
+    await refusal.waitFor()
+    const box = (await refusal.boundingBox())!
+    const viewport = users.viewportSize()!
+    expect(box.y).toBeGreaterThanOrEqual(0)
+    expect(box.y + box.height).toBeLessThanOrEqual(viewport.height)
     await context.close()
   })
 })
