@@ -45,5 +45,9 @@ it('shows a failed delivery (the push service answered 410) in the delivery log 
   expect(await row.getByTestId('delivery-status-code').textContent()).toContain('410')
   expect(await row.getByTestId('delivery-error').textContent()).toContain('subscription expired')
   expect(await row.getByTestId('delivery-device').textContent()).toContain('On-call phone')
+  // A date in the address that is not one is left out, not shown as a script error.
+  await page.goto(`${server.url}/admin/deliveries?since=notadate`)
+  await row.waitFor({ timeout: 10_000 })
+  expect(await page.getByText('Invalid time value').count()).toBe(0)
   await context.close()
 })

@@ -129,6 +129,14 @@ describe('dashboard', () => {
       expect(await page.getByTestId('topic-log-row').first().textContent()).toContain('"temp"')
       // Nothing to push here: the queues are empty.
       await expect.poll(async () => (await page.getByTestId('stat-queues').textContent())?.replace(/\s+/g, '')).toBe('fanout0push0result0')
+
+      // With no topic chosen, the dashboard follows the busiest one, and keeps the address clean.
+      const open = await openLive(context, '/admin')
+      await open.getByTestId('topic-chart').and(open.locator('[data-topic="telemetry.room1"]')).waitFor({ timeout: 5000 })
+      expect(new URL(open.url()).searchParams.has('topic')).toBe(false)
+      await open.getByLabel('Watch a topic').fill('bad topic!')
+      await open.getByRole('button', { name: 'Watch', exact: true }).click()
+      await expect.poll(() => open.getByRole('alert').filter({ hasText: 'topic name' }).count()).toBe(1)
     }
     finally {
       clearInterval(stream)
