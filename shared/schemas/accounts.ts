@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import '../utils/zod-messages'
 import { TOPIC_PATTERN_RE } from '../utils/topics'
 
 export const roleSchema = z.enum(['admin', 'user'])

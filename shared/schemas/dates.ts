@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import '../utils/zod-messages'
 
 /**
  * A date given in a query string (`?before=`, `?since=`). Only years 1 to 9999: the database's

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import '../utils/zod-messages'
 import { beforeIdSchema, queryDateSchema } from './dates'
 
 const base64url = (bytes: number, what: string) => z.string()

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import '../utils/zod-messages'
 import { TOPIC_RE } from '../utils/topics'
 import { beforeIdSchema, queryDateSchema } from './dates'
 

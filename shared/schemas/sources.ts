@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import '../utils/zod-messages'
 import { splitPatterns, TOPIC_PATTERN_RE } from '../utils/topics'
 
 export const sourceStatusSchema = z.enum(['draft', 'active', 'inactive'])

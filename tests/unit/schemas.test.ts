@@ -51,3 +51,12 @@ describe('source topics', () => {
     expect(topics('a.*, b.c,').data?.topics).toBe('a.*,b.c')
   })
 })
+
+describe('messages', () => {
+  it('says what is too long or missing in plain words', async () => {
+    const { sourceCreateSchema } = await import('#shared/schemas/sources')
+    const { groupUpdateSchema } = await import('#shared/schemas/accounts')
+    expect(sourceCreateSchema.safeParse({ name: 'x'.repeat(65) }).error?.issues[0]?.message).toBe('must be at most 64 characters')
+    expect(groupUpdateSchema.safeParse({ name: '' }).error?.issues[0]?.message).toBe('is required')
+  })
+})

@@ -1,0 +1,17 @@
+// Plain messages for the size checks of every schema, on the server and in the app's forms:
+// zod's own ("Too big: expected string to have <=64 characters") reach users as they are.
+// A message given in a schema still wins. Imported by each schema module for this side effect.
+import { z } from 'zod'
+
+z.config({
+  customError: (issue) => {
+    if (issue.code !== 'too_big' && issue.code !== 'too_small') return undefined
+    const limit = Number(issue.code === 'too_big' ? issue.maximum : issue.minimum)
+    if (issue.origin === 'string') {
+      if (issue.code === 'too_small') return limit === 1 ? 'is required' : `must be at least ${limit} characters`
+      return `must be at most ${limit} characters`
+    }
+    if (issue.origin === 'array') return issue.code === 'too_big' ? `must have at most ${limit} items` : `must have at least ${limit} items`
+    return undefined
+  },
+})
