@@ -88,8 +88,8 @@ describe('publish and receive', () => {
   })
 
   it('reads a text body in its charset and a UTF-8 Title header as UTF-8', async () => {
-    const post = (body: Uint8Array, type: string, title?: string) => fetch(`${server.url}/api/topics/alerts.text/messages`, {
-      method: 'POST', body, headers: { 'authorization': `Bearer ${source.token}`, 'content-type': type, ...(title ? { title } : {}) },
+    const post = (body: Buffer, type: string, title?: string) => fetch(`${server.url}/api/topics/alerts.text/messages`, {
+      method: 'POST', body: new Uint8Array(body), headers: { 'authorization': `Bearer ${source.token}`, 'content-type': type, ...(title ? { title } : {}) },
     })
     // The header's bytes as they go on the wire: UTF-8.
     const title = Buffer.from('Tëst ✓').toString('latin1')
