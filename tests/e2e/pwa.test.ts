@@ -280,6 +280,19 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('says once that notifications are blocked when the browser refuses them', async () => {
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    await nav(page).getByRole('link', { name: 'Devices' }).click()
+    await page.getByRole('heading', { name: 'Push on this device' }).waitFor()
+    // Headless Chromium refuses notifications to a context that was not granted them.
+    expect(await page.evaluate(() => Notification.requestPermission())).toBe('denied')
+    await page.getByTestId('enable-push').click()
+    await expect.poll(() => page.getByTestId('push-result').getAttribute('data-result')).toBe('denied')
+    expect(await page.getByText('Notifications are blocked for this site').count()).toBe(1)
+    await context.close()
+  })
+
   it('enabling push where the push service cannot be reached explains why, and the page stays usable', async () => {
     const context = await browser.newContext()
     await context.grantPermissions(['notifications'], { origin: server.url })
