@@ -422,6 +422,29 @@ describe('inbox paging', () => {
     expect(seen).toHaveLength(60)
     expect(new Set(seen)).toEqual(new Set(published.map(r => r.body.id)))
   })
+
+  it('searches for % and _ as they are typed, not as wildcards, also across pages', async () => {
+    const finder = await createReader(admin, 'finder', 'sensors.*')
+    await finder.client.post('/api/subscriptions', { topic: 'sensors.search' })
+    for (const title of ['100% done', '1000 done', 'a_b', 'axb', 'A_B upper', 'plain'])
+      await publisher(server.url, source.token).post('/api/topics/sensors.search/messages', { notification: { title } })
+    const titles = async (q: string, limit = 100) => {
+      const found: string[] = []
+      let query = `/api/inbox?limit=${limit}&q=${encodeURIComponent(q)}`
+      for (let page = 0; page < 10; page++) {
+        const res = await finder.client.get(query)
+        found.push(...res.body.items.map((i: { title: string }) => i.title))
+        if (!res.body.nextBefore) break
+        query = `/api/inbox?limit=${limit}&q=${encodeURIComponent(q)}&before=${encodeURIComponent(res.body.nextBefore)}&beforeId=${res.body.nextBeforeId}`
+      }
+      return found.sort()
+    }
+    expect(await titles('100%')).toEqual(['100% done'])
+    expect(await titles('a_b')).toEqual(['A_B upper', 'a_b'])
+    expect(await titles('%')).toEqual(['100% done'])
+    expect(await titles('_', 1)).toEqual(['A_B upper', 'a_b'])
+    expect(await titles('done')).toEqual(['100% done', '1000 done'])
+  })
 })
 
 describe('NUL characters', () => {

@@ -8,7 +8,12 @@ export default defineEventHandler(async (event) => {
   const { before, beforeId, limit, q, topic, unread } = parseQuery(event, inboxQuerySchema)
   // SQLite's LIKE ignores case for ASCII; PostgreSQL needs to be told.
   const mode = isPostgresUrl(mercuryConfig().databaseUrl) ? { mode: 'insensitive' } : {}
-  const text = q ? { contains: q, ...mode } as { contains: string } : undefined
+  const contains = (text: string) => ({ contains: text, ...mode }) as { contains: string }
+  // `q` is matched as typed. LIKE (what Prisma's `contains` becomes) reads % and _ as wildcards and
+  // Prisma does not escape them (SQLite's LIKE has no escape character anyway): the database is
+  // asked for the pieces between them, and the rows are checked for the whole text here. Such a
+  // page may hold fewer than `limit` items; paging goes on from the last row read.
+  const pieces = q ? q.split(/[%_]+/).filter(Boolean) : []
   const rows = await useDb().inboxItem.findMany({
     where: {
       userId: user.id,
@@ -16,15 +21,17 @@ export default defineEventHandler(async (event) => {
       readAt: unread ? null : undefined,
       notification: {
         topic,
-        ...(text ? { OR: [{ title: text }, { body: text }] } : {}),
+        ...(pieces.length ? { AND: pieces.map(piece => ({ OR: [{ title: contains(piece) }, { body: contains(piece) }] })) } : {}),
       },
     },
     include: { notification: true },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: limit,
   })
+  const wanted = q && /[%_]/.test(q) ? q.toLowerCase() : null
   const items = rows.map(toInboxEntry)
+    .filter(item => !wanted || item.title.toLowerCase().includes(wanted) || item.body.toLowerCase().includes(wanted))
   const unreadCount = await useDb().inboxItem.count({ where: { userId: user.id, readAt: null } })
-  const last = items.length === limit ? items[items.length - 1]! : null
-  return { items, unread: unreadCount, nextBefore: last?.createdAt ?? null, nextBeforeId: last?.itemId ?? null }
+  const lastRow = rows.length === limit ? rows[rows.length - 1]! : null
+  return { items, unread: unreadCount, nextBefore: lastRow?.createdAt.toISOString() ?? null, nextBeforeId: lastRow?.id ?? null }
 })
