@@ -164,6 +164,12 @@ describe('the PWA', () => {
     expect(whileOffline.body.items.find((i: { id: string }) => i.id === ids[1]).readAt).toBeNull()
     // Published while this page, opened offline, could not sync.
     await publish('alerts.cpu', 'Published while away')
+    // The topics page cannot load its lists offline: it says so, and shows none as empty.
+    await nav(page).getByRole('link', { name: 'Topics' }).click()
+    await page.getByText('You are offline.').waitFor()
+    expect(await page.getByText('None yet.').count()).toBe(0)
+    await nav(page).getByRole('link', { name: 'Inbox' }).click()
+    await item(page, 'Offline two').waitFor()
 
     await context.setOffline(false)
     await item(page, 'Published while away').waitFor({ timeout: 10_000 })
