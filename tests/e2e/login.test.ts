@@ -51,3 +51,21 @@ it('logs in through the page, shows who is logged in, and logs out', async () =>
   expect(violations).toEqual([])
   await context.close()
 })
+
+it('shows a page that does not exist in the app\'s own layout, within the content security policy', async () => {
+  const context = await browser.newContext()
+  expect((await context.request.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
+  const page = await context.newPage()
+  const violations: string[] = []
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) violations.push(message.text())
+  })
+  await page.goto(`${server.url}/no/such/page`)
+  const error = page.getByTestId('error-page')
+  await expect.poll(() => error.textContent()).toContain('There is no page at /no/such/page.')
+  await error.getByRole('button', { name: 'Go to the inbox' }).click()
+  await page.waitForURL(`${server.url}/`)
+  await expect.poll(() => page.getByTestId('home-username').textContent()).toBe('admin')
+  expect(violations).toEqual([])
+  await context.close()
+})
