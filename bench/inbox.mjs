@@ -7,21 +7,17 @@
 // reported beside it.
 //
 //   node bench/inbox.mjs          # NOTIFICATIONS=10000 RELOADS=7
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
-import { BENCH, api, ensureBuilt, freePort, log, median, publishOverDatalink, seedDataDir, stamp, startServer, stopServer } from './lib.mjs'
+import { api, ensureBuilt, log, median, publishOverDatalink, startSeededServer, stopServer } from './lib.mjs'
 
 const NOTIFICATIONS = Number(process.env.NOTIFICATIONS ?? 10_000)
 const RELOADS = Number(process.env.RELOADS ?? 7)
 
 async function main() {
   ensureBuilt()
-  const out = path.join(BENCH, 'results', `${stamp()}-inbox`)
-  mkdirSync(out, { recursive: true })
-  const dataDir = path.join(out, 'data')
-  const tokens = await seedDataDir(dataDir)
-  const server = await startServer({ dataDir, port: await freePort(19400), logFile: path.join(out, 'server.log') })
+  const { out, tokens, server } = await startSeededServer('inbox', 19400)
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] })
   try {
     const { url } = server

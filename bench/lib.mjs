@@ -145,6 +145,19 @@ export async function seedDataDir(dataDir, { port } = {}) {
   }
 }
 
+/**
+ * What a one-server bench starts from: `bench/results/<stamp>-<name>/`, a data dir seeded in it
+ * (seedDataDir) and one Mercury on that data (its log in the results dir).
+ */
+export async function startSeededServer(name, port) {
+  const out = path.join(BENCH, 'results', `${stamp()}-${name}`)
+  mkdirSync(out, { recursive: true })
+  const dataDir = path.join(out, 'data')
+  const tokens = await seedDataDir(dataDir)
+  const server = await startServer({ dataDir, port: await freePort(port), logFile: path.join(out, 'server.log') })
+  return { out, tokens, server }
+}
+
 export function readTokens(dataDir) {
   return JSON.parse(readFileSync(path.join(dataDir, 'bench-tokens.json'), 'utf8'))
 }

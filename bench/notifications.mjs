@@ -6,9 +6,9 @@
 // notification and notifications per second.
 //
 //   node bench/notifications.mjs          # SUBS=10 NOTIFICATIONS=2000 ROUNDS=3
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { BENCH, api, cpuSeconds, ensureBuilt, freePort, log, median, publishOverDatalink, seedDataDir, sleep, stamp, startServer, stopServer } from './lib.mjs'
+import { api, cpuSeconds, ensureBuilt, log, median, publishOverDatalink, sleep, startSeededServer, stopServer } from './lib.mjs'
 
 const SUBS = Number(process.env.SUBS ?? 10)
 const NOTIFICATIONS = Number(process.env.NOTIFICATIONS ?? 2000)
@@ -17,11 +17,7 @@ const TOPIC = 'bench.notify'
 
 async function main() {
   ensureBuilt()
-  const out = path.join(BENCH, 'results', `${stamp()}-notifications`)
-  mkdirSync(out, { recursive: true })
-  const dataDir = path.join(out, 'data')
-  const tokens = await seedDataDir(dataDir)
-  const server = await startServer({ dataDir, port: await freePort(19300), logFile: path.join(out, 'server.log') })
+  const { out, tokens, server } = await startSeededServer('notifications', 19300)
   try {
     // The bench user and SUBS - 1 more readers of bench.*, all subscribed to the topic.
     const users = [tokens.userToken]

@@ -4,6 +4,7 @@ import { broadcastControl, useHub } from './realtime'
 import { canRead } from './permissions'
 import { refreshChannelPermissions, type ChannelConnection } from './realtime/channel'
 import { recheckSourceConnections } from './realtime/datalink'
+import { unsubscribedFrame } from './realtime/frames'
 import { CLOSE } from './realtime/hub'
 import { forgetSource } from './sources'
 
@@ -56,7 +57,7 @@ export async function handleControl(raw: ControlEvent): Promise<void> {
       for (const conn of hub.userConnections(event.userId) as ChannelConnection[]) {
         // The socket says so, as it says `subscribed` when a stored subscription is added.
         if (!event.subscribed) {
-          if (hub.unsubscribe(conn, event.topic)) hub.send(conn, JSON.stringify({ type: 'unsubscribed', topic: event.topic }))
+          if (hub.unsubscribe(conn, event.topic)) hub.send(conn, unsubscribedFrame(event.topic))
         }
         else if (!conn.topics.has(event.topic) && canRead(conn.permissions, event.topic)) await hub.subscribe(conn, event.topic)
       }

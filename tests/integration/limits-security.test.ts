@@ -32,6 +32,17 @@ afterAll(async () => {
   await server?.stop()
 })
 
+/** Whether a socket opens on `path` with `token` now (it is closed again at once). */
+async function opens(path: string, token: string): Promise<boolean> {
+  try {
+    await (await TestSocket.open(`${server.url}${path}`, { token })).close()
+    return true
+  }
+  catch {
+    return false
+  }
+}
+
 describe('limits', () => {
   it('limits publishes per source: 429 with Retry-After over REST, rate_limited over /datalink', async () => {
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) =>
@@ -71,16 +82,7 @@ describe('limits', () => {
     expect(await open[0]!.request({ type: 'subscribe', topic: 'lim.c' })).toMatchObject({ type: 'error', code: 'limit_exceeded' })
     expect((await open[0]!.request({ type: 'subscribe', topic: 'lim.a', since: 0 })).type).toBe('subscribed')
     await Promise.all(open.map(ws => ws.close()))
-    await expect.poll(async () => {
-      try {
-        const ws = await TestSocket.open(`${server.url}/channel`, { token: reader.token })
-        await ws.close()
-        return true
-      }
-      catch {
-        return false
-      }
-    }).toBe(true)
+    await expect.poll(() => opens('/channel', reader.token)).toBe(true)
   })
 })
 
@@ -96,16 +98,7 @@ describe('connections per source', () => {
     const other = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
     await other.close()
     await open[1]!.close()
-    await expect.poll(async () => {
-      try {
-        const ws = await TestSocket.open(`${server.url}/datalink`, { token: fleet.token })
-        await ws.close()
-        return true
-      }
-      catch {
-        return false
-      }
-    }).toBe(true)
+    await expect.poll(() => opens('/datalink', fleet.token)).toBe(true)
     await open[0]!.close()
   })
 })

@@ -27,11 +27,11 @@ export function isInternalAddress(ip: string): boolean {
   return INTERNAL.check(ip, version === 4 ? 'ipv4' : 'ipv6')
 }
 
-/** Why an endpoint is refused, or null when it is acceptable. */
-export function endpointProblem(endpoint: string, allowInsecure: boolean): string | null {
+/** Why an endpoint is refused, or null when it is acceptable. A URL already parsed is taken as is. */
+export function endpointProblem(endpoint: string | URL, allowInsecure: boolean): string | null {
   let url: URL
   try {
-    url = new URL(endpoint)
+    url = typeof endpoint === 'string' ? new URL(endpoint) : endpoint
   }
   catch {
     return 'must be a URL'

@@ -63,15 +63,15 @@ export function vapidAuthorization(audience: string, vapid: VapidKeys, now = Dat
  * becomes an outcome, never an exception or a stuck job.
  */
 export async function sendPush(target: PushTarget, payload: string, options: SendOptions): Promise<PushOutcome> {
-  // Checked again here: an address in the URL itself is never looked up, so guardedLookup (which
-  // checks what a name resolves to) does not see it.
-  const problem = options.allowInsecure ? null : endpointProblem(target.endpoint, false)
-  if (problem) return { statusCode: 400, retryAfterMs: null, error: `refused: the endpoint ${problem}` }
   let url: URL
   let body: Buffer
   let headers: http.OutgoingHttpHeaders
   try {
     url = new URL(target.endpoint)
+    // Checked again here, before encrypting: an address in the URL itself is never looked up, so
+    // guardedLookup (which checks what a name resolves to) does not see it.
+    const problem = options.allowInsecure ? null : endpointProblem(url, false)
+    if (problem) return { statusCode: 400, retryAfterMs: null, error: `refused: the endpoint ${problem}` }
     body = await encryptPush(target.p256dh, target.auth, payload)
     headers = {
       'TTL': options.ttlSeconds,

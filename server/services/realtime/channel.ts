@@ -5,7 +5,7 @@ import { queryRaw } from '../../utils/db'
 import { canRead, effectivePermissions, type Permissions } from '../permissions'
 import type { Connection } from './hub'
 import { TokenBucket } from '../../utils/token-bucket'
-import { errorFrame, overFrameLimit, parseFrame, pongFrame } from './frames'
+import { errorFrame, overFrameLimit, parseFrame, pongFrame, unsubscribedFrame } from './frames'
 import { useHub } from './index'
 import { connectionFor } from './peer'
 
@@ -79,7 +79,7 @@ export async function channelMessage(peer: Peer, text: string): Promise<void> {
       return
     case 'unsubscribe':
       hub.unsubscribe(conn, frame.topic)
-      return hub.send(conn, JSON.stringify({ type: 'unsubscribed', topic: frame.topic, ...(frame.ref === undefined ? {} : { ref: frame.ref }) }))
+      return hub.send(conn, unsubscribedFrame(frame.topic, frame.ref))
   }
 }
 
@@ -103,7 +103,7 @@ export async function refreshChannelPermissions(userIds?: string[]): Promise<voi
         if (canRead(permissions, topic)) continue
         hub.unsubscribe(conn, topic)
         hub.send(conn, errorFrame('forbidden', `read access to "${topic}" was revoked`))
-        hub.send(conn, JSON.stringify({ type: 'unsubscribed', topic }))
+        hub.send(conn, unsubscribedFrame(topic))
       }
     }
   }

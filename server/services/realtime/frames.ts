@@ -7,6 +7,11 @@ export function errorFrame(code: ErrorCode, message: string, ref?: unknown): str
   return JSON.stringify({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
 }
 
+/** No longer following the topic: asked for, read access revoked, or the stored subscription deleted. */
+export function unsubscribedFrame(topic: string, ref?: unknown): string {
+  return JSON.stringify({ type: 'unsubscribed', topic, ...(ref === undefined ? {} : { ref }) })
+}
+
 export function pongFrame(ref?: unknown): string {
   return ref === undefined ? '{"type":"pong"}' : JSON.stringify({ type: 'pong', ref })
 }
