@@ -142,7 +142,8 @@ function vitest(name, project, env = {}) {
   if (only && !only.includes(name)) return
   log(name)
   const started = Date.now()
-  const report = path.join(mkdtempSync(path.join(tmpdir(), 'mercury-vitest-')), 'report.json')
+  const reportDir = mkdtempSync(path.join(tmpdir(), 'mercury-vitest-'))
+  const report = path.join(reportDir, 'report.json')
   const r = spawnSync(bin('vitest'), ['run', '--project', project, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
     { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } })
   let passed = 0
@@ -150,8 +151,13 @@ function vitest(name, project, env = {}) {
   if (existsSync(report)) {
     const json = JSON.parse(readFileSync(report, 'utf8'))
     passed = json.numPassedTests
-    failed = json.numFailedTests + (json.numFailedTestSuites ?? 0)
+    // Failed tests, plus files that failed without a failed test of their own (an import error,
+    // a failing hook): numFailedTestSuites would count every describe block of a failed test too.
+    const brokenFiles = (json.testResults ?? []).filter(file => file.status === 'failed'
+      && !file.assertionResults?.some(test => test.status === 'failed')).length
+    failed = json.numFailedTests + brokenFiles
   }
+  rmSync(reportDir, { recursive: true, force: true })
   if (r.status !== 0 && failed === 0) failed = 1 // the runner itself failed (crash, no report)
   results.push({ name, passed, failed, seconds: (Date.now() - started) / 1000 })
 }

@@ -235,41 +235,49 @@ describe('the PWA', () => {
   it('keeps 10,000 notifications in a virtual list: few rows in the page, the last one reachable', async () => {
     const context = await browser.newContext()
     const page = await loggedIn(context, 'admin', ADMIN_PASSWORD)
-    // Written straight into the app's store. The app creates it: wait until it has, and close our
-    // connection afterwards, so that neither side ever blocks the other's version change.
+    // Written straight into the app's store. The app creates its stores and, for a new owner, clears
+    // the inbox and then records the owner: wait until it has (a write made before that clear would
+    // be wiped), and close our connection afterwards, so that neither side ever blocks the other's
+    // version change.
     await page.evaluate(() => new Promise<void>((resolve, reject) => {
       const deadline = Date.now() + 15_000
+      const retry = (db: IDBDatabase) => {
+        db.close()
+        if (Date.now() > deadline) return reject(new Error('the app never opened its inbox'))
+        setTimeout(attempt, 100)
+      }
       const attempt = () => {
         const open = indexedDB.open('mercury')
         open.onerror = () => reject(open.error)
         open.onsuccess = () => {
           const db = open.result
-          if (!db.objectStoreNames.contains('inbox')) {
+          if (!['inbox', 'read-queue', 'meta'].every(name => db.objectStoreNames.contains(name))) return retry(db)
+          const owner = db.transaction('meta').objectStore('meta').get('owner')
+          owner.onerror = () => retry(db)
+          owner.onsuccess = () => owner.result ? write(db) : retry(db)
+        }
+      }
+      const write = (db: IDBDatabase) => {
+        try {
+          const tx = db.transaction('inbox', 'readwrite')
+          const store = tx.objectStore('inbox')
+          const start = Date.now()
+          for (let i = 0; i < 10_000; i++) {
+            const id = `bulk-${String(i).padStart(5, '0')}`
+            store.put({ id, topic: 'bulk.test', title: `Bulk ${i}`, body: 'a stored notification', url: null, priority: 3, createdAt: new Date(start - i * 1000).toISOString(), readAt: null }, id)
+          }
+          tx.oncomplete = () => {
             db.close()
-            if (Date.now() > deadline) return reject(new Error('the app never created its inbox store'))
-            return setTimeout(attempt, 100)
+            resolve()
           }
-          try {
-            const tx = db.transaction('inbox', 'readwrite')
-            const store = tx.objectStore('inbox')
-            const start = Date.now()
-            for (let i = 0; i < 10_000; i++) {
-              const id = `bulk-${String(i).padStart(5, '0')}`
-              store.put({ id, topic: 'bulk.test', title: `Bulk ${i}`, body: 'a stored notification', url: null, priority: 3, createdAt: new Date(start - i * 1000).toISOString(), readAt: null }, id)
-            }
-            tx.oncomplete = () => {
-              db.close()
-              resolve()
-            }
-            tx.onerror = () => {
-              db.close()
-              reject(tx.error)
-            }
-          }
-          catch (error) {
+          tx.onerror = () => {
             db.close()
-            reject(error)
+            reject(tx.error)
           }
+        }
+        catch (error) {
+          db.close()
+          reject(error)
         }
       }
       attempt()
