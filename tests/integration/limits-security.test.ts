@@ -285,6 +285,9 @@ describe('web security', () => {
     expect(ok.status).toBe(201)
     expect(ok.headers.get('content-type')).toBe('application/json')
     expect(ok.body).toMatchObject({ topic: 'fp.a' })
+    // Sent whole with its length, not as a chunked body.
+    expect(ok.headers.get('content-length')).toBe(String(Buffer.byteLength(JSON.stringify(ok.body))))
+    expect(ok.headers.get('transfer-encoding')).toBeNull()
     const unauthorized = await publisher(server.url, 'msrc_not-a-token').post('/api/topics/fp.a/messages', { data: 1 })
     const other = await new ApiClient(server.url).get('/api/admin/users')
     const health = await new ApiClient(server.url).get('/api/health')
