@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Peer } from 'crossws'
-import type { Connection, Socket } from './hub'
+import { encodeTextFrame, type Connection, type Socket } from './hub'
 
 /** What is used of the `ws` WebSocket under a crossws Node peer (`_socket`, `_sender`: see below). */
 interface WsLike {
@@ -33,8 +33,8 @@ function canWriteRaw(ws: WsLike, plain: boolean): boolean {
 /**
  * Adapts a crossws peer (Node adapter: the `ws` library underneath) to the hub's Socket.
  * Heartbeats use protocol-level ping/pong, which browsers answer by themselves.
- * A SharedFrame (one live message for many peers) is encoded once and its bytes written to each
- * peer's TCP socket: no per-peer encoding, one write instead of header + payload.
+ * Frames are encoded here and written to the peer's TCP socket in one write (ws writes header and
+ * payload apart); a SharedFrame (one live message for many peers) is encoded once for all of them.
  */
 export function connectionFor<T extends object>(peer: Peer, kind: Connection['kind'], extra: T & { userId?: string, sourceId?: string }): Connection & T {
   // `peer.websocket` is a Proxy over the ws WebSocket (every property read goes through a trap);
@@ -44,7 +44,7 @@ export function connectionFor<T extends object>(peer: Peer, kind: Connection['ki
   const socket: Socket = {
     send: (frame) => {
       // Raw: the socket's own answer (false once more than its high-water mark is waiting).
-      if (typeof frame !== 'string' && canWriteRaw(ws, plain)) return ws._socket!.write(frame.wire)
+      if (canWriteRaw(ws, plain)) return ws._socket!.write(typeof frame === 'string' ? encodeTextFrame(frame) : frame.wire)
       if (typeof frame === 'string') peer.send(frame)
       else if (ws.readyState === OPEN) ws.send(frame.text, TEXT)
       return false
