@@ -2,7 +2,7 @@ import type { H3Event } from 'h3'
 import { publishSchema, type PublishInput } from '#shared/schemas/messages'
 import { userFromToken, bearerToken, authenticate } from '../utils/auth'
 import { mercuryConfig } from '../utils/config'
-import { badRequest, parseJson, readLimitedBytes, describeIssues, rejectNul } from '../utils/validate'
+import { badRequest, parseJson, readLimitedBytes, describeIssues, rejectBadText } from '../utils/validate'
 import type { PublishError, Publisher } from './ingest'
 import { effectivePermissions } from './permissions'
 import { sourceByToken } from './sources'
@@ -77,7 +77,7 @@ function headerText(value: string): string {
 }
 
 function validated(input: unknown): PublishInput {
-  rejectNul(input, 'message', ['data'])
+  rejectBadText(input, 'message', ['data'])
   const result = publishSchema.safeParse(input)
   if (!result.success) badRequest(`Invalid message: ${describeIssues(result.error)}`, { issues: result.error.issues })
   return result.data

@@ -12,23 +12,37 @@ export function badRequest(message: string, data?: unknown): never {
   throw createError({ statusCode: 400, statusMessage: 'Bad Request', message, data })
 }
 
+/** A string no database here can store as text: a NUL (PostgreSQL), or a lone UTF-16 surrogate. */
+function textProblem(text: string): string | null {
+  if (text.includes('\u0000')) return 'must not contain NUL characters'
+  // JSON's \ud800 escapes make strings that are not Unicode: SQLite's driver cannot read them back
+  // (it aborted the process), PostgreSQL refuses them.
+  if (!(text as string & { isWellFormed(): boolean }).isWellFormed()) return 'must be valid Unicode (no unpaired surrogate such as \\ud800)'
+  return null
+}
+
 /**
- * The path of a string holding a NUL character, or null. PostgreSQL cannot store NUL in text, so
- * such input is refused up front rather than failing in the database. `skip` names top-level keys
- * stored as JSON (where NUL is escaped and harmless).
+ * The first string that cannot be stored as text (see textProblem), with its path, or null. Such
+ * input is refused up front rather than failing in the database. `skip` names top-level keys
+ * stored as JSON text, where these characters are escaped and harmless. Keys are checked too.
  */
-export function nulPath(value: unknown, skip: string[] = [], path = ''): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || 'value' : null
+export function badText(value: unknown, skip: string[] = [], path = ''): { path: string, problem: string } | null {
+  if (typeof value === 'string') {
+    const problem = textProblem(value)
+    return problem ? { path: path || 'value', problem } : null
+  }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = nulPath(value[i], [], `${path}[${i}]`)
+      const found = badText(value[i], [], `${path}[${i}]`)
       if (found) return found
     }
   }
   else if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
       if (path === '' && skip.includes(key)) continue
-      const found = nulPath(item, [], path ? `${path}.${key}` : key)
+      const keyProblem = textProblem(key)
+      if (keyProblem) return { path: path || 'value', problem: `keys ${keyProblem}` }
+      const found = badText(item, [], path ? `${path}.${key}` : key)
       if (found) return found
     }
   }
@@ -61,13 +75,13 @@ export function tooDeep(value: unknown): boolean {
   return false
 }
 
-export function rejectNul(value: unknown, where: string, skip: string[] = []): void {
-  const found = nulPath(value, skip)
-  if (found) badRequest(`Invalid ${where}: ${found}: must not contain NUL characters`)
+export function rejectBadText(value: unknown, where: string, skip: string[] = []): void {
+  const found = badText(value, skip)
+  if (found) badRequest(`Invalid ${where}: ${found.path}: ${found.problem}`)
 }
 
 function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  rejectNul(value, where)
+  rejectBadText(value, where)
   const result = schema.safeParse(value)
   if (!result.success) {
     badRequest(`Invalid ${where}: ${describeIssues(result.error)}`, { issues: result.error.issues })

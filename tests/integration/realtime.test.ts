@@ -461,6 +461,36 @@ describe('NUL characters', () => {
   })
 })
 
+describe('text that is not Unicode', () => {
+  it('refuses lone surrogates (JSON \\ud800 escapes) with a 400 or an error frame, and stores the rest', async () => {
+    // Sent as JSON escapes: JSON.stringify writes a lone surrogate as \udc00.
+    expect((await new ApiClient(server.url).post('/api/auth/login', { username: '\ud800', password: 'x' })).status).toBe(400)
+    const group = await admin.post('/api/admin/groups', { name: 'g\ud800' })
+    expect(group.status).toBe(400)
+    expect(group.body.message).toBe('Invalid body: name: must be valid Unicode (no unpaired surrogate such as \\ud800)')
+    expect((await admin.post('/api/me/tokens', { name: '\udfff' })).status).toBe(400)
+    const pub = publisher(server.url, source.token)
+    expect((await pub.post('/api/topics/sensors.utf/messages', { notification: { title: '\udc00x' } })).status).toBe(400)
+    expect((await pub.post('/api/topics/sensors.utf/messages', { notification: { title: 'ok', body: 'a\ud83d' } })).status).toBe(400)
+    const producer = await datalink(source.token)
+    expect(await producer.request({ type: 'publish', topic: 'sensors.utf', notification: { title: '\udc00' } }))
+      .toMatchObject({ type: 'error', code: 'bad_request', message: 'notification.title: must be valid Unicode (no unpaired surrogate such as \\ud800)' })
+    await producer.close()
+    // Paired surrogates are text; inside data a lone one stays a JSON escape: both stored and read back.
+    const reader = await createReader(admin, 'utf-reader', 'sensors.utf')
+    expect((await reader.client.post('/api/subscriptions', { topic: 'sensors.utf', push: false })).status).toBe(201)
+    const socket = await channel(reader.token)
+    await socket.request({ type: 'subscribe', topic: 'sensors.utf' })
+    expect((await pub.post('/api/topics/sensors.utf/messages', { data: { raw: '\ud800' }, notification: { title: 'Smile \ud83d\ude00' } })).status).toBe(201)
+    expect((await socket.next(f => f.type === 'message')).data).toEqual({ raw: '\ud800' })
+    await socket.close()
+    const inbox = await reader.client.get('/api/inbox')
+    expect(inbox.status).toBe(200)
+    expect(inbox.body.items.map((i: { title: string }) => i.title)).toEqual(['Smile \ud83d\ude00'])
+    expect((await new ApiClient(server.url).get('/api/health')).status).toBe(200)
+  })
+})
+
 describe('connections end with their credentials', () => {
   it('closes a /channel when its session logs out or its token is revoked; other sessions stay', async () => {
     const leaver = await createReader(admin, 'leaver', 'sensors.*')

@@ -1,7 +1,7 @@
 import type { z } from 'zod'
 import type { ErrorCode } from '#shared/schemas/messages'
 import type { Connection } from './hub'
-import { MAX_JSON_DEPTH, nulPath, tooDeep } from '../../utils/validate'
+import { MAX_JSON_DEPTH, badText, tooDeep } from '../../utils/validate'
 
 export function errorFrame(code: ErrorCode, message: string, ref?: unknown): string {
   return JSON.stringify({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
@@ -35,8 +35,8 @@ export function parseFrame<S extends z.ZodType>(text: string, maxBytes: number, 
     return { ok: false, error: errorFrame('bad_request', 'frame must be a JSON object with a "type"') }
   }
   if (tooDeep(json)) return { ok: false, error: errorFrame('bad_request', `frame is nested deeper than ${MAX_JSON_DEPTH} levels`, ref) }
-  const nul = nulPath(json, ['data'])
-  if (nul) return { ok: false, error: errorFrame('bad_request', `${nul}: must not contain NUL characters`, ref) }
+  const bad = badText(json, ['data'])
+  if (bad) return { ok: false, error: errorFrame('bad_request', `${bad.path}: ${bad.problem}`, ref) }
   const result = schema.safeParse(json)
   if (!result.success) {
     const issue = result.error.issues[0]!
