@@ -63,7 +63,7 @@ describe('publish and receive', () => {
     const pub = publisher(server.url, source.token)
     for (let i = 0; i < 3; i++) expect((await pub.post('/api/topics/sensors.again/messages', { data: i })).status).toBe(201)
     await expect.poll(() => ws.frames.filter(f => f.type === 'message').length).toBe(3)
-    for (const since of [1, 0]) {
+    for (const since of [1, undefined, 0]) {
       expect(await ws.request({ type: 'subscribe', topic: 'sensors.again', since })).toMatchObject({ type: 'subscribed', recovered: true })
     }
     await pub.post('/api/topics/sensors.again/messages', { data: 3 })
@@ -76,6 +76,26 @@ describe('publish and receive', () => {
     await other.request({ type: 'subscribe', topic: 'sensors.again', since: 0 })
     await expect.poll(() => other.frames.filter(f => f.type === 'message').map(f => f.offset)).toEqual([1, 2, 3, 4])
     await Promise.all([ws.close(), other.close()])
+  })
+
+  it('a since past the newest offset (a stream that restarted) gets recovered:false, then every new message', async () => {
+    const pub = publisher(server.url, source.token)
+    for (let i = 0; i < 3; i++) expect((await pub.post('/api/topics/sensors.ahead/messages', { data: i })).status).toBe(201)
+    const ws = await channel(reader.token)
+    expect(await ws.request({ type: 'subscribe', topic: 'sensors.ahead', since: 10 })).toMatchObject({ type: 'subscribed', offset: 3, recovered: false })
+    for (let i = 3; i < 5; i++) expect((await pub.post('/api/topics/sensors.ahead/messages', { data: i })).status).toBe(201)
+    await expect.poll(() => ws.frames.filter(f => f.type === 'message').map(f => f.offset)).toEqual([4, 5])
+    await ws.close()
+  })
+
+  it('subscribing again with a since replays what this connection was not sent yet', async () => {
+    const pub = publisher(server.url, source.token)
+    for (let i = 0; i < 3; i++) expect((await pub.post('/api/topics/sensors.later/messages', { data: i })).status).toBe(201)
+    const ws = await channel(reader.token)
+    expect(await ws.request({ type: 'subscribe', topic: 'sensors.later' })).toMatchObject({ offset: 3 }) // live from now: nothing sent
+    expect(await ws.request({ type: 'subscribe', topic: 'sensors.later', since: 1 })).toMatchObject({ type: 'subscribed', recovered: true })
+    await expect.poll(() => ws.frames.filter(f => f.type === 'message').map(f => f.offset)).toEqual([2, 3])
+    await ws.close()
   })
 
   it('accepts text/plain as the notification body', async () => {

@@ -51,6 +51,8 @@ export interface Socket {
 interface TopicState {
   /** Newest offset sent to this connection: an entry at or below it is never sent again. */
   lastOffset: number
+  /** Where the subscription started: lastOffset is still there while nothing has been sent. */
+  from: number
   /** Live entries that arrived while history was being replayed; null once live. */
   buffer: StreamEntry[] | null
 }
@@ -183,9 +185,11 @@ export class Hub {
   async subscribe(conn: Connection, topic: string, since?: number, ref?: unknown): Promise<void> {
     // Subscribing again to a topic this connection follows live: what it was sent stays sent
     // (each message arrives once per connection), so a `since` before that starts after it.
+    // Until something was sent, a new `since` is taken as it is.
     const previous = conn.topics.get(topic)
-    if (since !== undefined && previous && previous.buffer === null) since = Math.max(since, previous.lastOffset)
-    const state: TopicState = { lastOffset: Number.MAX_SAFE_INTEGER, buffer: [] }
+    const sent = previous && previous.buffer === null && previous.lastOffset > previous.from ? previous : null
+    if (sent && since !== undefined) since = Math.max(since, sent.lastOffset)
+    const state: TopicState = { lastOffset: Number.MAX_SAFE_INTEGER, from: Number.MAX_SAFE_INTEGER, buffer: [] }
     conn.topics.set(topic, state)
     let members = this.topics.get(topic)
     if (!members) {
@@ -196,7 +200,7 @@ export class Hub {
     try {
       await this.ensureLayerSubscription(topic)
       if (since === undefined) {
-        state.lastOffset = await this.layer.lastOffset(topic)
+        state.lastOffset = state.from = await this.layer.lastOffset(topic)
         if (!this.current(conn, topic, state)) return
         this.send(conn, subscribedFrame(topic, state.lastOffset, true, ref))
       }
@@ -204,6 +208,7 @@ export class Hub {
         await this.replay(conn, topic, state, since, ref)
         if (!this.current(conn, topic, state)) return
       }
+      if (sent) state.from = Math.min(state.from, sent.from)
       const buffered = state.buffer ?? []
       state.buffer = null
       for (const entry of buffered) this.sendEntry(conn, state, entry)
@@ -222,7 +227,9 @@ export class Hub {
       if (!this.current(conn, topic, state)) return
       if (first) {
         this.send(conn, subscribedFrame(topic, page.lastOffset, page.recovered, ref))
-        state.lastOffset = since
+        // A `since` past the newest offset is from before the stream restarted (Redis lost its
+        // data, say): recovered:false, and every message from now on is new to this client.
+        state.lastOffset = state.from = Math.min(since, page.lastOffset)
         first = false
       }
       for (const entry of page.entries) this.sendEntry(conn, state, entry)
