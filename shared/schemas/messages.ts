@@ -66,9 +66,10 @@ export const inboxQuerySchema = z.object({
   unread: z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1').optional(),
 })
 
+// One or the other: {ids, all: true} together is refused rather than read as either.
 export const inboxReadSchema = z.union([
-  z.object({ ids: z.array(z.string().min(1).max(64)).min(1).max(1000) }),
-  z.object({ all: z.literal(true) }),
+  z.strictObject({ ids: z.array(z.string().min(1).max(64)).min(1).max(1000) }),
+  z.strictObject({ all: z.literal(true) }),
 ], { error: 'give {ids: [...]} or {all: true}' })
 
 /** Error codes of error frames (see docs/PROTOCOL.md). */

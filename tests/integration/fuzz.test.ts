@@ -109,7 +109,7 @@ const EXAMPLES: Record<string, () => unknown> = {
     subscription: { endpoint: 'https://push.example.com/fz-new', expirationTime: null, keys: { p256dh: Buffer.alloc(65, 4).toString('base64url'), auth: Buffer.alloc(16, 2).toString('base64url') } },
     name: 'fz device',
   }),
-  'POST /api/inbox/read': () => ({ ids: ['fz-notification'], all: true }),
+  'POST /api/inbox/read': () => ({ ids: ['fz-notification'] }),
   'POST /api/me/password': () => ({ currentPassword: 'reader-password', newPassword: 'reader-password' }),
   'POST /api/me/tokens': () => ({ name: 'fz-token' }),
   'POST /api/subscriptions': () => ({ topic: 'fz.subscribed', push: true }),

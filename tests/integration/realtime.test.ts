@@ -242,6 +242,17 @@ describe('stored subscriptions and the inbox', () => {
     expect(await otherDevice.next(f => f.type === 'read')).toMatchObject({ ids: [res.body.id] })
     expect((await alice.client.get('/api/inbox?unread=true')).body.items).toEqual([])
     expect((await alice.client.post('/api/inbox/read', { ids: 'x' })).status).toBe(400)
+    expect((await alice.client.post('/api/inbox/read', { ids: [res.body.id], all: true })).status).toBe(400)
+    // A read that changes nothing tells no one; one by inbox item id (given twice) names the
+    // notification, once.
+    expect((await alice.client.post('/api/inbox/read', { ids: [res.body.id, 'unknown'] })).body.updated).toBe(0)
+    const second = await publisher(server.url, source.token).post('/api/topics/alerts.cpu/messages', { notification: { title: 'CPU high again' } })
+    const item = (await alice.client.get('/api/inbox?unread=true')).body.items[0]
+    expect(item).toMatchObject({ id: second.body.id, itemId: expect.any(String) })
+    expect((await alice.client.post('/api/inbox/read', { ids: [item.itemId, item.itemId] })).body.updated).toBe(1)
+    expect((await alice.client.post('/api/inbox/read', { all: true })).body.updated).toBe(0)
+    await otherDevice.request({ type: 'ping' })
+    expect(otherDevice.frames.filter(f => f.type === 'read').map(f => f.ids)).toEqual([[res.body.id], [second.body.id]])
     await otherDevice.close()
   })
 

@@ -7,15 +7,19 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const input = await parseBody(event, inboxReadSchema)
   const readAt = new Date()
-  const ids = 'ids' in input ? input.ids : undefined
-  const { count } = await useDb().inboxItem.updateMany({
-    where: {
-      userId: user.id,
-      readAt: null,
-      ...(ids ? { OR: [{ notificationId: { in: ids } }, { id: { in: ids } }] } : {}),
-    },
-    data: { readAt },
+  const db = useDb()
+  if (!('ids' in input)) {
+    const { count } = await db.inboxItem.updateMany({ where: { userId: user.id, readAt: null }, data: { readAt } })
+    if (count > 0) await announce({ type: 'inbox.read', userId: user.id, all: true, readAt: readAt.toISOString() })
+    return { updated: count, readAt }
+  }
+  // The other devices hear of what changed, by notification id (how they know an item), each once.
+  const unread = await db.inboxItem.findMany({
+    where: { userId: user.id, readAt: null, OR: [{ notificationId: { in: input.ids } }, { id: { in: input.ids } }] },
+    select: { id: true, notificationId: true },
   })
-  await announce({ type: 'inbox.read', userId: user.id, ids, all: ids ? undefined : true, readAt: readAt.toISOString() })
+  if (unread.length === 0) return { updated: 0, readAt }
+  const { count } = await db.inboxItem.updateMany({ where: { id: { in: unread.map(row => row.id) }, readAt: null }, data: { readAt } })
+  await announce({ type: 'inbox.read', userId: user.id, ids: unread.map(row => row.notificationId), readAt: readAt.toISOString() })
   return { updated: count, readAt }
 })
