@@ -3,6 +3,7 @@
 // parameters, and every frame type of /channel and /datalink. The server must answer each with a
 // 4xx or an error frame (or accept it, when it is valid), never a 5xx, a close or a crash; and a
 // well-behaved subscriber connected meanwhile must get every message published to its topic.
+import { createECDH } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import fc from 'fast-check'
@@ -19,6 +20,8 @@ import { TestSocket, type Frame } from '../helpers/ws'
 
 const SEED = Number(process.env.MERCURY_FUZZ_SEED ?? 20261123)
 const RUNS = Number(process.env.MERCURY_FUZZ_RUNS ?? 150)
+/** A push key that is a point of the curve, as a browser's is. */
+const pushKey = createECDH('prime256v1').generateKeys().toString('base64url')
 fc.configureGlobal({ seed: SEED, numRuns: RUNS, endOnFailure: true })
 
 const root = path.resolve(import.meta.dirname, '../..')
@@ -106,7 +109,7 @@ const EXAMPLES: Record<string, () => unknown> = {
   'POST /api/admin/users': () => ({ username: 'fz-new-user', password: 'fz-new-password', role: 'user' }),
   'POST /api/auth/login': () => ({ username: 'fz-target', password: 'fz-target-password' }),
   'POST /api/devices': () => ({
-    subscription: { endpoint: 'https://push.example.com/fz-new', expirationTime: null, keys: { p256dh: Buffer.alloc(65, 4).toString('base64url'), auth: Buffer.alloc(16, 2).toString('base64url') } },
+    subscription: { endpoint: 'https://push.example.com/fz-new', expirationTime: null, keys: { p256dh: pushKey, auth: Buffer.alloc(16, 2).toString('base64url') } },
     name: 'fz device',
   }),
   'POST /api/inbox/read': () => ({ ids: ['fz-notification'] }),
@@ -227,7 +230,7 @@ beforeAll(async () => {
   const targetUser = (await admin.post('/api/admin/users', { username: 'fz-target', password: 'fz-target-password' })).body.id
   const grant = (await admin.post('/api/admin/grants', { userId: targetUser, topic: 'fz.grant' })).body.id
   const device = (await fuzzer.client.post('/api/devices', {
-    subscription: { endpoint: 'https://push.example.com/fz', keys: { p256dh: Buffer.alloc(65, 4).toString('base64url'), auth: Buffer.alloc(16, 1).toString('base64url') } },
+    subscription: { endpoint: 'https://push.example.com/fz', keys: { p256dh: pushKey, auth: Buffer.alloc(16, 1).toString('base64url') } },
   })).body.id
   const token = (await fuzzer.client.post('/api/me/tokens', { name: 'fz-target' })).body.accessToken.id
   targets = { id: group, userId: targetUser, topic: 'fz.rest', grant, device, token, source: targetSource }

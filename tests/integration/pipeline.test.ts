@@ -286,6 +286,7 @@ describe('devices API', () => {
       [{ subscription: { ...good, endpoint: 'not a url' } }, /subscription\.endpoint/],
       [{ subscription: { ...good, keys: { ...good.keys, p256dh: 'abc$' } } }, /subscription\.keys\.p256dh: must be base64url/],
       [{ subscription: { ...good, keys: { ...good.keys, p256dh: Buffer.alloc(33).toString('base64url') } } }, /subscription\.keys\.p256dh: must decode to 65 bytes/],
+      [{ subscription: { ...good, keys: { ...good.keys, p256dh: Buffer.concat([Buffer.from([4]), Buffer.alloc(64)]).toString('base64url') } } }, /subscription\.keys\.p256dh: must be a P-256 public key/],
       [{ subscription: { ...good, keys: { ...good.keys, auth: Buffer.alloc(8).toString('base64url') } } }, /subscription\.keys\.auth: must decode to 16 bytes/],
       [{ subscription: { ...good, keys: undefined } }, /subscription\.keys/],
     ]

@@ -1,5 +1,5 @@
 import { deviceRegisterSchema } from '#shared/schemas/devices'
-import { deviceSelect } from '../../services/devices'
+import { deviceSelect, validPushKey } from '../../services/devices'
 import { endpointProblem } from '../../services/push/endpoint-guard'
 
 // Registers this browser's push subscription. The same endpoint again, from the same user,
@@ -11,6 +11,7 @@ export default defineEventHandler(async (event) => {
   const { subscription, name } = await parseBody(event, deviceRegisterSchema)
   const problem = endpointProblem(subscription.endpoint, mercuryConfig().pushAllowInsecure)
   if (problem) badRequest(`Invalid body: subscription.endpoint: ${problem}`)
+  if (!validPushKey(subscription.keys.p256dh)) badRequest('Invalid body: subscription.keys.p256dh: must be a P-256 public key (an uncompressed point of the curve)')
   const fields = { userId: user.id, p256dh: subscription.keys.p256dh, auth: subscription.keys.auth, disabledAt: null }
   const device = await useDb().$transaction(async (tx) => {
     await tx.device.deleteMany({ where: { endpoint: subscription.endpoint, userId: { not: user.id } } })
