@@ -4,26 +4,28 @@ import type { H3Event } from 'h3'
 // routes, and the publish fast path (server/plugins/08.publish-fast-path.ts) runs it too, without
 // the rest of h3. A new check added here applies to both.
 
-const SECURITY_HEADERS = {
+const SECURITY_HEADERS = Object.entries({
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'strict-origin-when-cross-origin',
   'permissions-policy': 'camera=(), microphone=(), geolocation=()',
-}
+})
+
+/** API answers are data, never documents; the app's HTML gets its own policy (plugins/06.csp.ts). */
+const API_POLICY = `default-src 'none'; frame-ancestors 'none'`
 
 /**
  * Security headers on every answer. The content security policy of the app pages is set by the
- * PWA's configuration; these apply everywhere.
+ * PWA's configuration; these apply everywhere. Set straight on the response: this runs for every
+ * request, REST publishes included.
  */
 function setSecurityHeaders(event: H3Event): void {
-  setResponseHeaders(event, {
-    ...SECURITY_HEADERS,
-    ...(mercuryConfig().trustProxy && getRequestProtocol(event, { xForwardedProto: true }) === 'https'
-      ? { 'strict-transport-security': 'max-age=31536000' }
-      : {}),
-    // API answers are data, never documents; the app's HTML gets its own policy (plugins/06.csp.ts).
-    ...(event.path.startsWith('/api/') ? { 'content-security-policy': `default-src 'none'; frame-ancestors 'none'` } : {}),
-  })
+  const res = event.node.res
+  for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value)
+  if (mercuryConfig().trustProxy && getRequestProtocol(event, { xForwardedProto: true }) === 'https') {
+    res.setHeader('strict-transport-security', 'max-age=31536000')
+  }
+  if (event.path.startsWith('/api/')) res.setHeader('content-security-policy', API_POLICY)
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
