@@ -98,6 +98,20 @@ describe('publish and receive', () => {
     await ws.close()
   })
 
+  it('a reconnecting client resumes a stored subscription from its own since (the join on open sent nothing)', async () => {
+    // As the PWA after a restart: the socket joins the stored subscription live on open, then the
+    // app subscribes with the newest offset it saw; what came meanwhile must follow.
+    const resumer = await createReader(admin, 'resumer', 'sensors.*')
+    expect((await resumer.client.post('/api/subscriptions', { topic: 'sensors.resume', push: false })).status).toBe(201)
+    const pub = publisher(server.url, source.token)
+    for (let i = 0; i < 3; i++) expect((await pub.post('/api/topics/sensors.resume/messages', { data: i })).status).toBe(201)
+    const ws = await channel(resumer.token)
+    await ws.request({ type: 'ping' })
+    expect(await ws.request({ type: 'subscribe', topic: 'sensors.resume', since: 1 })).toMatchObject({ type: 'subscribed', offset: 3, recovered: true })
+    await expect.poll(() => ws.frames.filter(f => f.type === 'message').map(f => f.offset)).toEqual([2, 3])
+    await ws.close()
+  })
+
   it('accepts text/plain as the notification body', async () => {
     const res = await publisher(server.url, source.token).post('/api/topics/alerts.disk/messages', 'Disk almost full', {
       raw: true, headers: { 'content-type': 'text/plain', 'title': 'Disk' },
