@@ -28,6 +28,7 @@ type ServerFrame
 
 export const useChannelStore = defineStore('channel', () => {
   const inbox = useInboxStore()
+  const nuxtApp = useNuxtApp()
   const state = ref<ChannelStatus>('offline')
   const online = ref(true)
   const status = computed<ChannelStatus>(() => (online.value ? state.value : 'offline'))
@@ -122,9 +123,12 @@ export const useChannelStore = defineStore('channel', () => {
         console.error('mercury: bad /channel frame', error)
       }
     }
-    ws.onclose = () => {
+    ws.onclose = ({ code }) => {
       if (socket !== ws) return
       socket = null
+      // Closed for its credentials (4001), or refused before it opened (an upgrade answered 401
+      // looks like any failed connection): the session may have ended elsewhere.
+      if (code === 4001 || state.value !== 'live') void nuxtApp.$checkSession()
       if (wanted) schedule()
     }
   }

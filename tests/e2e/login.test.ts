@@ -69,3 +69,43 @@ it('shows a page that does not exist in the app\'s own layout, within the conten
   expect(violations).toEqual([])
   await context.close()
 })
+
+it('follows a session changed elsewhere: a role given and taken by an admin, a logout in another tab', async () => {
+  const admin = (await browser.newContext()).request
+  expect((await admin.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
+  const created = await admin.post(`${server.url}/api/admin/users`, { data: { username: 'carol', password: 'carol-password' } })
+  expect(created.status()).toBe(201)
+  const carol = (await created.json()).id as string
+  const setRole = async (role: string) => expect((await admin.patch(`${server.url}/api/admin/users/${carol}`, { data: { role } })).status()).toBe(200)
+
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  await page.goto(`${server.url}/login`)
+  await page.getByLabel('Username').fill('carol')
+  await page.getByLabel('Password').fill('carol-password')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.waitForURL(`${server.url}/`)
+  await expect.poll(() => page.getByTestId('whoami').textContent()).toBe('carol (user)')
+
+  // Made an admin while logged in: the next start knows (the session cookie still says "user").
+  await setRole('admin')
+  await page.reload()
+  await expect.poll(() => page.getByTestId('whoami').textContent()).toBe('carol (admin)')
+  await page.goto(`${server.url}/admin`)
+  await page.getByRole('navigation', { name: 'Admin' }).waitFor()
+  // The role taken back: the next admin request is refused, and the page says where it stands.
+  await setRole('user')
+  await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Users' }).click()
+  await page.waitForURL(/\/admin\/not-allowed$/)
+  await page.goto(`${server.url}/`)
+  await expect.poll(() => page.getByTestId('whoami').textContent()).toBe('carol (user)')
+  await page.locator('[data-testid="channel-status"][data-state="live"]').waitFor()
+
+  // Logged out in a second tab: this one goes to the login page, without a reload.
+  const other = await context.newPage()
+  await other.goto(`${server.url}/`)
+  await other.getByRole('button', { name: 'Log out' }).click()
+  await other.waitForURL(/\/login$/)
+  await page.waitForURL(/\/login$/, { timeout: 10_000 })
+  await context.close()
+})
