@@ -10,7 +10,7 @@ export default defineNitroPlugin(() => {
       session.user = { id: user.id, username: user.username, role: user.role }
       return
     }
-    for (const key of Object.keys(session)) delete (session as Record<string, unknown>)[key]
+    for (const key of Object.keys(session)) Reflect.deleteProperty(session, key)
     await clearUserSession(event)
   })
 })
