@@ -176,6 +176,9 @@ export const useChannelStore = defineStore('channel', () => {
         following.value = following.value.filter(t => t !== frame.topic)
         offsets.delete(frame.topic)
         stored.delete(frame.topic)
+        // A live view still wants it (its stored subscription was deleted, or read access taken):
+        // asked again, the answer is either the topic or a refusal the page shows.
+        if (extra.has(frame.topic)) send({ type: 'subscribe', topic: frame.topic, ref: liveRef(frame.topic) })
         break
       case 'error':
         // A live view's subscribe carries the topic in its ref: the page can say why it stays empty.

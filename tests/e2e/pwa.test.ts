@@ -88,6 +88,33 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a live view whose read access is taken says so, and follows again once it is given back', async () => {
+    const dora = await createReader(admin, 'dora', null)
+    const grant = async () => {
+      const res = await admin.post('/api/admin/grants', { userId: dora.id, topic: 'alerts.ops', read: true })
+      expect(res.status).toBe(201)
+      return res.body.id as string
+    }
+    const first = await grant()
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'dora')
+    await page.goto(`${server.url}/live/alerts.ops`)
+    await live(page)
+    await expect.poll(async () => {
+      await publish('alerts.ops', 'Load 1')
+      return page.getByTestId('live-message').filter({ hasText: 'Load 1' }).count()
+    }).toBeGreaterThan(0)
+    expect((await admin.delete(`/api/admin/grants/${first}`)).status).toBe(204)
+    await expect.poll(() => page.getByTestId('live-refused').textContent(), { timeout: 5000 }).toMatch(/no read access to "alerts\.ops"/)
+    await grant()
+    await page.getByRole('button', { name: 'Try again' }).click()
+    await expect.poll(async () => {
+      await publish('alerts.ops', 'Load 2')
+      return page.getByTestId('live-message').filter({ hasText: 'Load 2' }).count()
+    }).toBeGreaterThan(0)
+    await context.close()
+  })
+
   it('stores a push in the inbox and shows a notification with the app closed', async () => {
     const context = await browser.newContext()
     await context.grantPermissions(['notifications'], { origin: server.url })
