@@ -224,3 +224,60 @@ describe('people', () => {
     await context.close()
   })
 })
+
+describe('edits by two admins at once', () => {
+  /** The body of the next PATCH the page sends. */
+  const nextPatch = (page: Page) => page.waitForRequest(req => req.method() === 'PATCH').then(req => req.postDataJSON())
+
+  it('sends only the fields changed in the form: a change another admin made meanwhile survives, and shows in the open form', async () => {
+    const deployer = await createActiveSource(admin, 'deployer', 'deploy.*')
+    const dave = await admin.post('/api/admin/users', { username: 'dave', password: 'dave-password-1' })
+    const group = await admin.post('/api/admin/groups', { name: 'ops', description: '' })
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+
+    // A source: another admin changes its topics and description while this form is open.
+    const page = await openLive(context, '/admin/sources')
+    await page.getByTestId('source-row-deployer').getByRole('button', { name: 'Edit' }).click()
+    const form = page.getByRole('form', { name: 'Edit deployer' })
+    await form.getByLabel('Name').waitFor()
+    await admin.patch(`/api/admin/sources/${deployer.id}`, { topics: 'deploy.*, build.*', description: 'Ships releases' })
+    await expect.poll(() => form.getByLabel('Allowed topics').inputValue(), { timeout: 2000 }).toBe('deploy.*, build.*')
+    expect(await form.getByLabel('Description').inputValue()).toBe('Ships releases')
+    await form.getByLabel('Name').fill('deployer-2')
+    const sourcePatch = nextPatch(page)
+    await form.getByRole('button', { name: 'Save changes' }).click()
+    expect(await sourcePatch).toEqual({ name: 'deployer-2' })
+    await page.getByTestId('source-row-deployer-2').waitFor()
+    expect((await admin.get(`/api/admin/sources/${deployer.id}`)).body).toMatchObject({ name: 'deployer-2', topics: 'deploy.*,build.*', description: 'Ships releases' })
+
+    // A user: renamed elsewhere while this admin sets a new password.
+    const users = await openLive(context, '/admin/users')
+    await users.getByTestId('user-row-dave').getByRole('button', { name: 'Details' }).click()
+    const account = users.getByRole('form', { name: 'Rename or reset password' })
+    await account.getByLabel('Username').waitFor()
+    await admin.patch(`/api/admin/users/${dave.body.id}`, { username: 'david' })
+    await expect.poll(() => account.getByLabel('Username').inputValue(), { timeout: 2000 }).toBe('david')
+    await account.getByLabel('New password').fill('another-password-1')
+    const userPatch = nextPatch(users)
+    await account.getByRole('button', { name: 'Save' }).click()
+    expect(await userPatch).toEqual({ password: 'another-password-1' })
+    await users.getByRole('status').filter({ hasText: 'saved' }).waitFor()
+    expect((await admin.get(`/api/admin/users/${dave.body.id}`)).body).toMatchObject({ username: 'david' })
+
+    // A group: described elsewhere while this admin renames it.
+    const groups = await openLive(context, '/admin/groups')
+    await groups.getByTestId('group-ops').getByRole('button', { name: 'Edit' }).click()
+    const groupForm = groups.getByRole('form', { name: 'Edit ops' })
+    await groupForm.getByLabel('Group name').waitFor()
+    await admin.patch(`/api/admin/groups/${group.body.id}`, { description: 'On call' })
+    await expect.poll(() => groupForm.getByLabel('Description').inputValue(), { timeout: 2000 }).toBe('On call')
+    await groupForm.getByLabel('Group name').fill('operations')
+    const groupPatch = nextPatch(groups)
+    await groupForm.getByRole('button', { name: 'Save' }).click()
+    expect(await groupPatch).toEqual({ name: 'operations' })
+    await groups.getByTestId('group-operations').waitFor()
+    const saved = (await admin.get('/api/admin/groups')).body.find((g: { id: string }) => g.id === group.body.id)
+    expect(saved).toMatchObject({ name: 'operations', description: 'On call' })
+    await context.close()
+  })
+})
