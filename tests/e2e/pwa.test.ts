@@ -223,6 +223,46 @@ describe('the PWA', () => {
     await Promise.all([first.close(), second.close()])
   })
 
+  it('with filters on, the read button marks only the notifications shown, and says so', async () => {
+    const erin = (await createReader(admin, 'erin', 'alerts.*')).client
+    for (const topic of ['alerts.fan', 'alerts.heat']) {
+      expect((await erin.post('/api/subscriptions', { topic, push: false })).status).toBe(201)
+    }
+    const titles = ['Fan slow north', 'Fan slow south', 'Fan stopped', 'Heat slow north', 'Heat high']
+    for (const title of titles) await publish(title.startsWith('Fan') ? 'alerts.fan' : 'alerts.heat', title)
+    const alreadyRead = (await erin.get('/api/inbox?q=stopped')).body.items[0].id
+    expect((await erin.post('/api/inbox/read', { ids: [alreadyRead] })).status).toBe(200)
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'erin', 'reader-password')
+    await expect.poll(() => page.getByTestId('inbox-item').count()).toBe(5)
+    await expect.poll(() => page.getByTestId('unread-count').textContent()).toBe('4')
+    const button = page.getByTestId('read-all')
+    await expect.poll(() => button.textContent()).toContain('Mark all read')
+
+    await page.getByLabel('Search').fill('slow')
+    await page.getByLabel('Topic').selectOption('alerts.fan')
+    await page.getByLabel('Unread only').check()
+    await expect.poll(() => page.getByTestId('inbox-item').count()).toBe(2)
+    await expect.poll(() => button.textContent()).toContain('Mark these read')
+    const sent = page.waitForRequest(req => req.url().endsWith('/api/inbox/read')).then(req => req.postDataJSON())
+    await button.click()
+    expect((await sent).ids).toHaveLength(2)
+    await expect.poll(() => page.getByTestId('unread-count').textContent()).toBe('2')
+    await expect.poll(async () => (await erin.get('/api/inbox?unread=true')).body.items.map((i: { title: string }) => i.title).sort())
+      .toEqual(['Heat high', 'Heat slow north'])
+    await expect.poll(() => button.isDisabled()).toBe(true)
+
+    // Filters cleared: the whole inbox again.
+    await page.getByLabel('Search').fill('')
+    await page.getByLabel('Topic').selectOption('')
+    await page.getByLabel('Unread only').uncheck()
+    await expect.poll(() => button.textContent()).toContain('Mark all read')
+    await button.click()
+    await expect.poll(() => page.getByTestId('unread-count').textContent()).toBe('0')
+    await expect.poll(async () => (await erin.get('/api/inbox')).body.unread).toBe(0)
+    await context.close()
+  })
+
   it('another user logging in on the same browser never sees the first one\'s inbox, not even while it loads', async () => {
     const bob = (await createReader(admin, 'bob-e2e', 'alerts.*')).client
     expect((await bob.post('/api/subscriptions', { topic: 'alerts.bob', push: false })).status).toBe(201)
