@@ -180,6 +180,27 @@ describe('access', () => {
   })
 })
 
+describe('wording and names', () => {
+  it('names each row button after its source, and counts one connected person as a person', async () => {
+    await createActiveSource(admin, 'cron', '*')
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/sources')
+    for (const name of ['Edit cron', 'Deactivate cron', 'Rotate token of cron', 'Delete cron']) {
+      await page.getByRole('button', { name, exact: true }).waitFor()
+    }
+    await page.getByRole('button', { name: 'Delete cron', exact: true }).click()
+    const confirm = page.getByRole('group', { name: 'Confirm: Delete cron' })
+    await confirm.getByRole('button', { name: 'Cancel' }).click()
+    await page.getByRole('button', { name: 'Delete cron', exact: true }).waitFor()
+    await page.close()
+
+    // This context is the only one connected: one person, not "1 people".
+    const dashboard = await openLive(context, '/admin')
+    await expect.poll(() => dashboard.getByTestId('stat-people').textContent(), { timeout: 3000 }).toMatch(/^\s*1 person\s*$/)
+    await context.close()
+  })
+})
+
 describe('people', () => {
   it('creates a group, adds a member and grants a topic; the user\'s permissions show it', async () => {
     const alice = await admin.post('/api/admin/users', { username: 'carol', password: 'carol-password-1' })

@@ -263,6 +263,44 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('topics page: each push switch is named after its topic, subscribing again keeps push off, and one message at a time', async () => {
+    await publish('alerts.cpu', 'Only one of its kind')
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    await item(page, 'Only one of its kind').waitFor()
+    await page.getByLabel('Search').fill('Only one of its kind')
+    await page.getByText('1 notification shown', { exact: true }).waitFor({ state: 'attached' })
+
+    await nav(page).getByRole('link', { name: 'Topics' }).click()
+    const cpuPush = page.getByRole('switch', { name: 'Push for alerts.cpu', exact: true })
+    await cpuPush.waitFor()
+    expect(await cpuPush.isChecked()).toBe(false)
+    const status = page.getByTestId('topics-status')
+    const byName = page.getByLabel('Subscribe to a topic by name')
+    const subscribeButton = page.getByRole('button', { name: 'Subscribe', exact: true })
+
+    // alerts.cpu is followed with push off: subscribing to it by name leaves push off.
+    await byName.fill('alerts.cpu')
+    await subscribeButton.click()
+    await expect.poll(() => status.textContent()).toContain('alerts.cpu')
+    expect(await cpuPush.isChecked()).toBe(false)
+    const subscriptions = (await alice.get('/api/subscriptions')).body as { topic: string, push: boolean }[]
+    expect(subscriptions.find(s => s.topic === 'alerts.cpu')?.push).toBe(false)
+
+    // A validation error replaces the last status, and the next status replaces the error.
+    await byName.fill('not a topic!')
+    await subscribeButton.click()
+    const invalid = page.getByText('A topic is 1–128 letters')
+    await invalid.waitFor()
+    expect((await status.textContent())?.trim()).toBe('')
+    await cpuPush.click()
+    await expect.poll(() => status.textContent()).toContain('Subscribed to alerts.cpu, with push')
+    expect(await invalid.count()).toBe(0)
+    await cpuPush.click()
+    await expect.poll(() => status.textContent()).toContain('Subscribed to alerts.cpu, push off')
+    await context.close()
+  })
+
   it('another user logging in on the same browser never sees the first one\'s inbox, not even while it loads', async () => {
     const bob = (await createReader(admin, 'bob-e2e', 'alerts.*')).client
     expect((await bob.post('/api/subscriptions', { topic: 'alerts.bob', push: false })).status).toBe(201)
