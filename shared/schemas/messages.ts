@@ -47,9 +47,10 @@ export const channelFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ping'), ref }),
 ])
 
+/** `push` left out: on for a new subscription, unchanged for an existing one. */
 export const subscriptionSchema = z.object({
   topic: topicSchema,
-  push: z.boolean().default(true),
+  push: z.boolean().optional(),
 })
 
 export const historyQuerySchema = z.object({

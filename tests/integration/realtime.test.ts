@@ -212,6 +212,8 @@ describe('stored subscriptions and the inbox', () => {
     await publisher(server.url, source.token).post('/api/topics/sensors.stored/messages', { data: 'b' })
     expect((await after.next(f => f.type === 'message')).data).toBe('b')
     expect((await viewer.client.get('/api/subscriptions')).body).toEqual([{ topic: 'sensors.stored', push: false, createdAt: expect.any(String) }])
+    // Posting again without push leaves it as it is.
+    expect((await viewer.client.post('/api/subscriptions', { topic: 'sensors.stored' })).body).toMatchObject({ push: false })
     const topics = await viewer.client.get('/api/topics')
     expect(topics.body.find((t: { name: string }) => t.name === 'sensors.stored')).toMatchObject({ subscribed: true, push: false })
     expect(topics.body.some((t: { name: string }) => t.name.startsWith('alerts.'))).toBe(false)
@@ -225,6 +227,8 @@ describe('stored subscriptions and the inbox', () => {
     for (const ws of [before, after]) expect(ws.frames.some(f => f.type === 'message' && f.data === 'c')).toBe(false)
     await before.close()
     await after.close()
+    // A new subscription without push has it on.
+    expect((await viewer.client.post('/api/subscriptions', { topic: 'sensors.other' })).body).toMatchObject({ push: true })
   })
 
   it('puts notifications in the inbox of subscribed readers only, and syncs read state', async () => {

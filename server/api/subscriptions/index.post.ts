@@ -12,8 +12,8 @@ export default defineEventHandler(async (event) => {
   }
   const subscription = await useDb().subscription.upsert({
     where: { userId_topic: { userId: user.id, topic } },
-    create: { userId: user.id, topic, push },
-    update: { push },
+    create: { userId: user.id, topic, push: push ?? true },
+    update: push === undefined ? {} : { push },
     select: { topic: true, push: true, createdAt: true },
   })
   await announce({ type: 'subscription.changed', userId: user.id, topic, subscribed: true })
