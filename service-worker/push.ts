@@ -17,7 +17,7 @@ function parse(event: PushEvent): PushPayload | null {
 
 async function store(item: InboxItem): Promise<void> {
   const { inbox, meta } = useInboxDb()
-  const changed = await inbox.add([item])
+  const { changed } = await inbox.add([item])
   if (changed.length) {
     const channel = new BroadcastChannel(INBOX_CHANNEL)
     channel.postMessage({ type: 'added', items: changed } satisfies InboxBroadcast)

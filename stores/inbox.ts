@@ -2,7 +2,7 @@
 // to the server through a queue kept in IndexedDB, so a read made offline is sent once back online.
 import { defineStore } from 'pinia'
 import { INBOX_CHANNEL, SNAPSHOT_KEY, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
-import { newestFirst, snapshotOf, type InboxSnapshot } from '#shared/inbox/logic'
+import { changes, mergeItem, newestFirst, snapshotOf, type InboxSnapshot } from '#shared/inbox/logic'
 import { fromServer, type InboxItem, type ServerInboxEntry } from '#shared/inbox/types'
 
 const PAGE = 500
@@ -63,11 +63,17 @@ export const useInboxStore = defineStore('inbox', () => {
   let broadcast: BroadcastChannel | null = null
   let owner: string | null = null
 
-  function apply(changed: InboxItem[]) {
-    if (!changed.length) return
-    for (const item of changed) byId.set(item.id, item)
+  /**
+   * Shows these copies (read state only moves forward, as in IndexedDB); returns how many
+   * changed what this tab shows.
+   */
+  function apply(incoming: InboxItem[]): number {
+    const fresh = incoming.filter(item => changes(byId.get(item.id) ?? null, item))
+    if (!fresh.length) return 0
+    for (const item of fresh) byId.set(item.id, mergeItem(byId.get(item.id) ?? null, item))
     items.value = [...byId.values()].sort(newestFirst)
     saveSnapshotSoon()
+    return fresh.length
   }
 
   let snapshotTimer: ReturnType<typeof setTimeout> | undefined
@@ -136,12 +142,20 @@ export const useInboxStore = defineStore('inbox', () => {
     return channel
   }
 
-  /** Stores notifications that arrived live; harmless when they are already there. */
+  /**
+   * Stores notifications that arrived live; harmless when they are already there. What is stored
+   * is shown, also when another tab (on its own /channel) stored it first.
+   */
   async function receive(incoming: InboxItem[]) {
-    apply(await useInboxDb().inbox.add(incoming))
+    const { stored } = await useInboxDb().inbox.add(incoming)
+    apply(stored)
   }
 
-  /** Pulls the newest pages from the server until a page brings nothing new. */
+  /**
+   * Pulls the newest pages from the server until a page brings nothing this tab does not show yet.
+   * What IndexedDB holds is what counts, not what this tab wrote: another tab syncing at the same
+   * time may have stored these items first.
+   */
   async function sync() {
     if (syncing.value || !owner) return
     syncing.value = true
@@ -156,11 +170,11 @@ export const useInboxStore = defineStore('inbox', () => {
         if (before) query.before = before
         if (beforeId) query.beforeId = beforeId
         const res: InboxPage = await $fetch<InboxPage>('/api/inbox', { query })
-        const changed = await inbox.add(res.items.map(fromServer))
-        apply(changed)
+        const { stored } = await inbox.add(res.items.map(fromServer))
+        const shown = apply(stored)
         before = res.nextBefore
         beforeId = res.nextBeforeId
-        if (!before || (page > 0 && changed.length === 0)) break
+        if (!before || (page > 0 && shown === 0)) break
       }
     }
     catch (error) {

@@ -15,8 +15,11 @@ export interface KeyValueStorage {
 }
 
 export interface InboxStore {
-  /** Adds or merges items; resolves to the ones that are new or changed. */
-  add(items: InboxItem[]): Promise<InboxItem[]>
+  /**
+   * Adds or merges items; resolves to each one as now stored (`stored`, whoever stored it first:
+   * another tab may have) and to those this call made new or changed (`changed`).
+   */
+  add(items: InboxItem[]): Promise<{ stored: InboxItem[], changed: InboxItem[] }>
   get(id: string): Promise<InboxItem | null>
   all(): Promise<InboxItem[]>
   list(filter?: InboxFilter): Promise<InboxItem[]>
@@ -39,15 +42,20 @@ export function createInboxStore(storage: KeyValueStorage): InboxStore {
 
   return {
     async add(items) {
+      const stored: InboxItem[] = []
       const changed: InboxItem[] = []
       for (const item of items) {
         const existing = await storage.getItem<InboxItem>(item.id)
-        if (!changes(existing, item)) continue
+        if (existing && !changes(existing, item)) {
+          stored.push(existing)
+          continue
+        }
         const merged = mergeItem(existing, item)
         await storage.setItem(item.id, merged)
+        stored.push(merged)
         changed.push(merged)
       }
-      return changed
+      return { stored, changed }
     },
     get: id => storage.getItem<InboxItem>(id),
     all,

@@ -58,6 +58,12 @@ function item(page: Page, title: string) {
   return page.getByTestId('inbox-item').filter({ hasText: title })
 }
 
+/** The inbox page's 'N unread of M'. */
+async function counts(page: Page) {
+  const text = await page.getByTestId('unread-count').locator('..').textContent()
+  return text?.match(/\d+ unread of \d+/)?.[0]
+}
+
 describe('the PWA', () => {
   it('subscribes through the topics page; a published message shows live and in the inbox within a second', async () => {
     const context = await browser.newContext()
@@ -298,6 +304,44 @@ describe('the PWA', () => {
     expect(await invalid.count()).toBe(0)
     await cpuPush.click()
     await expect.poll(() => status.textContent()).toContain('Subscribed to alerts.cpu, push off')
+    await context.close()
+  })
+
+  it('a tab that syncs while another tab stores the same notifications shows all of them', async () => {
+    const { client } = await createReader(admin, 'tabs-e2e', 'alerts.*')
+    expect((await client.post('/api/subscriptions', { topic: 'alerts.tabs', push: false })).status).toBe(201)
+    for (const n of [1, 2, 3]) await publish('alerts.tabs', `Before ${n}`)
+    const context = await browser.newContext()
+    const first = await loggedIn(context, 'tabs-e2e')
+    await item(first, 'Before 3').waitFor()
+    await first.goto('about:blank')
+    await Promise.all(Array.from({ length: 40 }, (_, n) => publish('alerts.tabs', `Away ${n + 1}`)))
+    const onServer = await client.get('/api/inbox')
+    expect(onServer.body.nextBefore).toBeNull()
+    const expected = `${onServer.body.unread} unread of ${onServer.body.items.length}`
+    expect(expected).toBe('43 unread of 43')
+
+    // Two tabs open at once, made deterministic: tab B has read the local inbox (3 items) and
+    // asked the server; its answer comes only once tab A has stored all 43.
+    const b = await context.newPage()
+    let release!: () => void
+    const released = new Promise<void>(resolve => (release = resolve))
+    let asked!: () => void
+    const syncStarted = new Promise<void>(resolve => (asked = resolve))
+    await b.route(url => url.pathname === '/api/inbox', async (route) => {
+      asked()
+      await released
+      await route.continue()
+    })
+    await b.goto(`${server.url}/`)
+    await syncStarted
+    await expect.poll(() => counts(b)).toBe('3 unread of 3')
+    const a = await context.newPage()
+    await a.goto(`${server.url}/`)
+    await expect.poll(() => counts(a), { timeout: 10_000 }).toBe(expected)
+    release()
+    await expect.poll(() => counts(b), { timeout: 5000 }).toBe(expected)
+    await item(b, 'Away 40').waitFor()
     await context.close()
   })
 

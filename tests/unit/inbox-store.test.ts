@@ -32,9 +32,17 @@ function item(id: string, over: Partial<InboxItem> = {}): InboxItem {
 describe('inbox store', () => {
   it('adds the same notification twice without duplicating it, and says what changed', async () => {
     const store = createInboxStore(memoryStorage())
-    expect(await store.add([item('a')])).toHaveLength(1)
-    expect(await store.add([item('a')])).toHaveLength(0)
+    expect((await store.add([item('a')])).changed).toHaveLength(1)
+    expect((await store.add([item('a')])).changed).toHaveLength(0)
     expect(await store.all()).toHaveLength(1)
+  })
+
+  it('says what is stored for every item, also those already stored (by another tab, say)', async () => {
+    const store = createInboxStore(memoryStorage())
+    await store.add([item('a', { readAt: '2026-01-02T00:00:00.000Z' })])
+    const { stored, changed } = await store.add([item('a'), item('b')])
+    expect(stored.map(i => [i.id, i.readAt])).toEqual([['a', '2026-01-02T00:00:00.000Z'], ['b', null]])
+    expect(changed.map(i => i.id)).toEqual(['b'])
   })
 
   it('keeps read state when an unread copy arrives later (push after REST, say)', async () => {
@@ -48,7 +56,7 @@ describe('inbox store', () => {
   it('a read copy from the server marks a local unread item read', async () => {
     const store = createInboxStore(memoryStorage())
     await store.add([item('a')])
-    const changed = await store.add([item('a', { readAt: '2026-01-03T00:00:00.000Z' })])
+    const { changed } = await store.add([item('a', { readAt: '2026-01-03T00:00:00.000Z' })])
     expect(changed.map(i => i.readAt)).toEqual(['2026-01-03T00:00:00.000Z'])
   })
 
