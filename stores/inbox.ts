@@ -185,15 +185,20 @@ export const useInboxStore = defineStore('inbox', () => {
     }
   }
 
+  /**
+   * Queues the read before marking anything read here: a read that shows on this device is always
+   * on its way to the server, whatever stops the page after.
+   */
   async function markRead(ids: string[] | 'all') {
     const { inbox, readQueue } = useInboxDb()
     const readAt = new Date().toISOString()
-    const changed = await inbox.markRead(ids, readAt)
-    if (ids !== 'all' && changed.length === 0) return
-    applyRead(ids === 'all' ? 'all' : changed, readAt)
-    const message: InboxBroadcast = { type: 'read', ids: ids === 'all' ? 'all' : changed, readAt }
+    const targets = ids === 'all' ? 'all' : ids.filter(id => byId.has(id) && !byId.get(id)!.readAt)
+    if (targets !== 'all' && targets.length === 0) return
+    await readQueue.add(targets)
+    await inbox.markRead(targets, readAt)
+    applyRead(targets, readAt)
+    const message: InboxBroadcast = { type: 'read', ids: targets, readAt }
     broadcast?.postMessage(message)
-    await readQueue.add(ids === 'all' ? 'all' : changed)
     await flushReads()
   }
 
@@ -209,9 +214,21 @@ export const useInboxStore = defineStore('inbox', () => {
   }
 
   let flushing: Promise<void> | null = null
-  /** Sends queued reads; what cannot reach the server stays queued for the next try. */
+  let flushingNext: Promise<void> | null = null
+  /**
+   * Sends queued reads; what cannot reach the server stays queued for the next try. Asked while a
+   * flush is sending, it flushes once more after it: that one read the queue before the new reads.
+   */
   function flushReads(): Promise<void> {
-    flushing ??= (async () => {
+    if (flushing) {
+      const again = () => {
+        flushingNext = null
+        return flushReads()
+      }
+      flushingNext ??= flushing.then(again, again)
+      return flushingNext
+    }
+    flushing = (async () => {
       const { readQueue } = useInboxDb()
       try {
         const { ids, all } = await readQueue.pending()

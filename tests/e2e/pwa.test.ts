@@ -44,8 +44,8 @@ async function live(page: Page) {
   await page.locator('[data-testid="channel-status"][data-state="live"]').waitFor({ timeout: 10_000 })
 }
 
-async function publish(topic: string, title: string, body = '') {
-  const res = await source.post(`/api/topics/${topic}/messages`, { notification: { title, body } })
+async function publish(topic: string, title: string, body = '', url?: string) {
+  const res = await source.post(`/api/topics/${topic}/messages`, { notification: { title, body, url } })
   expect(res.status).toBe(201)
   return res.body.id as string
 }
@@ -62,6 +62,22 @@ function item(page: Page, title: string) {
 async function counts(page: Page) {
   const text = await page.getByTestId('unread-count').locator('..').textContent()
   return text?.match(/\d+ unread of \d+/)?.[0]
+}
+
+/** The ids waiting in this browser's read queue (IndexedDB). */
+function queuedReads(page: Page) {
+  return page.evaluate(() => new Promise<string[]>((resolve, reject) => {
+    const open = indexedDB.open('mercury')
+    open.onerror = () => reject(open.error)
+    open.onsuccess = () => {
+      const keys = open.result.transaction('read-queue').objectStore('read-queue').getAllKeys()
+      keys.onsuccess = () => {
+        open.result.close()
+        resolve(keys.result.map(String))
+      }
+      keys.onerror = () => reject(keys.error)
+    }
+  }))
 }
 
 describe('the PWA', () => {
@@ -342,6 +358,34 @@ describe('the PWA', () => {
     release()
     await expect.poll(() => counts(b), { timeout: 5000 }).toBe(expected)
     await item(b, 'Away 40').waitFor()
+    await context.close()
+  })
+
+  it('opening a notification that links into the app marks it read on the server, once, without reloading the app', async () => {
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    const reads: unknown[] = []
+    page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/inbox/read') reads.push(request.postDataJSON())
+    })
+    const id = await publish('alerts.cpu', 'See your devices', 'a device was added', '/devices')
+    await item(page, 'See your devices').waitFor()
+    await page.evaluate(() => ((window as unknown as { sameApp: boolean }).sameApp = true))
+
+    await item(page, 'See your devices').getByRole('link', { name: 'See your devices' }).click()
+    await page.getByRole('heading', { name: 'Push on this device' }).waitFor()
+    expect(new URL(page.url()).pathname).toBe('/devices')
+    await expect.poll(async () => {
+      const res = await alice.get('/api/inbox')
+      return res.body.items.find((i: { id: string }) => i.id === id).readAt
+    }, { timeout: 5000 }).not.toBeNull()
+    await expect.poll(() => queuedReads(page)).toEqual([])
+    expect(reads).toEqual([{ ids: [id] }])
+    expect(await page.evaluate(() => (window as unknown as { sameApp?: boolean }).sameApp)).toBe(true)
+
+    await nav(page).getByRole('link', { name: 'Inbox' }).click()
+    await expect.poll(() => item(page, 'See your devices').getAttribute('data-read')).toBe('true')
+    expect(reads).toHaveLength(1)
     await context.close()
   })
 
