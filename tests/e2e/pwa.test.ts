@@ -206,7 +206,7 @@ describe('the PWA', () => {
     const reloaded = await page.reload()
     expect(reloaded?.fromServiceWorker()).toBe(true)
     await item(page, 'Offline two').waitFor({ timeout: 10_000 })
-    expect(await page.getByTestId('inbox-item').count()).toBe(stored)
+    await expect.poll(() => page.getByTestId('inbox-item').count()).toBe(stored)
     await page.locator('[data-testid="channel-status"][data-state="offline"]').waitFor()
 
     await item(page, 'Offline two').getByRole('button', { name: /^Mark read/ }).click()
