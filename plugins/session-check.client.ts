@@ -25,6 +25,7 @@ export default defineNuxtPlugin((nuxtApp) => {
     if (!loggedIn.value) return
     let current: UserSession
     try {
+      // Not useUserSession().fetch(): offline, that drops the session the app opened with.
       const response = await nativeFetch('/api/_auth/session', { headers: { accept: 'application/json' } })
       if (!response.ok) return
       current = await response.json() as UserSession
@@ -32,21 +33,25 @@ export default defineNuxtPlugin((nuxtApp) => {
     catch {
       return // offline or unreachable: nothing learnt
     }
-    if (current.user) {
-      session.value = current
-      const path = router.currentRoute.value.path
-      if (path.startsWith('/admin') && path !== '/admin/not-allowed' && user.value?.role !== 'admin') {
-        await router.push('/admin/not-allowed')
-      }
+    if (current.user?.role === user.value?.role) {
+      if (current.user) session.value = current
       return
     }
+    if (current.user) session.value = current
+    else await signedOut()
+    // The route's own middleware (auth.global, admin.global) says where this session may be now.
+    const route = router.currentRoute.value
+    await router.replace({ path: route.path, query: route.query, hash: route.hash, force: true })
+  }
+
+  /** What this device lets go of once its session is over, ended here (logout) or elsewhere. */
+  async function signedOut() {
     session.value = {} as UserSession
     offlineSession.forget()
     await nuxtApp.runWithContext(async () => {
       useChannelStore().disconnect()
       await useInboxStore().reset()
     })
-    await router.push('/login')
   }
 
   // Every request of the app goes through fetch ($fetch included, which the build binds once).
@@ -65,5 +70,5 @@ export default defineNuxtPlugin((nuxtApp) => {
     if (document.visibilityState === 'visible') void checkSession()
   })
 
-  return { provide: { checkSession } }
+  return { provide: { checkSession, signedOut } }
 })
