@@ -91,15 +91,19 @@ export function usePushDevice() {
 
   async function remove(device: Device): Promise<void> {
     await $fetch(`/api/devices/${encodeURIComponent(device.id)}`, { method: 'DELETE' })
-    if (device.endpoint === await currentEndpoint()) {
-      const registration = await navigator.serviceWorker.getRegistration()
-      await (await registration?.pushManager.getSubscription())?.unsubscribe()
-    }
+    if (device.endpoint === await currentEndpoint()) await unsubscribe()
+  }
+
+  /** Ends this browser's push subscription: the push service delivers nothing more here. */
+  async function unsubscribe(): Promise<void> {
+    if (!supported) return
+    const registration = await navigator.serviceWorker.getRegistration()
+    await (await registration?.pushManager.getSubscription())?.unsubscribe()
   }
 
   async function deliveries(device: Device): Promise<Delivery[]> {
     return $fetch<Delivery[]>(`/api/devices/${encodeURIComponent(device.id)}/deliveries`)
   }
 
-  return { supported, lastError, enable, list, remove, deliveries, currentEndpoint }
+  return { supported, lastError, enable, list, remove, deliveries, currentEndpoint, unsubscribe }
 }

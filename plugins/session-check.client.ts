@@ -44,13 +44,19 @@ export default defineNuxtPlugin((nuxtApp) => {
     await router.replace({ path: route.path, query: route.query, hash: route.hash, force: true })
   }
 
-  /** What this device lets go of once its session is over, ended here (logout) or elsewhere. */
+  /**
+   * What this device lets go of once its session is over, ended here (logout) or elsewhere: the
+   * live channel, the local inbox, and push (whoever uses this browser next must not get them).
+   */
   async function signedOut() {
     session.value = {} as UserSession
     offlineSession.forget()
     await nuxtApp.runWithContext(async () => {
       useChannelStore().disconnect()
-      await useInboxStore().reset()
+      await Promise.all([
+        useInboxStore().reset(),
+        usePushDevice().unsubscribe().catch(error => console.warn('mercury: could not end push on this browser', error)),
+      ])
     })
   }
 

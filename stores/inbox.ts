@@ -62,6 +62,9 @@ export const useInboxStore = defineStore('inbox', () => {
   const byId = new Map<string, InboxItem>()
   let broadcast: BroadcastChannel | null = null
   let owner: string | null = null
+  // Bumped whenever the owner changes (open, reset): a sync, a live message or a read begun for
+  // one user checks it after every wait, and stores or shows nothing once another owner came.
+  let generation = 0
 
   /**
    * Shows these copies (read state only moves forward, as in IndexedDB); returns how many
@@ -101,25 +104,27 @@ export const useInboxStore = defineStore('inbox', () => {
   async function open(userId: string) {
     if (owner === userId) return
     owner = userId
+    const mine = ++generation
     performance.mark('mercury:inbox-open')
     const { inbox, readQueue, meta } = useInboxDb()
     const reads = preloaded?.userId === userId ? preloaded : startReads(userId)
     preloaded = null
-    byId.clear()
+    forgetShown()
     if (await reads.owner !== userId) {
       await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem(SNAPSHOT_KEY)])
       await meta.setItem('owner', userId)
+      if (mine !== generation) return
     }
     else {
       const snapshot = await reads.snapshot.catch(() => null)
-      if (snapshot?.owner === userId && owner === userId) {
+      if (snapshot?.owner === userId && mine === generation) {
         snapshotCounts.value = { unread: snapshot.unread, total: snapshot.total }
         apply(snapshot.items)
         performance.mark('mercury:inbox-snapshot')
       }
       // A read started before the page was ready may have failed: read once more.
       const stored = await reads.all.catch(() => inbox.all())
-      if (owner !== userId) return
+      if (mine !== generation) return
       apply(stored)
       performance.mark('mercury:inbox-read')
     }
@@ -136,6 +141,7 @@ export const useInboxStore = defineStore('inbox', () => {
     const channel = new BroadcastChannel(INBOX_CHANNEL)
     // The service worker stored a push, or another tab changed read state.
     channel.onmessage = ({ data }: MessageEvent<InboxBroadcast>) => {
+      if (!owner) return
       if (data.type === 'added') apply(data.items)
       if (data.type === 'read') applyRead(data.ids, data.readAt)
     }
@@ -147,8 +153,10 @@ export const useInboxStore = defineStore('inbox', () => {
    * is shown, also when another tab (on its own /channel) stored it first.
    */
   async function receive(incoming: InboxItem[]) {
+    if (!owner) return
+    const mine = generation
     const { stored } = await useInboxDb().inbox.add(incoming)
-    apply(stored)
+    if (mine === generation) apply(stored)
   }
 
   /**
@@ -156,8 +164,12 @@ export const useInboxStore = defineStore('inbox', () => {
    * What IndexedDB holds is what counts, not what this tab wrote: another tab syncing at the same
    * time may have stored these items first.
    */
+  let syncRun: { generation: number } | null = null
   async function sync() {
-    if (syncing.value || !owner) return
+    if (!owner || syncRun?.generation === generation) return
+    const run = { generation }
+    const current = () => run.generation === generation
+    syncRun = run
     syncing.value = true
     lastSyncError.value = ''
     try {
@@ -165,12 +177,15 @@ export const useInboxStore = defineStore('inbox', () => {
       const { inbox } = useInboxDb()
       let before: string | null = null
       let beforeId: string | null = null
-      for (let page = 0; page < MAX_SYNC_PAGES; page++) {
+      for (let page = 0; page < MAX_SYNC_PAGES && current(); page++) {
         const query: Record<string, string | number> = { limit: PAGE }
         if (before) query.before = before
         if (beforeId) query.beforeId = beforeId
         const res: InboxPage = await $fetch<InboxPage>('/api/inbox', { query })
+        // Asked before a logout or another login: that answer belongs to nobody here any more.
+        if (!current()) break
         const { stored } = await inbox.add(res.items.map(fromServer))
+        if (!current()) break
         const shown = apply(stored)
         before = res.nextBefore
         beforeId = res.nextBeforeId
@@ -178,10 +193,13 @@ export const useInboxStore = defineStore('inbox', () => {
       }
     }
     catch (error) {
-      lastSyncError.value = unreachable(error) ? 'offline' : 'error'
+      if (current()) lastSyncError.value = unreachable(error) ? 'offline' : 'error'
     }
     finally {
-      syncing.value = false
+      if (syncRun === run) {
+        syncRun = null
+        syncing.value = false
+      }
     }
   }
 
@@ -204,8 +222,10 @@ export const useInboxStore = defineStore('inbox', () => {
 
   /** Another device of the user read these (a `read` frame from /channel). */
   async function readElsewhere(ids: string[] | 'all', readAt: string) {
+    if (!owner) return
+    const mine = generation
     await useInboxDb().inbox.markRead(ids, readAt)
-    applyRead(ids, readAt)
+    if (mine === generation) applyRead(ids, readAt)
   }
 
   async function refreshPending() {
@@ -265,11 +285,17 @@ export const useInboxStore = defineStore('inbox', () => {
     const { inbox, readQueue, meta } = useInboxDb()
     clearTimeout(snapshotTimer)
     owner = null
+    generation++
+    forgetShown()
+    loaded.value = false
     await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem('owner'), meta.removeItem(SNAPSHOT_KEY)])
+  }
+
+  /** Shows nothing (a new owner's inbox, or none). */
+  function forgetShown() {
     byId.clear()
     items.value = []
     snapshotCounts.value = null
-    loaded.value = false
   }
 
   return { items, loaded, syncing, lastSyncError, pendingReads, unread, total, open, receive, sync, markRead, readElsewhere, flushReads, reset }

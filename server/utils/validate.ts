@@ -172,16 +172,20 @@ export function parseJson(raw: string): unknown {
   return value
 }
 
-/** A JSON body checked against a zod schema; 400 names each wrong field, 413 when too large. */
-export async function parseBody<S extends z.ZodType>(event: H3Event, schema: S): Promise<z.output<S>> {
+/**
+ * A JSON body checked against a zod schema; 400 names each wrong field, 413 when too large.
+ * `optional`: no body at all reads as `{}`.
+ */
+export async function parseBody<S extends z.ZodType>(event: H3Event, schema: S, { optional = false } = {}): Promise<z.output<S>> {
   const type = getRequestHeader(event, 'content-type') ?? ''
   const raw = await readLimitedBody(event)
   if (raw.trim() !== '' && type && !/json/i.test(type)) {
     throw createError({ statusCode: 415, statusMessage: 'Unsupported Media Type', message: 'Send the body as application/json' })
   }
   const body = parseJson(raw)
-  if (body === undefined) badRequest('A JSON body is required')
-  return validate(schema, body, 'body')
+  if (body !== undefined) return validate(schema, body, 'body')
+  if (!optional) badRequest('A JSON body is required')
+  return validate(schema, {}, 'body')
 }
 
 export function parseParams<S extends z.ZodType>(event: H3Event, schema: S): z.output<S> {

@@ -16,6 +16,11 @@ export const loginSchema = z.object({
   password: z.string().min(1, 'is required').max(256),
 })
 
+/** The body of a logout, optional: the push endpoint of this browser, to stop its pushes. */
+export const logoutSchema = z.object({
+  endpoint: z.string().max(2048).optional(),
+})
+
 export const userCreateSchema = z.object({
   username: usernameSchema,
   password: passwordSchema,

@@ -1,5 +1,6 @@
 // The PWA in Chromium against the built server: live feed, push to the service worker, the
 // offline inbox, and read state across devices.
+import { createECDH, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
@@ -408,10 +409,28 @@ describe('the PWA', () => {
     const page = await loggedIn(context)
     await publish('alerts.cpu', 'Private to alice')
     await item(page, 'Private to alice').waitFor()
+    // The sync of the next start is answered only after the logout: a late answer for alice must
+    // be neither stored nor shown.
+    let fetched!: () => void
+    const syncAsked = new Promise<void>(resolve => (fetched = resolve))
+    let release!: () => void
+    const released = new Promise<void>(resolve => (release = resolve))
+    let answered = false
+    await page.route(url => url.pathname === '/api/inbox', async (route) => {
+      const response = await route.fetch()
+      fetched()
+      await released
+      await route.fulfill({ response })
+      answered = true
+    }, { times: 1 })
     await page.reload() // alice's snapshot is written and shown on this start
     await item(page, 'Private to alice').waitFor()
+    await syncAsked
     await page.getByRole('button', { name: 'Log out' }).click()
     await page.waitForURL(/\/login$/)
+    release()
+    await expect.poll(() => answered).toBe(true)
+    await page.waitForTimeout(200) // the app's handling of that answer
     const titles = () => page.evaluate(() => [...(window as unknown as { seenTitles: Set<string> }).seenTitles].join('\n'))
     await page.evaluate(() => (window as unknown as { seenTitles: Set<string> }).seenTitles.clear())
     await page.getByLabel('Username').fill('bob-e2e')
@@ -425,6 +444,39 @@ describe('the PWA', () => {
     seen += await titles()
     expect(seen).toContain('For bob only')
     expect(seen).not.toContain('Private to alice')
+    await context.close()
+  })
+
+  it('logging out ends push on this browser: its device is removed on the server and the subscription ended', async () => {
+    // Headless Chromium cannot reach a push service: this browser's subscription is stood in for.
+    const endpoint = `https://push.example.com/e2e-logout-${Date.now()}`
+    const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') }
+    expect((await alice.post('/api/devices', { subscription: { endpoint, keys }, name: 'Shared browser' })).status).toBe(201)
+    const context = await browser.newContext()
+    await context.addInitScript((endpoint) => {
+      const state = { unsubscribed: 0, subscribed: true }
+      ;(window as unknown as { pushState: typeof state }).pushState = state
+      PushManager.prototype.getSubscription = async () => state.subscribed
+        ? {
+            endpoint,
+            unsubscribe: async () => {
+              state.unsubscribed++
+              state.subscribed = false
+              return true
+            },
+          } as unknown as PushSubscription
+        : null
+    }, endpoint)
+    const page = await loggedIn(context)
+    const logouts: unknown[] = []
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/auth/logout') logouts.push(request.postDataJSON())
+    })
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login$/)
+    expect(logouts).toEqual([{ endpoint }])
+    expect(await page.evaluate(() => (window as unknown as { pushState: { unsubscribed: number } }).pushState.unsubscribed)).toBe(1)
+    expect((await alice.get('/api/devices')).body.map((d: { endpoint: string }) => d.endpoint)).not.toContain(endpoint)
     await context.close()
   })
 

@@ -108,6 +108,7 @@ const EXAMPLES: Record<string, () => unknown> = {
   'PATCH /api/admin/users/:id': () => ({ username: 'fz-target', password: 'fz-target-password', role: 'user' }),
   'POST /api/admin/users': () => ({ username: 'fz-new-user', password: 'fz-new-password', role: 'user' }),
   'POST /api/auth/login': () => ({ username: 'fz-target', password: 'fz-target-password' }),
+  'POST /api/auth/logout': () => ({ endpoint: 'https://push.example.com/fz-logout' }),
   'POST /api/devices': () => ({
     subscription: { endpoint: 'https://push.example.com/fz-new', expirationTime: null, keys: { p256dh: pushKey, auth: Buffer.alloc(16, 2).toString('base64url') } },
     name: 'fz device',
@@ -168,12 +169,13 @@ const MAX_BODY_BYTES = 64 * 1024
  * server will read it. Only then may the answer be a 2xx; otherwise it must be a 4xx.
  */
 function validFor(route: RouteFile, input: RestInput): boolean {
-  const name = /parseBody\(event, (\w+)\)/.exec(route.source)?.[1]
+  const [, name, optional] = /parseBody\(event, (\w+)(, \{ optional: true \})?\)/.exec(route.source) ?? []
   const schema = name ? SCHEMAS[name] as z.ZodType | undefined : undefined
   if (!schema) throw new Error(`${route.method} ${route.route}: no schema ${name} in shared/schemas`)
   if (input.contentType && !/json/i.test(input.contentType)) return false
   const text = typeof input.body === 'string' ? input.body : new TextDecoder().decode(input.body)
   if (Buffer.byteLength(text) > MAX_BODY_BYTES) return false
+  if (optional && text.trim() === '') return true // no body at all: `{}`
   try {
     return schema.safeParse(JSON.parse(text)).success
   }

@@ -269,6 +269,35 @@ describe('devices API', () => {
     expect((await mallory.client.post('/api/devices', { subscription: sub.subscription, name: 'renamed' })).body).toMatchObject({ id: theirs.body.id, name: 'renamed' })
   })
 
+  it('a logout naming this browser\'s push endpoint removes that device: no more pushes to it', async () => {
+    const fay = await createReader(admin, 'fay', 'alerts.*')
+    await fay.client.post('/api/subscriptions', { topic: 'alerts.logout', push: true })
+    const session = new ApiClient(server.url)
+    await session.login('fay', 'reader-password')
+    const browser = push.subscribe('fay-shared-browser')
+    expect((await session.post('/api/devices', { subscription: browser.subscription })).status).toBe(201)
+    const kept = await registerDevice(fay.client, 'fay-phone')
+    // A bad body is refused and ends nothing.
+    for (const body of [{ endpoint: 42 }, [], 'x']) {
+      const res = await session.post('/api/auth/logout', body)
+      expect(res.status, JSON.stringify(body)).toBe(400)
+      expect(res.body.message).toMatch(/body/)
+    }
+    expect((await session.get('/api/me')).status).toBe(200)
+    // Another user's endpoint is not theirs to remove.
+    const phone = (await fay.client.get('/api/devices')).body.find((d: { id: string }) => d.id === kept).endpoint
+    const someoneElse = new ApiClient(server.url)
+    await someoneElse.login('alice', 'reader-password')
+    expect((await someoneElse.post('/api/auth/logout', { endpoint: phone })).status).toBe(200)
+    expect((await new ApiClient(server.url).post('/api/auth/logout', { endpoint: phone })).status).toBe(200)
+    expect((await session.post('/api/auth/logout', { endpoint: browser.subscription.endpoint })).status).toBe(200)
+    expect((await session.get('/api/me')).status).toBe(401)
+    expect((await fay.client.get('/api/devices')).body.map((d: { id: string }) => d.id)).toEqual([kept])
+    expect((await notify('alerts.logout', 'After the logout')).status).toBe(201)
+    await expect.poll(() => push.to('fay-phone').length, { timeout: 10_000 }).toBe(1)
+    expect(push.to('fay-shared-browser')).toEqual([])
+  })
+
   it('lists and deletes own devices only', async () => {
     const dave = await createReader(admin, 'dave', 'alerts.*')
     const id = await registerDevice(dave.client, 'dave-tablet')

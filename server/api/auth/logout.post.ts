@@ -1,9 +1,16 @@
+import { logoutSchema } from '#shared/schemas/accounts'
 import { LOGIN_TOKEN_NAME, revokeTokens } from '../../services/accounts'
 
+// Ends this session. With `endpoint` (the browser's push endpoint), that device of the user is
+// removed too: a browser someone logged out of gets none of their pushes.
 export default defineEventHandler(async (event) => {
+  const { endpoint } = await parseBody(event, logoutSchema, { optional: true })
   const user = await authenticate(event)
   if (user?.tokenId) {
     await revokeTokens({ id: user.tokenId, name: LOGIN_TOKEN_NAME })
+  }
+  if (user && endpoint) {
+    await useDb().device.deleteMany({ where: { endpoint, userId: user.id } })
   }
   await clearUserSession(event)
   return { loggedOut: true }
