@@ -447,11 +447,8 @@ describe('the PWA', () => {
     await context.close()
   })
 
-  it('logging out ends push on this browser: its device is removed on the server and the subscription ended', async () => {
-    // Headless Chromium cannot reach a push service: this browser's subscription is stood in for.
-    const endpoint = `https://push.example.com/e2e-logout-${Date.now()}`
-    const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') }
-    expect((await alice.post('/api/devices', { subscription: { endpoint, keys }, name: 'Shared browser' })).status).toBe(201)
+  /** A context whose browser has a push subscription at `endpoint` (headless Chromium cannot reach a push service). */
+  async function withPushSubscription(endpoint: string) {
     const context = await browser.newContext()
     await context.addInitScript((endpoint) => {
       const state = { unsubscribed: 0, subscribed: true }
@@ -467,6 +464,16 @@ describe('the PWA', () => {
           } as unknown as PushSubscription
         : null
     }, endpoint)
+    return context
+  }
+
+  const unsubscribed = (page: Page) => page.evaluate(() => (window as unknown as { pushState: { unsubscribed: number } }).pushState.unsubscribed)
+
+  it('logging out ends push on this browser: its device is removed on the server and the subscription ended', async () => {
+    const endpoint = `https://push.example.com/e2e-logout-${Date.now()}`
+    const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') }
+    expect((await alice.post('/api/devices', { subscription: { endpoint, keys }, name: 'Shared browser' })).status).toBe(201)
+    const context = await withPushSubscription(endpoint)
     const page = await loggedIn(context)
     const logouts: unknown[] = []
     page.on('request', (request) => {
@@ -475,8 +482,25 @@ describe('the PWA', () => {
     await page.getByRole('button', { name: 'Log out' }).click()
     await page.waitForURL(/\/login$/)
     expect(logouts).toEqual([{ endpoint }])
-    expect(await page.evaluate(() => (window as unknown as { pushState: { unsubscribed: number } }).pushState.unsubscribed)).toBe(1)
+    expect(await unsubscribed(page)).toBe(1)
     expect((await alice.get('/api/devices')).body.map((d: { endpoint: string }) => d.endpoint)).not.toContain(endpoint)
+    await context.close()
+  })
+
+  it('a session that ended without a logout here: the next person to log in ends the previous one\'s push on this browser', async () => {
+    await createReader(admin, 'carol-e2e', 'alerts.*')
+    const context = await withPushSubscription(`https://push.example.com/e2e-expired-${Date.now()}`)
+    const page = await loggedIn(context)
+    await page.reload() // the same person again: their push stays
+    await live(page)
+    expect(await unsubscribed(page)).toBe(0)
+    await context.clearCookies() // the session ends without this page knowing (expired, or ended elsewhere)
+    await page.goto(`${server.url}/login`)
+    await page.getByLabel('Username').fill('carol-e2e')
+    await page.getByLabel('Password').fill('reader-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(`${server.url}/`)
+    await expect.poll(() => unsubscribed(page)).toBe(1)
     await context.close()
   })
 
