@@ -76,8 +76,11 @@ const storeBatch = batchWriter<{ n: NewNotification, readers: string[] }>(async 
   if (inboxRows.length > 0) {
     writes.push(executeRaw((sql) => {
       const rows = sql.records(inboxRows, { id: 'text', userId: 'text', notificationId: 'text', createdAt: 'timestamp' })
+      // A reader deleted since the readers were read (an admin deleting a user while the topic is
+      // busy) gets no row: the notification still reaches everyone else.
       return `INSERT INTO "InboxItem" ("id", "userId", "notificationId", "createdAt") `
-        + `SELECT ${rows.column('id')}, ${rows.column('userId')}, ${rows.column('notificationId')}, ${rows.column('createdAt')} FROM ${rows.from}`
+        + `SELECT ${rows.column('id')}, ${rows.column('userId')}, ${rows.column('notificationId')}, ${rows.column('createdAt')} FROM ${rows.from} `
+        + `WHERE EXISTS (SELECT 1 FROM "User" WHERE "User"."id" = ${rows.column('userId')})`
     }))
   }
   await useDb().$transaction(writes)

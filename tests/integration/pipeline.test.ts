@@ -298,6 +298,31 @@ describe('devices API', () => {
     expect(push.to('fay-shared-browser')).toEqual([])
   })
 
+  it('keeps publishing to a busy topic while an admin deletes some of its subscribers', async () => {
+    const readers = []
+    for (let i = 0; i < 8; i++) {
+      const reader = await createReader(admin, `churn-${i}`, 'alerts.*')
+      expect((await reader.client.post('/api/subscriptions', { topic: 'alerts.churn', push: false })).status).toBe(201)
+      readers.push(reader)
+    }
+    const statuses: number[] = []
+    const publishing = (async () => {
+      for (let round = 0; round < 10; round++) {
+        const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => notify('alerts.churn', `Churn ${round}-${i}`)))
+        statuses.push(...answers.map(a => a.status))
+      }
+    })()
+    for (const reader of readers.slice(0, 6)) {
+      expect((await admin.delete(`/api/admin/users/${reader.id}`)).status).toBe(204)
+    }
+    await publishing
+    expect(statuses.filter(s => s !== 201)).toEqual([])
+    for (const reader of readers.slice(6)) {
+      const inbox = await reader.client.get('/api/inbox?limit=500&topic=alerts.churn')
+      expect(inbox.body.items).toHaveLength(300)
+    }
+  })
+
   it('lists and deletes own devices only', async () => {
     const dave = await createReader(admin, 'dave', 'alerts.*')
     const id = await registerDevice(dave.client, 'dave-tablet')
