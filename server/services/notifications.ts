@@ -63,6 +63,18 @@ export async function storeNotification(n: NewNotification): Promise<string[]> {
  * writes each page once instead of once per notification.
  */
 const storeBatch = batchWriter<{ n: NewNotification, readers: string[] }>(async (items) => {
+  try {
+    await storeNotifications(items)
+  }
+  catch (error) {
+    // PostgreSQL: a reader deleted by a transaction that commits while this one runs passes the
+    // EXISTS below and then fails the foreign key. Once more: that reader is gone for good.
+    if (!/foreign key/i.test((error as Error).message ?? '')) throw error
+    await storeNotifications(items)
+  }
+})
+
+async function storeNotifications(items: { n: NewNotification, readers: string[] }[]): Promise<void> {
   const columns = ['id', 'topic', 'offset', 'event', 'title', 'body', 'url', 'priority', 'data', 'sourceId', 'createdAt'] as const
   const writes = [executeRaw((sql) => {
     const rows = sql.records(items.map(({ n }) => ({
@@ -84,7 +96,7 @@ const storeBatch = batchWriter<{ n: NewNotification, readers: string[] }>(async 
     }))
   }
   await useDb().$transaction(writes)
-})
+}
 
 /** The offsets assigned in one turn of the event loop, written with one statement. */
 const offsetBatch = batchWriter<{ id: string, offset: number }>(async (items) => {
