@@ -105,5 +105,10 @@ export function usePushDevice() {
     return $fetch<Delivery[]>(`/api/devices/${encodeURIComponent(device.id)}/deliveries`)
   }
 
-  return { supported, lastError, enable, list, remove, deliveries, currentEndpoint, unsubscribe }
+  /** `unsubscribe` for a session that is over: a failure is logged, never thrown. */
+  function endHere(): Promise<void> {
+    return unsubscribe().catch(error => console.warn('mercury: could not end push on this browser', error))
+  }
+
+  return { supported, lastError, enable, list, remove, deliveries, currentEndpoint, endHere }
 }

@@ -55,7 +55,7 @@ export default defineNuxtPlugin((nuxtApp) => {
       useChannelStore().disconnect()
       await Promise.all([
         useInboxStore().reset(),
-        usePushDevice().unsubscribe().catch(error => console.warn('mercury: could not end push on this browser', error)),
+        usePushDevice().endHere(),
       ])
     })
   }
