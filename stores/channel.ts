@@ -21,7 +21,7 @@ const LIVE_KEEP = 200
 type ServerFrame
   = | { type: 'subscribed', topic: string, offset: number, recovered: boolean }
     | (MessageFrame & { event: string, data: unknown })
-    | { type: 'read', ids?: string[], all?: boolean, readAt: string }
+    | { type: 'read', ids?: string[], all?: boolean, upTo?: string, readAt: string }
     | { type: 'unsubscribed', topic: string }
     | { type: 'error', code: string, message: string, ref?: unknown }
     | { type: 'pong' }
@@ -170,7 +170,7 @@ export const useChannelStore = defineStore('channel', () => {
         onMessage(frame)
         break
       case 'read':
-        void inbox.readElsewhere(frame.all ? 'all' : frame.ids ?? [], frame.readAt)
+        void inbox.readElsewhere(frame.all ? 'all' : frame.ids ?? [], frame.readAt, frame.upTo)
         break
       case 'unsubscribed':
         following.value = following.value.filter(t => t !== frame.topic)

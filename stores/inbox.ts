@@ -2,7 +2,7 @@
 // to the server through a queue kept in IndexedDB, so a read made offline is sent once back online.
 import { defineStore } from 'pinia'
 import { INBOX_CHANNEL, SNAPSHOT_KEY, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
-import { changes, mergeItem, newestFirst, snapshotOf, type InboxSnapshot } from '#shared/inbox/logic'
+import { changes, mergeItem, newestFirst, snapshotOf, withinUpTo, type InboxSnapshot } from '#shared/inbox/logic'
 import { fromServer, type InboxItem, type ServerInboxEntry } from '#shared/inbox/types'
 
 const PAGE = 500
@@ -92,8 +92,8 @@ export const useInboxStore = defineStore('inbox', () => {
     }, SNAPSHOT_DELAY_MS)
   }
 
-  function applyRead(ids: string[] | 'all', readAt: string) {
-    const targets = ids === 'all' ? [...byId.values()] : ids.map(id => byId.get(id)).filter(i => !!i)
+  function applyRead(ids: string[] | 'all', readAt: string, upTo?: string | null) {
+    const targets = ids === 'all' ? [...byId.values()].filter(i => withinUpTo(i, upTo)) : ids.map(id => byId.get(id)).filter(i => !!i)
     apply(targets.filter(i => !i.readAt).map(i => ({ ...i, readAt })))
   }
 
@@ -143,7 +143,7 @@ export const useInboxStore = defineStore('inbox', () => {
     channel.onmessage = ({ data }: MessageEvent<InboxBroadcast>) => {
       if (!owner) return
       if (data.type === 'added') apply(data.items)
-      if (data.type === 'read') applyRead(data.ids, data.readAt)
+      if (data.type === 'read') applyRead(data.ids, data.readAt, data.upTo)
     }
     return channel
   }
@@ -205,27 +205,29 @@ export const useInboxStore = defineStore('inbox', () => {
 
   /**
    * Queues the read before marking anything read here: a read that shows on this device is always
-   * on its way to the server, whatever stops the page after.
+   * on its way to the server, whatever stops the page after. "All" is all this device shows: up to
+   * its newest item, so what was published since (unseen, maybe while offline) stays unread.
    */
   async function markRead(ids: string[] | 'all') {
     const { inbox, readQueue } = useInboxDb()
     const readAt = new Date().toISOString()
     const targets = ids === 'all' ? 'all' : ids.filter(id => byId.has(id) && !byId.get(id)!.readAt)
-    if (targets !== 'all' && targets.length === 0) return
-    await readQueue.add(targets)
-    await inbox.markRead(targets, readAt)
-    applyRead(targets, readAt)
-    const message: InboxBroadcast = { type: 'read', ids: targets, readAt }
+    const upTo = ids === 'all' ? items.value[0]?.createdAt : null
+    if (targets !== 'all' ? targets.length === 0 : !upTo) return
+    await readQueue.add(targets, upTo)
+    await inbox.markRead(targets, readAt, upTo)
+    applyRead(targets, readAt, upTo)
+    const message: InboxBroadcast = { type: 'read', ids: targets, readAt, upTo }
     broadcast?.postMessage(message)
     await flushReads()
   }
 
   /** Another device of the user read these (a `read` frame from /channel). */
-  async function readElsewhere(ids: string[] | 'all', readAt: string) {
+  async function readElsewhere(ids: string[] | 'all', readAt: string, upTo?: string | null) {
     if (!owner) return
     const mine = generation
-    await useInboxDb().inbox.markRead(ids, readAt)
-    if (mine === generation) applyRead(ids, readAt)
+    await useInboxDb().inbox.markRead(ids, readAt, upTo)
+    if (mine === generation) applyRead(ids, readAt, upTo)
   }
 
   async function refreshPending() {
@@ -251,9 +253,9 @@ export const useInboxStore = defineStore('inbox', () => {
     flushing = (async () => {
       const { readQueue } = useInboxDb()
       try {
-        const { ids, all } = await readQueue.pending()
+        const { ids, all, upTo } = await readQueue.pending()
         if (all) {
-          await send({ all: true }, () => readQueue.done('all'))
+          await send(upTo ? { all: true, upTo } : { all: true }, () => readQueue.done('all', upTo))
         }
         for (let i = 0; i < ids.length; i += READ_BATCH) {
           const batch = ids.slice(i, i + READ_BATCH)
@@ -269,7 +271,7 @@ export const useInboxStore = defineStore('inbox', () => {
     return flushing
   }
 
-  async function send(body: { ids: string[] } | { all: true }, done: () => Promise<void>) {
+  async function send(body: { ids: string[] } | { all: true, upTo?: string }, done: () => Promise<void>) {
     try {
       await $fetch('/api/inbox/read', { method: 'POST', body })
       await done()

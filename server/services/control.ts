@@ -18,7 +18,7 @@ const controlSchema = z.discriminatedUnion('type', [
   // with them, or with a session resting on them, close.
   z.object({ type: z.literal('tokens.revoked'), tokenIds: z.array(z.string()) }),
   z.object({ type: z.literal('subscription.changed'), userId: z.string(), topic: z.string(), subscribed: z.boolean() }),
-  z.object({ type: z.literal('inbox.read'), userId: z.string(), ids: z.array(z.string()).optional(), all: z.boolean().optional(), readAt: z.string() }),
+  z.object({ type: z.literal('inbox.read'), userId: z.string(), ids: z.array(z.string()).optional(), all: z.boolean().optional(), upTo: z.string().optional(), readAt: z.string() }),
   // Anything admin views show live (a source changed, a user created…): sent to every admin's
   // /channel connections as {"type":"admin", ...event}.
   z.object({ type: z.literal('admin.event'), event: z.record(z.string(), z.unknown()) }),
@@ -63,7 +63,7 @@ export async function handleControl(raw: ControlEvent): Promise<void> {
       }
       return
     case 'inbox.read':
-      hub.sendToUser(event.userId, JSON.stringify({ type: 'read', ids: event.ids, all: event.all, readAt: event.readAt }))
+      hub.sendToUser(event.userId, JSON.stringify({ type: 'read', ids: event.ids, all: event.all, upTo: event.upTo, readAt: event.readAt }))
       return
     case 'admin.event': {
       const frame = JSON.stringify({ ...event.event, type: 'admin' })

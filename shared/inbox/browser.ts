@@ -33,4 +33,4 @@ export const INBOX_CHANNEL = 'mercury-inbox'
 
 export type InboxBroadcast
   = | { type: 'added', items: import('./types').InboxItem[] }
-    | { type: 'read', ids: string[] | 'all', readAt: string }
+    | { type: 'read', ids: string[] | 'all', readAt: string, upTo?: string | null }

@@ -19,6 +19,11 @@ export function changes(existing: InboxItem | null, incoming: InboxItem): boolea
   return (Object.keys(merged) as (keyof InboxItem)[]).some(k => merged[k] !== existing[k])
 }
 
+/** Whether a "mark all read" bounded by `upTo` (published at or before it; none: all) takes this item. */
+export function withinUpTo(item: InboxItem, upTo?: string | null): boolean {
+  return !upTo || Date.parse(item.createdAt) <= Date.parse(upTo)
+}
+
 export function newestFirst(a: InboxItem, b: InboxItem): number {
   if (a.createdAt === b.createdAt) return a.id < b.id ? 1 : a.id > b.id ? -1 : 0
   return a.createdAt < b.createdAt ? 1 : -1

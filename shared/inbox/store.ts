@@ -1,7 +1,7 @@
 // The inbox store over a small key-value interface: localForage (IndexedDB) in the browser and
 // the service worker, a Map in unit tests. Items are keyed by notification id, so adding the same
 // notification twice is harmless.
-import { PRUNE_DEFAULTS, changes, filterItems, mergeItem, prunable } from './logic'
+import { PRUNE_DEFAULTS, changes, filterItems, mergeItem, prunable, withinUpTo } from './logic'
 import type { InboxFilter, InboxItem } from './types'
 
 /** The subset of localForage the store needs. */
@@ -23,8 +23,11 @@ export interface InboxStore {
   get(id: string): Promise<InboxItem | null>
   all(): Promise<InboxItem[]>
   list(filter?: InboxFilter): Promise<InboxItem[]>
-  /** Marks these ids read (all when ids is 'all'); resolves to the ids that changed. */
-  markRead(ids: string[] | 'all', readAt?: string): Promise<string[]>
+  /**
+   * Marks these ids read (when ids is 'all': every item, or those published at or before `upTo`);
+   * resolves to the ids that changed.
+   */
+  markRead(ids: string[] | 'all', readAt?: string, upTo?: string | null): Promise<string[]>
   unreadCount(): Promise<number>
   prune(options?: typeof PRUNE_DEFAULTS, now?: Date): Promise<number>
   clear(): Promise<void>
@@ -62,8 +65,8 @@ export function createInboxStore(storage: KeyValueStorage): InboxStore {
     async list(filter = {}) {
       return filterItems(await all(), filter)
     },
-    async markRead(ids, readAt = new Date().toISOString()) {
-      const targets = ids === 'all' ? (await all()).filter(i => !i.readAt) : []
+    async markRead(ids, readAt = new Date().toISOString(), upTo) {
+      const targets = ids === 'all' ? (await all()).filter(i => !i.readAt && withinUpTo(i, upTo)) : []
       if (ids !== 'all') {
         for (const id of ids) {
           const item = await storage.getItem<InboxItem>(id)
@@ -94,27 +97,44 @@ export function createInboxStore(storage: KeyValueStorage): InboxStore {
  * Read ids waiting to reach the server (marked read while offline). A set of ids; `all` is a
  * key of its own for "mark all read".
  */
+/**
+ * Reads still to send. A "mark all read" is kept with its cut-off (`upTo`: the newest item the
+ * device showed then), so sent later it does not take what was published meanwhile; two of them
+ * keep the later cut-off. `upTo` null: no cut-off.
+ */
 export interface ReadQueue {
-  add(ids: string[] | 'all'): Promise<void>
-  pending(): Promise<{ ids: string[], all: boolean }>
-  done(ids: string[] | 'all'): Promise<void>
+  add(ids: string[] | 'all', upTo?: string | null): Promise<void>
+  pending(): Promise<{ ids: string[], all: boolean, upTo: string | null }>
+  /** Takes these off the queue; 'all' only if no later "mark all read" was queued since. */
+  done(ids: string[] | 'all', upTo?: string | null): Promise<void>
   clear(): Promise<void>
 }
 
 const ALL = '*all*'
+/** What the ALL key holds: the cut-off, or true for none (also what older versions stored). */
+type AllValue = string | true
+
+function laterCutOff(a: AllValue | null, b: AllValue): AllValue {
+  if (a === null) return b
+  if (a === true || b === true) return true
+  return Date.parse(a) >= Date.parse(b) ? a : b
+}
 
 export function createReadQueue(storage: KeyValueStorage): ReadQueue {
   return {
-    async add(ids) {
-      if (ids === 'all') await storage.setItem(ALL, true)
+    async add(ids, upTo) {
+      if (ids === 'all') await storage.setItem(ALL, laterCutOff(await storage.getItem<AllValue>(ALL), upTo ?? true))
       else for (const id of ids) await storage.setItem(id, true)
     },
     async pending() {
       const keys = await storage.keys()
-      return { ids: keys.filter(k => k !== ALL), all: keys.includes(ALL) }
+      const all = keys.includes(ALL) ? await storage.getItem<AllValue>(ALL) : null
+      return { ids: keys.filter(k => k !== ALL), all: all !== null, upTo: typeof all === 'string' ? all : null }
     },
-    async done(ids) {
-      if (ids === 'all') await storage.removeItem(ALL)
+    async done(ids, upTo) {
+      if (ids === 'all') {
+        if ((await storage.getItem<AllValue>(ALL)) === (upTo ?? true)) await storage.removeItem(ALL)
+      }
       else for (const id of ids) await storage.removeItem(id)
     },
     clear: () => storage.clear(),

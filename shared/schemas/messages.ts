@@ -67,11 +67,16 @@ export const inboxQuerySchema = z.object({
   unread: z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1').optional(),
 })
 
-// One or the other: {ids, all: true} together is refused rather than read as either.
+// One or the other: {ids, all: true} together is refused rather than read as either. `upTo` bounds
+// {all: true} to what was published at or before that time: what the device had seen when the user
+// asked (a read queued offline and sent later must not take what came meanwhile).
 export const inboxReadSchema = z.union([
   z.strictObject({ ids: z.array(z.string().min(1).max(64)).min(1).max(1000) }),
-  z.strictObject({ all: z.literal(true) }),
-], { error: 'give {ids: [...]} or {all: true}' })
+  z.strictObject({
+    all: z.literal(true),
+    upTo: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).transform(s => new Date(s)).optional(),
+  }),
+], { error: 'give {ids: [...]} or {all: true, upTo?: ISO date-time}' })
 
 /** Error codes of error frames (see docs/PROTOCOL.md). */
 export type ErrorCode = 'bad_request' | 'forbidden' | 'not_found' | 'payload_too_large' | 'rate_limited' | 'limit_exceeded' | 'unauthorized' | 'unavailable' | 'internal'

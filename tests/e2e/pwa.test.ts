@@ -187,7 +187,7 @@ describe('the PWA', () => {
     await context.close()
   })
 
-  it('opens offline with every stored notification, and a read made offline reaches the server', async () => {
+  it('opens offline with every stored notification, and reads made offline reach the server', async () => {
     const context = await browser.newContext()
     const page = await loggedIn(context)
     await page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
@@ -224,6 +224,10 @@ describe('the PWA', () => {
     await nav(page).getByRole('link', { name: 'Inbox' }).click()
     await item(page, 'Offline two').waitFor()
 
+    const sent: unknown[] = []
+    page.on('request', (req) => {
+      if (req.url().endsWith('/api/inbox/read')) sent.push(req.postDataJSON())
+    })
     await context.setOffline(false)
     await item(page, 'Published while away').waitFor({ timeout: 10_000 })
     await expect.poll(() => page.getByText('Offline: showing what is stored').count()).toBe(0)
@@ -233,6 +237,22 @@ describe('the PWA', () => {
     }, { timeout: 10_000 }).not.toBeNull()
     const after = await alice.get('/api/inbox')
     expect(after.body.items.find((i: { id: string }) => i.id === ids[0]).readAt).toBeNull()
+    expect(sent).toEqual([{ ids: [ids[1]] }])
+
+    // "Mark all read" offline takes what this page showed then, not what is published before it
+    // reaches the server.
+    await context.setOffline(true)
+    await page.locator('[data-testid="channel-status"][data-state="offline"]').waitFor()
+    const unseen = await publish('alerts.cpu', 'Published after mark all read')
+    await page.getByTestId('read-all').click()
+    await expect.poll(() => page.getByTestId('unread-count').textContent()).toBe('0')
+    await page.getByTestId('pending-reads').waitFor()
+    await context.setOffline(false)
+    await item(page, 'Published after mark all read').waitFor({ timeout: 10_000 })
+    await expect.poll(async () => (await alice.get('/api/inbox?unread=true')).body.items.map((i: { id: string }) => i.id), { timeout: 10_000 })
+      .toEqual([unseen])
+    expect(await item(page, 'Published after mark all read').getAttribute('data-read')).toBe('false')
+    expect(await item(page, 'Offline three').getAttribute('data-read')).toBe('true')
     await context.close()
   })
 

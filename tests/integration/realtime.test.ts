@@ -271,6 +271,25 @@ describe('stored subscriptions and the inbox', () => {
     expect((await alice.client.post('/api/inbox/read', { all: true })).body.updated).toBe(0)
     await otherDevice.request({ type: 'ping' })
     expect(otherDevice.frames.filter(f => f.type === 'read').map(f => f.ids)).toEqual([[res.body.id], [second.body.id]])
+
+    // "Mark all read" up to what the device had seen: what was published after stays unread.
+    const seen = await publisher(server.url, source.token).post('/api/topics/alerts.cpu/messages', { notification: { title: 'Seen' } })
+    const seenAt = (await alice.client.get('/api/inbox?unread=true')).body.items[0].createdAt as string
+    await new Promise(resolve => setTimeout(resolve, 5))
+    const unseen = await publisher(server.url, source.token).post('/api/topics/alerts.cpu/messages', { notification: { title: 'Not seen yet' } })
+    for (const upTo of ['yesterday', 12, '2026-13-01T00:00:00Z', null]) {
+      const bad = await alice.client.post('/api/inbox/read', { all: true, upTo })
+      expect(bad.status).toBe(400)
+      expect(JSON.stringify(bad.body)).toContain('upTo')
+    }
+    expect((await alice.client.post('/api/inbox/read', { ids: [seen.body.id], upTo: seenAt })).status).toBe(400)
+    expect((await alice.client.post('/api/inbox/read', { all: true, upTo: seenAt })).body.updated).toBe(1)
+    expect(await otherDevice.next(f => f.type === 'read' && f.all === true)).toMatchObject({ all: true, upTo: seenAt })
+    expect((await alice.client.get('/api/inbox?unread=true')).body.items.map((i: { id: string }) => i.id)).toEqual([unseen.body.id])
+    // A cut-off in another time zone's spelling means the same instant.
+    const shifted = new Date(Date.parse(seenAt) + 3_600_000).toISOString().replace('Z', '+01:00')
+    expect((await alice.client.post('/api/inbox/read', { all: true, upTo: shifted })).body.updated).toBe(0)
+    expect((await alice.client.post('/api/inbox/read', { all: true })).body.updated).toBe(1)
     await otherDevice.close()
   })
 

@@ -69,6 +69,19 @@ describe('inbox store', () => {
     expect(await store.unreadCount()).toBe(0)
   })
 
+  it('marks all read up to a cut-off: what was published after it stays unread', async () => {
+    const store = createInboxStore(memoryStorage())
+    await store.add([
+      item('old', { createdAt: '2026-01-01T00:00:00.000Z' }),
+      item('seen', { createdAt: '2026-01-02T00:00:00.000Z' }),
+      item('later', { createdAt: '2026-01-02T00:00:00.001Z' }),
+    ])
+    expect((await store.markRead('all', undefined, '2026-01-02T00:00:00.000Z')).sort()).toEqual(['old', 'seen'])
+    expect((await store.get('later'))!.readAt).toBeNull()
+    // Another time zone's spelling of the same instant.
+    expect(await store.markRead('all', undefined, '2026-01-02T01:00:00.001+01:00')).toEqual(['later'])
+  })
+
   it('searches title and body, case-insensitively, every word', async () => {
     const store = createInboxStore(memoryStorage())
     await store.add([
@@ -130,10 +143,28 @@ describe('read queue', () => {
     await queue.add(['a', 'b'])
     await queue.add(['a'])
     await queue.add('all')
-    expect(await queue.pending()).toEqual({ ids: ['a', 'b'], all: true })
+    expect(await queue.pending()).toEqual({ ids: ['a', 'b'], all: true, upTo: null })
     await queue.done(['a', 'b'])
     await queue.done('all')
-    expect(await queue.pending()).toEqual({ ids: [], all: false })
+    expect(await queue.pending()).toEqual({ ids: [], all: false, upTo: null })
+  })
+
+  it('keeps a "mark all read" with the later of its cut-offs, until that one is sent', async () => {
+    const queue = createReadQueue(memoryStorage())
+    await queue.add('all', '2026-01-02T00:00:00.000Z')
+    await queue.add('all', '2026-01-01T00:00:00.000Z')
+    expect(await queue.pending()).toEqual({ ids: [], all: true, upTo: '2026-01-02T00:00:00.000Z' })
+    // Sent with that cut-off; meanwhile a later one was queued: it stays for the next flush.
+    const sent = (await queue.pending()).upTo
+    await queue.add('all', '2026-01-03T00:00:00.000Z')
+    await queue.done('all', sent)
+    expect(await queue.pending()).toMatchObject({ all: true, upTo: '2026-01-03T00:00:00.000Z' })
+    await queue.done('all', '2026-01-03T00:00:00.000Z')
+    expect(await queue.pending()).toMatchObject({ all: false })
+    // Without a cut-off (or queued so by an older version): everything, whatever else is queued.
+    await queue.add('all')
+    await queue.add('all', '2026-01-04T00:00:00.000Z')
+    expect(await queue.pending()).toMatchObject({ all: true, upTo: null })
   })
 })
 

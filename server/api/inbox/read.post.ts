@@ -1,16 +1,20 @@
 import { inboxReadSchema } from '#shared/schemas/messages'
 import { announce } from '../../services/control'
 
-// Marks notifications read ({ids} are notification ids, as in frames and pushes; or {all: true})
-// and tells the user's other open devices over /channel.
+// Marks notifications read ({ids} are notification ids, as in frames and pushes; or {all: true},
+// up to `upTo` when given) and tells the user's other open devices over /channel.
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const input = await parseBody(event, inboxReadSchema)
   const readAt = new Date()
   const db = useDb()
   if (!('ids' in input)) {
-    const { count } = await db.inboxItem.updateMany({ where: { userId: user.id, readAt: null }, data: { readAt } })
-    if (count > 0) await announce({ type: 'inbox.read', userId: user.id, all: true, readAt: readAt.toISOString() })
+    const { upTo } = input
+    const { count } = await db.inboxItem.updateMany({
+      where: { userId: user.id, readAt: null, ...(upTo ? { createdAt: { lte: upTo } } : {}) },
+      data: { readAt },
+    })
+    if (count > 0) await announce({ type: 'inbox.read', userId: user.id, all: true, upTo: upTo?.toISOString(), readAt: readAt.toISOString() })
     return { updated: count, readAt }
   }
   // The other devices hear of what changed, by notification id (how they know an item), each once.
