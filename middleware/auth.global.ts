@@ -1,7 +1,13 @@
 // Every page but /login needs a session. Offline, the last user seen on this device stands in
 // (see composables/useOfflineSession.ts) so that the inbox still opens.
-export default defineNuxtRouteMiddleware((to) => {
-  const { loggedIn } = useUserSession()
+export default defineNuxtRouteMiddleware(async (to) => {
+  const { loggedIn, session } = useUserSession()
+  // A logout asked offline (composables/useOfflineSession.ts): nobody is logged in here, whatever
+  // the cookie says; the server hears of it now if it can.
+  if (import.meta.client && pendingLogout.has()) {
+    await pendingLogout.send()
+    session.value = {} as typeof session.value
+  }
   if (!loggedIn.value) useOfflineSession().restore()
   if (to.path !== '/login' && !loggedIn.value) return navigateTo('/login')
   if (to.path === '/login' && loggedIn.value) return navigateTo('/')

@@ -23,6 +23,12 @@ export default defineNuxtPlugin((nuxtApp) => {
 
   async function check() {
     if (!loggedIn.value) return
+    // Logged out offline in another tab of this browser: this one follows.
+    if (pendingLogout.has()) {
+      await pendingLogout.send()
+      await signedOut()
+      return reroute()
+    }
     let current: UserSession
     try {
       // Not useUserSession().fetch(): offline, that drops the session the app opened with.
@@ -39,7 +45,11 @@ export default defineNuxtPlugin((nuxtApp) => {
     }
     if (current.user) session.value = current
     else await signedOut()
-    // The route's own middleware (auth.global, admin.global) says where this session may be now.
+    await reroute()
+  }
+
+  /** The route's own middleware (auth.global, admin.global) says where this session may be now. */
+  async function reroute() {
     const route = router.currentRoute.value
     await router.replace({ path: route.path, query: route.query, hash: route.hash, force: true })
   }
@@ -75,6 +85,8 @@ export default defineNuxtPlugin((nuxtApp) => {
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') void checkSession()
   })
+  // A logout asked offline reaches the server as soon as it can.
+  window.addEventListener('online', () => void pendingLogout.send())
 
   return { provide: { checkSession, signedOut } }
 })

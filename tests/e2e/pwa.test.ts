@@ -507,6 +507,54 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a logout asked offline ends the session on the server once back online, and the app stays logged out meanwhile', async () => {
+    const endpoint = `https://push.example.com/e2e-offline-logout-${Date.now()}`
+    const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') }
+    expect((await alice.post('/api/devices', { subscription: { endpoint, keys }, name: 'Offline browser' })).status).toBe(201)
+    const context = await withPushSubscription(endpoint)
+    const page = await loggedIn(context)
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true)) // the app opens offline
+    const cookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    const asThisBrowser = () => fetch(`${server.url}/api/me`, { headers: { cookie } }).then(res => res.status)
+    expect(await asThisBrowser()).toBe(200)
+
+    await context.setOffline(true)
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login$/)
+    // The server has not heard of it yet; this browser shows no one logged in, also opened again.
+    expect(await asThisBrowser()).toBe(200)
+    await page.goto(`${server.url}/`)
+    await page.waitForURL(/\/login$/)
+    await page.getByRole('button', { name: 'Log in' }).waitFor()
+    await context.setOffline(false)
+    await expect.poll(asThisBrowser, { timeout: 10_000 }).toBe(401)
+    expect((await alice.get('/api/devices')).body.map((d: { endpoint: string }) => d.endpoint)).not.toContain(endpoint)
+    await page.goto(`${server.url}/`)
+    await page.waitForURL(/\/login$/)
+
+    // Logged out offline, then reopened online before any "online" event: the start sends it.
+    const again = await loggedIn(context)
+    const second = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    await context.setOffline(true)
+    await again.getByRole('button', { name: 'Log out' }).click()
+    await again.waitForURL(/\/login$/)
+    await again.close()
+    await context.setOffline(false)
+    const reopened = await context.newPage()
+    await reopened.goto(`${server.url}/`)
+    await reopened.waitForURL(/\/login$/)
+    await expect.poll(() => fetch(`${server.url}/api/me`, { headers: { cookie: second } }).then(res => res.status)).toBe(401)
+    // Logging in again is a new session, which the old logout does not touch.
+    await reopened.getByLabel('Username').fill('alice')
+    await reopened.getByLabel('Password').fill('reader-password')
+    await reopened.getByRole('button', { name: 'Log in' }).click()
+    await reopened.waitForURL(`${server.url}/`)
+    await live(reopened)
+    await reopened.reload()
+    await live(reopened)
+    await context.close()
+  })
+
   it('a session that ended without a logout here: the next person to log in ends the previous one\'s push on this browser', async () => {
     await createReader(admin, 'carol-e2e', 'alerts.*')
     const context = await withPushSubscription(`https://push.example.com/e2e-expired-${Date.now()}`)
