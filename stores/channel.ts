@@ -1,7 +1,7 @@
 // The /channel connection: follows the user's topics live, reconnects with backoff and jitter,
 // resumes each topic from the last offset seen, and feeds the inbox.
 import { defineStore } from 'pinia'
-import { fromFrame, type MessageFrame } from '#shared/inbox/types'
+import { fromFrame, type InboxItem, type MessageFrame } from '#shared/inbox/types'
 import { backoffDelay } from '#shared/utils/backoff'
 
 export type ChannelStatus = 'connecting' | 'live' | 'reconnecting' | 'offline'
@@ -19,7 +19,7 @@ export interface LiveMessage {
 const LIVE_KEEP = 200
 
 type ServerFrame
-  = | { type: 'subscribed', topic: string, offset: number, recovered: boolean }
+  = | { type: 'subscribed', topic: string, offset: number, recovered: boolean, ref?: unknown }
     | (MessageFrame & { event: string, data: unknown })
     | { type: 'read', ids?: string[], all?: boolean, upTo?: string, readAt: string }
     | { type: 'unsubscribed', topic: string }
@@ -52,6 +52,15 @@ export const useChannelStore = defineStore('channel', () => {
   // notifications belong in the inbox; a live view of another topic shows them but keeps out.
   const stored = new Set<string>()
   const asked = new Set<string>()
+  // After a reconnect the stored subscriptions this tab knew are resumed at once (nothing missed),
+  // but one may have been deleted on another device meanwhile: each stays unconfirmed, its
+  // notifications held out of the inbox, until the server joins it (an unasked `subscribed`) or
+  // GET /api/subscriptions lists it; one it does not list is left.
+  const unconfirmed = new Set<string>()
+  let held: InboxItem[] = []
+  let confirmRun = 0
+  /** The refs of the subscribes that resume them: ref → topic. */
+  const resumeRefs = new Map<string, string>()
   let socket: WebSocket | null = null
   let attempt = 0
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -64,7 +73,7 @@ export const useChannelStore = defineStore('channel', () => {
 
   function send(frame: { type: string, topic?: string, since?: number, ref?: string }) {
     if (socket?.readyState !== WebSocket.OPEN) return
-    if (frame.type === 'subscribe' && frame.topic && !stored.has(frame.topic)) asked.add(frame.topic)
+    if (frame.type === 'subscribe' && frame.topic && !stored.has(frame.topic) && !unconfirmed.has(frame.topic)) asked.add(frame.topic)
     socket.send(JSON.stringify(frame))
   }
 
@@ -91,6 +100,10 @@ export const useChannelStore = defineStore('channel', () => {
     liveRefs.clear()
     stored.clear()
     asked.clear()
+    unconfirmed.clear()
+    held = []
+    confirmRun++
+    resumeRefs.clear()
     following.value = []
     live.value = {}
   }
@@ -108,7 +121,20 @@ export const useChannelStore = defineStore('channel', () => {
       state.value = 'live'
       // Stored subscriptions are joined by the server; resuming them from our offsets replays
       // what was missed, and the extra topics (live views) are asked for again.
-      for (const [topic, since] of offsets) send({ type: 'subscribe', topic, since })
+      if (reconnected) {
+        for (const topic of stored) unconfirmed.add(topic)
+        stored.clear()
+        resumeRefs.clear()
+        void confirmStored()
+      }
+      for (const [topic, since] of offsets) {
+        if (!unconfirmed.has(topic)) send({ type: 'subscribe', topic, since })
+        else {
+          const ref = `resume-${resumeRefs.size + 1}`
+          resumeRefs.set(ref, topic)
+          send({ type: 'subscribe', topic, since, ref })
+        }
+      }
       for (const topic of extra) if (!offsets.has(topic)) send({ type: 'subscribe', topic, ref: liveRef(topic) })
       void inbox.flushReads()
       // After a drop, and also on the first connection of a page that could not sync when it
@@ -156,7 +182,8 @@ export const useChannelStore = defineStore('channel', () => {
       case 'subscribed':
         if (frame.topic in refused.value) refused.value = withoutKey(refused.value, frame.topic)
         if (asked.has(frame.topic)) asked.delete(frame.topic)
-        else stored.add(frame.topic)
+        else if (!(typeof frame.ref === 'string' && resumeRefs.has(frame.ref))) keepStored(frame.topic) // the server joined it
+        // (A resume's own answer says nothing of that: the topic stays unconfirmed.)
         if (!following.value.includes(frame.topic)) following.value = [...following.value, frame.topic].sort()
         if (!frame.recovered) {
           offsets.set(frame.topic, frame.offset)
@@ -173,9 +200,7 @@ export const useChannelStore = defineStore('channel', () => {
         void inbox.readElsewhere(frame.all ? 'all' : frame.ids ?? [], frame.readAt, frame.upTo)
         break
       case 'unsubscribed':
-        following.value = following.value.filter(t => t !== frame.topic)
-        offsets.delete(frame.topic)
-        stored.delete(frame.topic)
+        leave(frame.topic)
         // A live view still wants it (its stored subscription was deleted, or read access taken):
         // asked again, the answer is either the topic or a refusal the page shows.
         if (extra.has(frame.topic)) send({ type: 'subscribe', topic: frame.topic, ref: liveRef(frame.topic) })
@@ -188,6 +213,8 @@ export const useChannelStore = defineStore('channel', () => {
           asked.delete(topic)
           refused.value = { ...refused.value, [topic]: frame.message }
         }
+        // A stored subscription that can no longer be read (access taken while this tab was away).
+        else if (typeof frame.ref === 'string' && resumeRefs.has(frame.ref)) leave(resumeRefs.get(frame.ref)!)
         else lastError.value = frame.message
         break
     }
@@ -200,8 +227,54 @@ export const useChannelStore = defineStore('channel', () => {
       const message: LiveMessage = { id: frame.id, topic: frame.topic, offset: frame.offset, event: frame.event, data: frame.data, notification: frame.notification, createdAt: frame.createdAt }
       live.value = { ...live.value, [frame.topic]: [message, ...list].slice(0, LIVE_KEEP) }
     }
-    const item = stored.has(frame.topic) ? fromFrame(frame) : null
-    if (item) void inbox.receive([item])
+    const item = stored.has(frame.topic) || unconfirmed.has(frame.topic) ? fromFrame(frame) : null
+    if (item && unconfirmed.has(frame.topic)) held.push(item)
+    else if (item) void inbox.receive([item])
+  }
+
+  /** The topic is one of the user's stored subscriptions: its notifications go to the inbox. */
+  function keepStored(topic: string) {
+    stored.add(topic)
+    if (!unconfirmed.delete(topic)) return
+    const mine = held.filter(item => item.topic === topic)
+    held = held.filter(item => item.topic !== topic)
+    if (mine.length) void inbox.receive(mine)
+  }
+
+  /** No longer followed on this connection. */
+  function leave(topic: string) {
+    following.value = following.value.filter(t => t !== topic)
+    offsets.delete(topic)
+    stored.delete(topic)
+    unconfirmed.delete(topic)
+    held = held.filter(item => item.topic !== topic)
+  }
+
+  /** Settles the stored subscriptions resumed after a reconnect (see `unconfirmed`). */
+  async function confirmStored() {
+    const run = ++confirmRun
+    let current: Set<string> | null = null
+    try {
+      current = new Set((await $fetch<{ topic: string }[]>('/api/subscriptions')).map(s => s.topic))
+    }
+    catch { /* unreachable or refused: kept as they were before the drop */ }
+    if (run !== confirmRun) return
+    for (const topic of [...unconfirmed]) {
+      if (!current || current.has(topic)) {
+        keepStored(topic)
+        continue
+      }
+      // Deleted elsewhere while this tab was away: left, or kept out of the inbox while a live
+      // view still shows it.
+      if (extra.has(topic)) {
+        unconfirmed.delete(topic)
+        held = held.filter(item => item.topic !== topic)
+      }
+      else {
+        leave(topic)
+        send({ type: 'unsubscribe', topic })
+      }
+    }
   }
 
   /** Follows a topic on this connection (a live view of a topic not subscribed to). */

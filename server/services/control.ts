@@ -59,7 +59,11 @@ export async function handleControl(raw: ControlEvent): Promise<void> {
         if (!event.subscribed) {
           if (hub.unsubscribe(conn, event.topic)) hub.send(conn, unsubscribedFrame(event.topic))
         }
-        else if (!conn.topics.has(event.topic) && canRead(conn.permissions, event.topic)) await hub.subscribe(conn, event.topic)
+        else if (!canRead(conn.permissions, event.topic)) continue
+        else if (!conn.topics.has(event.topic)) await hub.subscribe(conn, event.topic)
+        // Already followed (a live view asked for it): it says so again, now unasked, so that the
+        // client knows the topic's notifications are its own from now on.
+        else hub.sendSubscribed(conn, event.topic)
       }
       return
     case 'inbox.read':

@@ -256,6 +256,66 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a tab that reconnects leaves a subscription deleted elsewhere meanwhile, and misses nothing of the others', async () => {
+    const dora = (await createReader(admin, 'dora-e2e', 'alerts.*')).client
+    for (const topic of ['alerts.keep', 'alerts.gone']) {
+      expect((await dora.post('/api/subscriptions', { topic, push: false })).status).toBe(201)
+    }
+    const context = await browser.newContext()
+    // The page's sockets, and a switch that makes new ones fail (a connection that cannot come back).
+    await context.addInitScript(() => {
+      const Native = WebSocket
+      const w = window as unknown as { sockets: WebSocket[], blockSockets: boolean }
+      w.sockets = []
+      w.blockSockets = false
+      window.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(w.blockSockets ? 'ws://127.0.0.1:9/' : url, protocols)
+          w.sockets.push(this)
+        }
+      }
+    })
+    const page = await loggedIn(context, 'dora-e2e', 'reader-password')
+    await page.evaluate(() => {
+      const w = window as unknown as { sockets: WebSocket[], blockSockets: boolean }
+      w.blockSockets = true
+      w.sockets.at(-1)!.close()
+    })
+    await page.locator('[data-testid="channel-status"][data-state="reconnecting"]').waitFor()
+    expect((await dora.delete('/api/subscriptions/alerts.gone')).status).toBe(204)
+    await publish('alerts.keep', 'Kept while away')
+    await page.evaluate(() => {
+      (window as unknown as { blockSockets: boolean }).blockSockets = false
+    })
+    await live(page)
+    await publish('alerts.gone', 'Not followed any more')
+    await publish('alerts.keep', 'Kept after')
+    await item(page, 'Kept after').waitFor({ timeout: 10_000 })
+    await item(page, 'Kept while away').waitFor()
+    await page.reload() // what the inbox stored, not only what the tab showed
+    await item(page, 'Kept after').waitFor()
+    expect(await item(page, 'Not followed any more').count()).toBe(0)
+    await context.close()
+  })
+
+  it('subscribing to a topic whose live view is open brings its notifications into the inbox from then on', async () => {
+    const ivy = (await createReader(admin, 'ivy-e2e', 'alerts.*')).client
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'ivy-e2e', 'reader-password')
+    await page.goto(`${server.url}/live/alerts.viewed`)
+    await live(page)
+    await publish('alerts.viewed', 'Only in the live view')
+    await page.getByText('Only in the live view').waitFor()
+    expect((await ivy.post('/api/subscriptions', { topic: 'alerts.viewed', push: false })).status).toBe(201)
+    await expect.poll(async () => (await ivy.get('/api/subscriptions')).body.length).toBe(1)
+    await publish('alerts.viewed', 'Subscribed now')
+    await page.getByText('Subscribed now').waitFor()
+    await nav(page).getByRole('link', { name: 'Inbox' }).click()
+    await item(page, 'Subscribed now').waitFor({ timeout: 5000 })
+    expect(await item(page, 'Only in the live view').count()).toBe(0)
+    await context.close()
+  })
+
   it('a read on one device turns read on another within a second', async () => {
     const first = await browser.newContext()
     const second = await browser.newContext()

@@ -231,6 +231,31 @@ describe('stored subscriptions and the inbox', () => {
     expect((await viewer.client.post('/api/subscriptions', { topic: 'sensors.other' })).body).toMatchObject({ push: true })
   })
 
+  it('a topic a live view follows says so again, unasked, once it is stored; read access given back rejoins it at once', async () => {
+    const viewer = await createReader(admin, 'regranted', null)
+    const grant = await admin.post('/api/admin/grants', { userId: viewer.id, topic: 'sensors.*', read: true })
+    const ws = await channel(viewer.token)
+    expect(await ws.request({ type: 'subscribe', topic: 'sensors.viewed', ref: 'view' })).toMatchObject({ type: 'subscribed', ref: 'view' })
+    expect((await viewer.client.post('/api/subscriptions', { topic: 'sensors.viewed', push: false })).status).toBe(201)
+    // Unasked (no ref), as when a stored subscription is joined: the client knows it is stored now.
+    expect(await ws.next(f => f.type === 'subscribed')).toEqual({ type: 'subscribed', topic: 'sensors.viewed', offset: 0, recovered: true })
+    const sensors = publisher(server.url, source.token)
+    await sensors.post('/api/topics/sensors.viewed/messages', { data: 'once' })
+    expect(await ws.next(f => f.type === 'message')).toMatchObject({ data: 'once', offset: 1 })
+
+    // Read access taken, then given back (another grant): the open socket leaves the stored
+    // subscription, then joins it again and gets what is published after.
+    expect((await admin.delete(`/api/admin/grants/${grant.body.id}`)).status).toBe(204)
+    expect(await ws.next(f => f.type === 'unsubscribed')).toEqual({ type: 'unsubscribed', topic: 'sensors.viewed' })
+    await sensors.post('/api/topics/sensors.viewed/messages', { data: 'while revoked' })
+    expect((await admin.post('/api/admin/grants', { userId: viewer.id, topic: 'sensors.viewed', read: true })).status).toBe(201)
+    expect(await ws.next(f => f.type === 'subscribed')).toEqual({ type: 'subscribed', topic: 'sensors.viewed', offset: 2, recovered: true })
+    await sensors.post('/api/topics/sensors.viewed/messages', { data: 'given back' })
+    expect(await ws.next(f => f.type === 'message')).toMatchObject({ data: 'given back', offset: 3 })
+    expect(ws.frames.filter(f => f.type === 'message').map(f => f.data)).toEqual(['once', 'given back'])
+    await ws.close()
+  })
+
   it('puts notifications in the inbox of subscribed readers only, and syncs read state', async () => {
     const alice = await createReader(admin, 'inbox-alice', 'alerts.*')
     const bob = await createReader(admin, 'inbox-bob', 'alerts.*')

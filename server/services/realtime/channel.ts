@@ -42,8 +42,18 @@ export async function openChannel(peer: Peer, userId: string, tokenId?: string):
   finally {
     loaded()
   }
-  const stored = await queryRaw<{ topic: string }>(sql => `SELECT "topic" FROM "Subscription" WHERE "userId" = ${sql.param(userId)}`)
-  for (const { topic } of stored) {
+  await joinStored(conn, await storedTopics(userId))
+}
+
+function storedTopics(userId: string): Promise<string[]> {
+  return queryRaw<{ topic: string }>(sql => `SELECT "topic" FROM "Subscription" WHERE "userId" = ${sql.param(userId)}`)
+    .then(rows => rows.map(row => row.topic))
+}
+
+/** Joins the stored subscriptions this connection may read and does not follow yet. */
+async function joinStored(conn: ChannelConnection, topics: string[]): Promise<void> {
+  const hub = useHub()
+  for (const topic of topics) {
     if (conn.closed) return
     if (canRead(conn.permissions, topic) && !conn.topics.has(topic)) await hub.subscribe(conn, topic)
   }
@@ -96,7 +106,7 @@ export async function refreshChannelPermissions(userIds?: string[]): Promise<voi
   for (const userId of users) {
     const conns = hub.userConnections(userId) as ChannelConnection[]
     if (conns.length === 0) continue
-    const permissions = await effectivePermissions(userId)
+    const [permissions, stored] = await Promise.all([effectivePermissions(userId), storedTopics(userId)])
     for (const conn of conns) {
       conn.permissions = permissions
       for (const topic of [...conn.topics.keys()]) {
@@ -106,5 +116,9 @@ export async function refreshChannelPermissions(userIds?: string[]): Promise<voi
         hub.send(conn, unsubscribedFrame(topic))
       }
     }
+    // Read access given (back): the stored subscriptions it opens are joined, as on connecting.
+    await Promise.all(conns.map(conn => joinStored(conn, stored).catch((error: Error) => {
+      console.warn('mercury: joining stored subscriptions failed:', error.message)
+    })))
   }
 }

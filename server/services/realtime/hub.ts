@@ -252,6 +252,16 @@ export class Hub {
     return !conn.closed && conn.topics.get(topic) === state
   }
 
+  /**
+   * Says again, unasked, that this connection follows the topic (a stored subscription was added
+   * while a live view followed it). Nothing else changes; while the topic's history is still being
+   * replayed to it, that replay's own frame is the one it gets.
+   */
+  sendSubscribed(conn: Connection, topic: string): void {
+    const state = conn.topics.get(topic)
+    if (state?.buffer === null) this.send(conn, subscribedFrame(topic, state.lastOffset, true))
+  }
+
   unsubscribe(conn: Connection, topic: string): boolean {
     if (!conn.topics.has(topic)) return false
     this.leave(conn, topic)
