@@ -136,6 +136,23 @@ describe('admin: users, groups, grants', () => {
     expect((await admin.get(`/api/admin/users/${created.body.id}`)).status).toBe(404)
   })
 
+  it('creates or renames to only one of names that differ by case, even at the same moment', async () => {
+    for (let round = 0; round < 5; round++) {
+      const names = [`race${round}`, `RACE${round}`, `Race${round}`]
+      const answers = await Promise.all(names.map(username => admin.post('/api/admin/users', { username, password: 'race-password' })))
+      expect(answers.map(a => a.status).sort()).toEqual([201, 409, 409])
+      for (const refused of answers.filter(a => a.status === 409)) expect(refused.body.message).toMatch(/^Username "\w+" is taken/)
+    }
+    const [first, second] = await Promise.all(['rename-a', 'rename-b'].map(username => admin.post('/api/admin/users', { username, password: 'race-password' })))
+    const renames = await Promise.all([
+      admin.patch(`/api/admin/users/${first!.body.id}`, { username: 'same-name' }),
+      admin.patch(`/api/admin/users/${second!.body.id}`, { username: 'Same-Name' }),
+    ])
+    expect(renames.map(r => r.status).sort()).toEqual([200, 409])
+    const users = (await admin.get('/api/admin/users')).body as { username: string }[]
+    expect(users.filter(u => u.username.toLowerCase() === 'same-name')).toHaveLength(1)
+  })
+
   it('keeps at least one admin', async () => {
     const me = await admin.get('/api/me')
     const adminId = me.body.user.id
