@@ -12,6 +12,9 @@ let retry: ReturnType<typeof setTimeout> | undefined
 let attempts = 0
 let users = 0
 const status = ref<'connecting' | 'open' | 'closed'>('closed')
+// Asks whether the session still stands (plugins/session-check.client.ts); taken by hold(), which
+// runs where the Nuxt app is at hand.
+let checkSession: (() => Promise<void>) | null = null
 
 function emit(frame: AdminFrame) {
   for (const listener of listeners) listener(frame)
@@ -49,11 +52,15 @@ function connect() {
     }
     emit(frame)
   }
-  ws.onclose = () => {
+  ws.onclose = ({ code }) => {
     if (socket !== ws) return
     socket = null
+    const wasOpen = status.value === 'open'
     status.value = 'closed'
     if (users === 0) return
+    // Closed for its credentials (4001), or refused before it opened (an upgrade answered 401
+    // looks like any failed connection): the session may have ended; if so the app goes to login.
+    if (code === 4001 || !wasOpen) void checkSession?.()
     const delay = Math.min(500 * 2 ** attempts++, 5000)
     retry = setTimeout(connect, delay)
   }
@@ -72,6 +79,7 @@ export function useAdminChannel() {
     status: readonly(status),
     /** Opens the socket while at least one caller holds it (the admin layout does). */
     hold() {
+      checkSession ??= useNuxtApp().$checkSession as () => Promise<void>
       users++
       connect()
       return () => {

@@ -3,6 +3,9 @@
 export default defineNuxtRouteMiddleware((to) => {
   if (!to.path.startsWith('/admin') || to.path === '/admin/not-allowed') return
   const { loggedIn, user } = useUserSession()
-  if (!loggedIn.value) return navigateTo('/login')
+  if (!loggedIn.value) {
+    if (import.meta.client) loginReturn.keep(to.fullPath)
+    return navigateTo('/login')
+  }
   if (user.value?.role !== 'admin') return navigateTo('/admin/not-allowed')
 })

@@ -9,6 +9,9 @@ export default defineNuxtRouteMiddleware(async (to) => {
     session.value = {} as typeof session.value
   }
   if (!loggedIn.value) useOfflineSession().restore()
-  if (to.path !== '/login' && !loggedIn.value) return navigateTo('/login')
-  if (to.path === '/login' && loggedIn.value) return navigateTo('/')
+  if (to.path !== '/login' && !loggedIn.value) {
+    if (import.meta.client) loginReturn.keep(to.fullPath)
+    return navigateTo('/login')
+  }
+  if (to.path === '/login' && loggedIn.value) return navigateTo(import.meta.client ? loginReturn.take() : '/')
 })

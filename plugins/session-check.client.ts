@@ -10,6 +10,7 @@ export default defineNuxtPlugin((nuxtApp) => {
   // Taken here: the checks run later, from fetch and socket callbacks, outside any Nuxt context.
   const { session, loggedIn, user } = useUserSession()
   const offlineSession = useOfflineSession()
+  const sessionEnded = useSessionEnded()
   const router = useRouter()
   let running: Promise<void> | null = null
 
@@ -44,7 +45,10 @@ export default defineNuxtPlugin((nuxtApp) => {
       return
     }
     if (current.user) session.value = current
-    else await signedOut()
+    else {
+      await signedOut()
+      sessionEnded.value = true
+    }
     await reroute()
   }
 

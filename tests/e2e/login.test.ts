@@ -109,3 +109,37 @@ it('follows a session changed elsewhere: a role given and taken by an admin, a l
   await page.waitForURL(/\/login$/, { timeout: 10_000 })
   await context.close()
 })
+
+it('keeps a deep link through the login, and an admin page whose session ends says so and comes back after the login', async () => {
+  const context = await browser.newContext()
+  const page = await context.newPage()
+  await page.goto(`${server.url}/admin/sources`)
+  await page.waitForURL(/\/login$/)
+  expect(await page.getByTestId('session-ended').count()).toBe(0) // never logged in: nothing ended
+  await page.getByLabel('Username').fill('admin')
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.waitForURL(`${server.url}/admin/sources`)
+  await page.getByRole('navigation', { name: 'Admin' }).waitFor()
+
+  // The session ends elsewhere (this cookie logged out by another client): the console's socket
+  // is closed, the page goes to the login page and says why, and the login brings it back here.
+  expect((await context.request.post(`${server.url}/api/auth/logout`, { data: {} })).status()).toBe(200)
+  await page.waitForURL(/\/login$/, { timeout: 10_000 })
+  await expect.poll(() => page.getByTestId('session-ended').textContent()).toContain('Your session has ended')
+  await page.getByLabel('Username').fill('admin')
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.waitForURL(`${server.url}/admin/sources`)
+  expect(await page.getByTestId('session-ended').count()).toBe(0)
+
+  // Only paths of the app are gone back to.
+  await page.evaluate(() => sessionStorage.setItem('mercury-after-login', '//example.com/x'))
+  await context.clearCookies()
+  await page.goto(`${server.url}/login`)
+  await page.getByLabel('Username').fill('admin')
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.waitForURL(`${server.url}/`)
+  await context.close()
+})

@@ -1,0 +1,26 @@
+// Where someone was going when the app sent them to log in (a deep link opened without a session,
+// or the page they were on when their session ended): kept for this tab, and the login page goes
+// there once they are logged in. Kept out of the URL, so the login page is always /login.
+const KEY = 'mercury-after-login'
+
+/** Only paths of this app: never another origin ("//host", "/\host"), never the login page. */
+function ownPath(path: string | null): path is string {
+  return !!path && path.startsWith('/') && !/^\/[/\\]/.test(path) && !/^\/login(?:[/?#]|$)/.test(path)
+}
+
+export const loginReturn = {
+  keep(path: string) {
+    if (ownPath(path) && path !== '/') sessionStorage.setItem(KEY, path)
+  },
+  /** Where to go now that someone logged in ('/' when nothing was kept). */
+  take(): string {
+    const path = sessionStorage.getItem(KEY)
+    sessionStorage.removeItem(KEY)
+    return ownPath(path) ? path : '/'
+  },
+}
+
+/** True once the session ended without this device asking (the login page says so). */
+export function useSessionEnded() {
+  return useState('mercury:session-ended', () => false)
+}
