@@ -44,7 +44,9 @@ export async function readPublishBody(event: H3Event, topic: string): Promise<Pu
   if (type && !/json/i.test(type)) {
     throw createError({ statusCode: 415, statusMessage: 'Unsupported Media Type', message: 'Send application/json or text/plain' })
   }
-  return validated(parseJson(bytes.toString('utf8')) ?? {})
+  // No body at all is a message without data; a body must be a JSON object (`null` is not one).
+  const body = parseJson(bytes.toString('utf8'))
+  return validated(body === undefined ? {} : body)
 }
 
 /** A text body in its declared charset (UTF-8 when none); 415 for a charset not known here. */

@@ -405,6 +405,13 @@ describe('bad input', () => {
     const pub = publisher(server.url, source.token)
     expect((await pub.post('/api/topics/bad%20topic/messages', { data: 1 })).status).toBe(400)
     expect((await pub.post('/api/topics/sensors.x/messages', '{bad', { raw: true, headers: { 'content-type': 'application/json' } })).status).toBe(400)
+    // A body must be an object: JSON null, an array or a number is not a message.
+    for (const body of ['null', '[]', '42', '"text"']) {
+      const refused = await pub.post('/api/topics/sensors.nobody/messages', body, { raw: true, headers: { 'content-type': 'application/json' } })
+      expect(refused.status).toBe(400)
+      expect(refused.body.message).toMatch(/^Invalid message/)
+    }
+    expect((await reader.client.get('/api/topics/sensors.nobody/messages')).body.messages).toEqual([])
     expect((await pub.post('/api/topics/sensors.x/messages', { notification: { title: '' } })).status).toBe(400)
     expect((await pub.post('/api/topics/sensors.x/messages', { data: 'x'.repeat(70 * 1024) })).status).toBe(413)
     expect((await pub.post('/api/topics/sensors.x/messages', '<xml/>', { raw: true, headers: { 'content-type': 'application/xml' } })).status).toBe(415)
