@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { NotificationInput, PublishInput } from '#shared/schemas/messages'
 import { TOPIC_RE, topicMatchesAny } from '#shared/utils/topics'
 import { mercuryConfig } from '../utils/config'
+import { useDb } from '../utils/db'
 import { TokenBucket } from '../utils/token-bucket'
 import { useChannelLayer } from './realtime'
 import { countPublish, type SourceInfo } from './sources'
@@ -73,7 +74,7 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   const stored = input.notification
     ? { id, topic, offset: 0, event: input.event, data: input.data, notification: input.notification, sourceId, createdAt }
     : null
-  const readers = stored ? await storeNotification(stored) : []
+  const readers = stored ? await storeNotification(stored).catch(error => refusedIfSourceGone(error, sourceId)) : []
   const { head, tail } = messageFrameParts(topic, id, input.event, input.data, input.notification, createdAt)
   let offset: number
   try {
@@ -97,6 +98,18 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   const published = { id, topic, offset, createdAt }
   for (const listener of publishedListeners) listener({ ...published, sourceId, event: input.event, data: input.data })
   return published
+}
+
+/**
+ * A notification whose source was deleted after this publish was let in fails the foreign key:
+ * that is the source's refusal (its producers are being closed with 4001), not a server fault.
+ */
+async function refusedIfSourceGone(error: unknown, sourceId: string | null): Promise<never> {
+  if (sourceId && /foreign key/i.test((error as Error).message ?? '')) {
+    const source = await useDb().source.findUnique({ where: { id: sourceId }, select: { id: true } }).catch(() => undefined)
+    if (source === null) throw new PublishError('unauthorized', 'the source was deleted')
+  }
+  throw error
 }
 
 /** The `message` frame split around its offset, serialized once for every subscriber. */

@@ -401,6 +401,29 @@ describe('bad input', () => {
     await expect(datalink(draft.body.token)).rejects.toMatchObject({ status: 403 })
   })
 
+  it('a source deleted while it streams notifications refuses the rest as its own refusal, never as a server fault', async () => {
+    const doomed = await createActiveSource(admin, 'doomed', ['doomed.*'])
+    const producer = await datalink(doomed.token)
+    const rest = publisher(server.url, doomed.token)
+    // Streams until it is closed: some publishes are on their way when the deletion commits.
+    let sent = 0
+    const stream = setInterval(() => {
+      for (let i = 0; i < 20; i++) producer.send(JSON.stringify({ type: 'publish', ref: sent++, topic: 'doomed.t', notification: { title: `n${sent}` } }))
+    }, 2)
+    const posts: Promise<{ status: number }>[] = []
+    const restStream = setInterval(() => posts.push(rest.post('/api/topics/doomed.t/messages', { notification: { title: 'rest' } })), 5)
+    await producer.next(f => f.type === 'ack')
+    await new Promise(resolve => setTimeout(resolve, 100))
+    expect((await admin.delete(`/api/admin/sources/${doomed.id}`)).status).toBe(204)
+    const closed = await producer.closed
+    clearInterval(stream)
+    clearInterval(restStream)
+    expect(closed.code).toBe(4001)
+    const answers = producer.frames.filter(f => f.type === 'ack' || f.type === 'error')
+    expect(answers.filter(f => f.type === 'error' && !['unauthorized', 'rate_limited'].includes(f.code))).toEqual([])
+    for (const res of await Promise.all(posts)) expect([201, 401, 429]).toContain(res.status)
+  })
+
   it('answers bad REST publishes with 4xx', async () => {
     const pub = publisher(server.url, source.token)
     expect((await pub.post('/api/topics/bad%20topic/messages', { data: 1 })).status).toBe(400)
