@@ -404,6 +404,17 @@ describe('the PWA', () => {
     expect(await invalid.count()).toBe(0)
     await cpuPush.click()
     await expect.poll(() => status.textContent()).toContain('Subscribed to alerts.cpu, push off')
+    expect(await cpuPush.isChecked()).toBe(false)
+
+    // A change that fails leaves the switch as it is stored, and says why.
+    await page.route('**/api/subscriptions', route => route.fulfill({ status: 503, contentType: 'application/json', body: '{"statusCode":503,"message":"The database is unavailable; retry shortly"}' }))
+    await cpuPush.click()
+    await page.getByText('The database is unavailable; retry shortly').waitFor()
+    await expect.poll(() => cpuPush.isDisabled()).toBe(false)
+    expect(await cpuPush.isChecked()).toBe(false)
+    await page.unroute('**/api/subscriptions')
+    await cpuPush.click()
+    await expect.poll(() => cpuPush.isChecked()).toBe(true)
     await context.close()
   })
 
