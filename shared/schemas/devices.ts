@@ -40,6 +40,6 @@ export const deliveriesQuerySchema = z.object({
   before: queryDateSchema.optional(),
   beforeId: beforeIdSchema.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-})
+}).refine(q => !q.since || !q.until || q.since <= q.until, { error: 'must not be later than until', path: ['since'] })
 
 export type PushSubscriptionInput = z.infer<typeof pushSubscriptionSchema>
