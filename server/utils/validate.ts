@@ -200,6 +200,6 @@ export function notFound(what: string): never {
   throw createError({ statusCode: 404, statusMessage: 'Not Found', message: `${what} not found` })
 }
 
-export function conflict(message: string): never {
-  throw createError({ statusCode: 409, statusMessage: 'Conflict', message })
+export function conflict(message: string, data?: unknown): never {
+  throw createError({ statusCode: 409, statusMessage: 'Conflict', message, data })
 }
