@@ -316,6 +316,26 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a long body, line breaks included, can be read in full; a short one has nothing to expand', async () => {
+    const lines = ['Disk /dev/sda1 at 97%', 'Largest: /var/log (41 GB)', 'Then: /home (12 GB)', 'Last line: rotate the logs']
+    await publish('alerts.cpu', 'Long report', lines.join('\n'))
+    await publish('alerts.cpu', 'Short report', 'All fine')
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    const long = item(page, 'Long report')
+    await long.waitFor()
+    const body = long.locator('.inbox-body')
+    const clampedHeight = (await body.boundingBox())!.height
+    expect(await item(page, 'Short report').getByRole('button', { name: 'Show more' }).count()).toBe(0)
+    await long.getByRole('button', { name: 'Show more' }).click()
+    await expect.poll(async () => (await body.boundingBox())!.height).toBeGreaterThan(clampedHeight * 1.5)
+    // Shown as four lines, as sent.
+    expect((await body.innerText()).trim().split('\n')).toEqual(lines)
+    await long.getByRole('button', { name: 'Show less' }).click()
+    await expect.poll(async () => (await body.boundingBox())!.height).toBe(clampedHeight)
+    await context.close()
+  })
+
   it('a read on one device turns read on another within a second', async () => {
     const first = await browser.newContext()
     const second = await browser.newContext()
