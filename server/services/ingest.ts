@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { v7 as timeOrderedId } from 'uuid'
 import type { NotificationInput, PublishInput } from '#shared/schemas/messages'
 import { TOPIC_RE, topicMatchesAny } from '#shared/utils/topics'
 import { mercuryConfig } from '../utils/config'
@@ -68,7 +68,9 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   const layer = useChannelLayer()
   if (!layer.healthy()) throw new PublishError('unavailable', 'the channel layer is unavailable; retry shortly')
 
-  const id = randomUUID()
+  // Ordered by time, and within a millisecond by publish (UUIDv7 with a counter): notifications
+  // of one instant list in the order they were published, on the server and in the app alike.
+  const id = timeOrderedId()
   const createdAt = new Date().toISOString()
   const sourceId = publisher.kind === 'source' ? publisher.source.id : null
   const stored = input.notification

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { v7 as timeOrderedId } from 'uuid'
 import type { NotificationInput } from '#shared/schemas/messages'
 import { topicMatches } from '#shared/utils/topics'
 import { batchLoader, batchWriter } from '../utils/batch'
@@ -84,7 +84,7 @@ async function storeNotifications(items: { n: NewNotification, readers: string[]
     })), { id: 'text', topic: 'text', offset: 'int', event: 'text', title: 'text', body: 'text', url: 'text', priority: 'int', data: 'text', sourceId: 'text', createdAt: 'timestamp' })
     return `INSERT INTO "Notification" (${columns.map(c => `"${c}"`).join(', ')}) SELECT ${columns.map(c => rows.column(c)).join(', ')} FROM ${rows.from}`
   })]
-  const inboxRows = items.flatMap(({ n, readers }) => readers.map(userId => ({ id: randomUUID(), userId, notificationId: n.id, createdAt: new Date(n.createdAt) })))
+  const inboxRows = items.flatMap(({ n, readers }) => readers.map(userId => ({ id: timeOrderedId(), userId, notificationId: n.id, createdAt: new Date(n.createdAt) })))
   if (inboxRows.length > 0) {
     writes.push(executeRaw((sql) => {
       const rows = sql.records(inboxRows, { id: 'text', userId: 'text', notificationId: 'text', createdAt: 'timestamp' })

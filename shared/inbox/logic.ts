@@ -24,6 +24,10 @@ export function withinUpTo(item: InboxItem, upTo?: string | null): boolean {
   return !upTo || Date.parse(item.createdAt) <= Date.parse(upTo)
 }
 
+/**
+ * Newest first; those of one millisecond by id, which the server makes time-ordered (UUIDv7 with
+ * a counter): in the order they were published, as GET /api/inbox lists them.
+ */
 export function newestFirst(a: InboxItem, b: InboxItem): number {
   if (a.createdAt === b.createdAt) return a.id < b.id ? 1 : a.id > b.id ? -1 : 0
   return a.createdAt < b.createdAt ? 1 : -1

@@ -208,6 +208,8 @@ describe('devices API', () => {
     const inbox = (await alice.client.get('/api/inbox?topic=alerts.burst&limit=100')).body.items as { id: string, offset: number, title: string }[]
     expect(inbox).toHaveLength(30)
     for (const item of inbox) expect(item.offset).toBe(offsets.get(item.id))
+    // Newest first, and those of one millisecond in the order they were published (their offsets).
+    expect(inbox.map(i => i.offset)).toEqual([...offsets.values()].sort((a, b) => b - a))
     await expect.poll(() => push.to('alice-burst').length, { timeout: 15_000 }).toBe(30)
     expect(new Set(push.to('alice-burst').map(p => p.payload?.id))).toEqual(new Set(offsets.keys()))
     await expect.poll(async () => (await deliveriesOf(alice.client, deviceId)).filter(d => d.status === 'sent').length, { timeout: 10_000 }).toBe(30)
