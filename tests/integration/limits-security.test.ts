@@ -84,6 +84,30 @@ describe('limits', () => {
     await Promise.all(open.map(ws => ws.close()))
     await expect.poll(() => opens('/channel', reader.token)).toBe(true)
   })
+
+  it('bounds stored subscriptions the same way: no socket follows more topics through them', async () => {
+    const keeper = await createReader(admin, 'keeper', 'lim.*')
+    for (const topic of ['lim.s1', 'lim.s2']) expect((await keeper.client.post('/api/subscriptions', { topic, push: false })).status).toBe(201)
+    const third = await keeper.client.post('/api/subscriptions', { topic: 'lim.s3', push: false })
+    expect(third.status).toBe(409)
+    expect(third.body.message).toBe('At most 2 subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first')
+    expect((await keeper.client.post('/api/subscriptions', { topic: 'lim.s1', push: true })).status).toBe(201) // an existing one changes
+    expect((await keeper.client.get('/api/subscriptions')).body.map((s: { topic: string }) => s.topic)).toEqual(['lim.s1', 'lim.s2'])
+
+    // A socket at its limit (a stored subscription and a live view) is told that a subscription
+    // added meanwhile is not followed on it, and follows nothing more.
+    const ws = await TestSocket.open(`${server.url}/channel`, { token: keeper.token })
+    await ws.collect(f => f.type === 'subscribed', 2)
+    expect((await keeper.client.delete('/api/subscriptions/lim.s2')).status).toBe(204)
+    await ws.next(f => f.type === 'unsubscribed')
+    expect((await ws.request({ type: 'subscribe', topic: 'lim.view' })).type).toBe('subscribed')
+    expect((await keeper.client.post('/api/subscriptions', { topic: 'lim.s2', push: false })).status).toBe(201)
+    expect(await ws.next(f => f.type === 'error')).toMatchObject({ code: 'limit_exceeded', message: 'at most 2 topics per connection: "lim.s2" is not followed' })
+    await publisher(server.url, source.token).post('/api/topics/lim.s2/messages', { data: 'not on this socket' })
+    expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    expect(ws.frames.some(f => f.type === 'message')).toBe(false)
+    await ws.close()
+  })
 })
 
 describe('connections per source', () => {

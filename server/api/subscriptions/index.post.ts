@@ -10,7 +10,15 @@ export default defineEventHandler(async (event) => {
   if (!canRead(await effectivePermissions(user.id), topic)) {
     throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: `No read access to "${topic}"` })
   }
-  const subscription = await useDb().subscription.upsert({
+  // Every open /channel follows every stored subscription: they are bounded like its topics.
+  const max = mercuryConfig().maxSubscriptionsPerConnection
+  const db = useDb()
+  const [count, existing] = await Promise.all([
+    db.subscription.count({ where: { userId: user.id } }),
+    db.subscription.findUnique({ where: { userId_topic: { userId: user.id, topic } }, select: { topic: true } }),
+  ])
+  if (!existing && count >= max) conflict(`At most ${max} subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first`)
+  const subscription = await db.subscription.upsert({
     where: { userId_topic: { userId: user.id, topic } },
     create: { userId: user.id, topic, push: push ?? true },
     update: push === undefined ? {} : { push },

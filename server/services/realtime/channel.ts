@@ -50,13 +50,26 @@ function storedTopics(userId: string): Promise<string[]> {
     .then(rows => rows.map(row => row.topic))
 }
 
-/** Joins the stored subscriptions this connection may read and does not follow yet. */
+/**
+ * Joins the stored subscriptions this connection may read and does not follow yet, up to its
+ * topic limit (past it, one `limit_exceeded` error frame says so).
+ */
 async function joinStored(conn: ChannelConnection, topics: string[]): Promise<void> {
   const hub = useHub()
   for (const topic of topics) {
     if (conn.closed) return
-    if (canRead(conn.permissions, topic) && !conn.topics.has(topic)) await hub.subscribe(conn, topic)
+    if (!canRead(conn.permissions, topic) || conn.topics.has(topic)) continue
+    if (atTopicLimit(conn, topic)) return
+    await hub.subscribe(conn, topic)
   }
+}
+
+/** True, after saying so with an error frame, when following one more topic is over the limit. */
+export function atTopicLimit(conn: ChannelConnection, topic: string, ref?: unknown): boolean {
+  const max = mercuryConfig().maxSubscriptionsPerConnection
+  if (conn.topics.has(topic) || conn.topics.size < max) return false
+  useHub().send(conn, errorFrame('limit_exceeded', `at most ${max} topics per connection: "${topic}" is not followed`, ref))
+  return true
 }
 
 export async function channelMessage(peer: Peer, text: string): Promise<void> {
@@ -76,9 +89,7 @@ export async function channelMessage(peer: Peer, text: string): Promise<void> {
       if (!canRead(conn.permissions, frame.topic)) {
         return hub.send(conn, errorFrame('forbidden', `no read access to "${frame.topic}"`, frame.ref))
       }
-      if (!conn.topics.has(frame.topic) && conn.topics.size >= mercuryConfig().maxSubscriptionsPerConnection) {
-        return hub.send(conn, errorFrame('limit_exceeded', `at most ${mercuryConfig().maxSubscriptionsPerConnection} topics per connection`, frame.ref))
-      }
+      if (atTopicLimit(conn, frame.topic, frame.ref)) return
       try {
         await hub.subscribe(conn, frame.topic, frame.since, frame.ref)
       }
