@@ -549,7 +549,7 @@ describe('inbox paging', () => {
   it('searches for % and _ as they are typed, not as wildcards, also across pages', async () => {
     const finder = await createReader(admin, 'finder', 'sensors.*')
     await finder.client.post('/api/subscriptions', { topic: 'sensors.search' })
-    for (const title of ['100% done', '1000 done', 'a_b', 'axb', 'A_B upper', 'plain'])
+    for (const title of ['100% done', '1000 done', 'a_b', 'axb', 'A_B upper', 'plain', 'Ärger im Büro', 'CAFÉ open', 'ΑΘΗΝΑ news'])
       await publisher(server.url, source.token).post('/api/topics/sensors.search/messages', { notification: { title } })
     const titles = async (q: string, limit = 100) => {
       const found: string[] = []
@@ -567,6 +567,12 @@ describe('inbox paging', () => {
     expect(await titles('%')).toEqual(['100% done'])
     expect(await titles('_', 1)).toEqual(['A_B upper', 'a_b'])
     expect(await titles('done')).toEqual(['100% done', '1000 done'])
+    // Case is ignored beyond ASCII too, on both databases.
+    expect(await titles('ärger')).toEqual(['Ärger im Büro'])
+    expect(await titles('BÜRO')).toEqual(['Ärger im Büro'])
+    expect(await titles('café')).toEqual(['CAFÉ open'])
+    expect(await titles('αθηνα', 2)).toEqual(['ΑΘΗΝΑ news'])
+    expect(await titles('im bü')).toEqual(['Ärger im Büro'])
   })
 })
 

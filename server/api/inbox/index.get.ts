@@ -9,11 +9,12 @@ export default defineEventHandler(async (event) => {
   // SQLite's LIKE ignores case for ASCII; PostgreSQL needs to be told.
   const mode = isPostgresUrl(mercuryConfig().databaseUrl) ? { mode: 'insensitive' } : {}
   const contains = (text: string) => ({ contains: text, ...mode }) as { contains: string }
-  // `q` is matched as typed. LIKE (what Prisma's `contains` becomes) reads % and _ as wildcards and
-  // Prisma does not escape them (SQLite's LIKE has no escape character anyway): the database is
-  // asked for the pieces between them, and the rows are checked for the whole text here. Such a
-  // page may hold fewer than `limit` items; paging goes on from the last row read.
-  const pieces = q ? q.split(/[%_]+/).filter(Boolean) : []
+  // `q` is matched as typed, ignoring case. LIKE (what Prisma's `contains` becomes) reads % and _ as
+  // wildcards and Prisma does not escape them (SQLite's LIKE has no escape character anyway), and
+  // ignores the case of ASCII letters only (SQLite; PostgreSQL's ILIKE in a "C" locale too): the
+  // database is asked for the ASCII pieces between them, and the rows are checked for the whole
+  // text here. Such a page may hold fewer than `limit` items; paging goes on from the last row read.
+  const pieces = q ? q.split(/[%_]+|[^\x20-\x7e]+/).filter(piece => piece.trim()) : []
   const rows = await useDb().inboxItem.findMany({
     where: {
       userId: user.id,
@@ -28,7 +29,7 @@ export default defineEventHandler(async (event) => {
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: limit,
   })
-  const wanted = q && /[%_]/.test(q) ? q.toLowerCase() : null
+  const wanted = q && /[%_]|[^\x20-\x7e]/.test(q) ? q.toLowerCase() : null
   const items = rows.map(toInboxEntry)
     .filter(item => !wanted || item.title.toLowerCase().includes(wanted) || item.body.toLowerCase().includes(wanted))
   const unreadCount = await useDb().inboxItem.count({ where: { userId: user.id, readAt: null } })
