@@ -2,7 +2,7 @@ import type { H3Event } from 'h3'
 import { publishSchema, type PublishInput } from '#shared/schemas/messages'
 import { userFromToken, bearerToken, authenticate } from '../utils/auth'
 import { mercuryConfig } from '../utils/config'
-import { badRequest, parseJson, readLimitedBytes, describeIssues, rejectBadText } from '../utils/validate'
+import { badRequest, parseJson, readLimitedBytes, describeIssues, rejectBadText, utf8Text } from '../utils/validate'
 import type { PublishError, Publisher } from './ingest'
 import { effectivePermissions } from './permissions'
 import { sourceByToken } from './sources'
@@ -29,9 +29,10 @@ export async function readPublishBody(event: H3Event, topic: string): Promise<Pu
   const bytes = await readLimitedBytes(event, mercuryConfig().maxPayloadBytes)
   if (/^text\/plain/i.test(type)) {
     const raw = decodeText(bytes, /;\s*charset="?([^";\s]+)/i.exec(type)?.[1])
-    if (raw.trim() === '') badRequest('The text body is empty')
     const priority = getRequestHeader(event, 'priority') ?? getRequestHeader(event, 'x-priority')
     const title = getRequestHeader(event, 'title') ?? getRequestHeader(event, 'x-title')
+    // A title alone (in its header) is a notification; with neither there is nothing to say.
+    if (raw.trim() === '' && title === undefined) badRequest('The text body is empty (and no Title header was given)')
     const input = {
       notification: {
         title: title === undefined ? topic : headerText(title),
@@ -45,7 +46,7 @@ export async function readPublishBody(event: H3Event, topic: string): Promise<Pu
     throw createError({ statusCode: 415, statusMessage: 'Unsupported Media Type', message: 'Send application/json or text/plain' })
   }
   // No body at all is a message without data; a body must be a JSON object (`null` is not one).
-  const body = parseJson(bytes.toString('utf8'))
+  const body = parseJson(utf8Text(bytes))
   return validated(body === undefined ? {} : body)
 }
 
@@ -53,12 +54,17 @@ export async function readPublishBody(event: H3Event, topic: string): Promise<Pu
 function decodeText(bytes: Buffer, charset = 'utf-8'): string {
   let decoder: TextDecoder
   try {
-    decoder = new TextDecoder(charset)
+    decoder = new TextDecoder(charset, { fatal: true })
   }
   catch {
     throw createError({ statusCode: 415, statusMessage: 'Unsupported Media Type', message: `Unknown charset "${charset}": send UTF-8` })
   }
-  return decoder.decode(bytes)
+  try {
+    return decoder.decode(bytes)
+  }
+  catch {
+    badRequest(`The text body is not valid ${decoder.encoding.toUpperCase()}`)
+  }
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true })

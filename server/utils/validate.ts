@@ -102,7 +102,19 @@ const DISCARD_MAX_BYTES = 16 * 1024 * 1024
  * so that a client still sending gets the answer rather than a reset, up to DISCARD_MAX_BYTES.
  */
 export async function readLimitedBody(event: H3Event, limit = mercuryConfig().maxBodyBytes): Promise<string> {
-  return (await readLimitedBytes(event, limit)).toString('utf8')
+  return utf8Text(await readLimitedBytes(event, limit))
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+
+/** UTF-8 bytes as text; bytes that are not UTF-8 are refused (400), never replaced with U+FFFD. */
+export function utf8Text(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes)
+  }
+  catch {
+    badRequest('The body is not valid UTF-8')
+  }
 }
 
 /** readLimitedBody's bytes, undecoded (for a text body in another charset). */

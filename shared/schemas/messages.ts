@@ -5,15 +5,19 @@ import { beforeIdSchema, queryDateSchema } from './dates'
 
 export const topicSchema = z.string().regex(TOPIC_RE, 'must be 1-128 letters, digits or _ . -')
 
+// An absolute http(s) URL, or a path of the app ("/devices"): never "//host/…" or "/\host" (another
+// site, opened as if it were a path), nor anything with spaces or control characters.
 const httpUrl = z.string().max(2048).refine((value) => {
+  if ([...value].some(c => c <= ' ' || c === '\u007f') || /\s/.test(value)) return false
+  if (value.startsWith('/')) return !/^\/[/\\]/.test(value)
   try {
-    const { protocol } = new URL(value, 'https://relative.invalid')
-    return protocol === 'https:' || protocol === 'http:'
+    const { protocol } = new URL(value)
+    return /^https?:\/\//i.test(value) && (protocol === 'https:' || protocol === 'http:')
   }
   catch {
     return false
   }
-}, 'must be an http(s) URL or a path')
+}, 'must be an http(s) URL or a path starting with /')
 
 export const notificationSchema = z.object({
   title: z.string().trim().min(1, 'is required').max(256),

@@ -138,6 +138,22 @@ describe('publish and receive', () => {
       // Latin-1 bytes that are not UTF-8 stay Latin-1.
       { title: 'Tëst', body: 'naïve ✓' },
     ])
+
+    // Bytes that are not UTF-8 are refused, never stored with replacement characters.
+    for (const [bytes, type] of [
+      [Buffer.from([0x41, 0xff, 0xfe]), 'text/plain'],
+      [Buffer.from([0xed, 0xa0, 0x80]), 'text/plain; charset=utf-8'],
+      [Buffer.concat([Buffer.from('{"notification":{"title":"cut '), Buffer.from([0xc3]), Buffer.from('"}}')]), 'application/json'],
+    ] as const) {
+      const refused = await post(bytes, type, 'Bytes')
+      expect(refused.status).toBe(400)
+      expect((await refused.json()).message).toMatch(/not valid UTF-8/)
+    }
+    // A title alone (its header, an empty body) is a notification; an empty body without one is not.
+    expect((await post(Buffer.alloc(0), 'text/plain', 'Ping')).status).toBe(201)
+    expect((await post(Buffer.alloc(0), 'text/plain')).status).toBe(400)
+    const after = await admin.get('/api/topics/alerts.text/messages?since=0')
+    expect(after.body.messages.map((m: { notification: { title: string } }) => m.notification.title)).toEqual(['Tëst ✓', 'Tëst', 'Ping'])
   })
 
   it('refuses a subscription without a read grant, and sends nothing else', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { grantCreateSchema, userCreateSchema, userUpdateSchema } from '#shared/schemas/accounts'
+import { notificationSchema } from '#shared/schemas/messages'
 
 describe('account schemas', () => {
   it('defaults a new user to the user role', () => {
@@ -58,5 +59,17 @@ describe('messages', () => {
     const { groupUpdateSchema } = await import('#shared/schemas/accounts')
     expect(sourceCreateSchema.safeParse({ name: 'x'.repeat(65) }).error?.issues[0]?.message).toBe('must be at most 64 characters')
     expect(groupUpdateSchema.safeParse({ name: '' }).error?.issues[0]?.message).toBe('is required')
+  })
+})
+
+describe('notification links', () => {
+  const link = (url: string) => notificationSchema.safeParse({ title: 't', url }).success
+  it('takes absolute http(s) URLs and paths of the app', () => {
+    for (const url of ['https://example.com/x?y=1#z', 'http://host:8080/', 'HTTPS://EXAMPLE.COM', '/devices', '/live/alerts.cpu?x=1'])
+      expect(link(url), url).toBe(true)
+  })
+  it('refuses other sites written as paths, relative paths, other schemes, spaces and control characters', () => {
+    for (const url of ['//evil.example/x', '/\\evil.example/x', 'x y', 'devices', 'javascript:alert(1)', 'mailto:a@b.c', 'https:/broken', '/a b', '/a\u0000', 'https://host/\n'])
+      expect(link(url), url).toBe(false)
   })
 })
