@@ -42,10 +42,26 @@ describe('health and sessions', () => {
     byToken.token = login.body.token
     expect((await byToken.get('/api/me')).body.user.username).toBe('admin')
 
+    // A personal access token is not a login: a logout with it is refused and ends nothing.
+    const made = await client.post('/api/me/tokens', { name: 'script' })
+    expect(made.status).toBe(201)
+    const script = new ApiClient(server.url)
+    script.token = made.body.token
+    const refused = await script.post('/api/auth/logout')
+    expect(refused.status).toBe(400)
+    expect(refused.body.message).toMatch(/personal access token/)
+    expect((await script.get('/api/me')).status).toBe(200)
+    expect((await client.get('/api/me')).status).toBe(200)
+
     expect((await client.post('/api/auth/logout')).status).toBe(200)
     expect((await client.get('/api/me')).status).toBe(401)
-    // Logging out revokes the token created by that login.
+    // Logging out revokes the token created by that login (a bearer of it can log out too).
     expect((await byToken.get('/api/me')).status).toBe(401)
+    expect((await script.get('/api/me')).status).toBe(200)
+    const again = new ApiClient(server.url)
+    again.token = (await again.login('admin', ADMIN_PASSWORD)).body.token
+    expect((await again.post('/api/auth/logout')).status).toBe(200)
+    expect((await again.get('/api/me')).status).toBe(401)
   })
 
   it('answers 401 without a session and for a bad token', async () => {

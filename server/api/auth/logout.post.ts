@@ -6,6 +6,13 @@ import { LOGIN_TOKEN_NAME, revokeTokens } from '../../services/accounts'
 export default defineEventHandler(async (event) => {
   const { endpoint } = await parseBody(event, logoutSchema, { optional: true })
   const user = await authenticate(event)
+  if (user?.tokenId && bearerToken(event)) {
+    // A token made with POST /api/me/tokens is not a login: a logout would end nothing.
+    const token = await useDb().accessToken.findUnique({ where: { id: user.tokenId }, select: { name: true } })
+    if (token && token.name !== LOGIN_TOKEN_NAME) {
+      badRequest('This is a personal access token, not a login: a logout does not end it (revoke it with DELETE /api/me/tokens/:id)')
+    }
+  }
   if (user?.tokenId) {
     await revokeTokens({ id: user.tokenId, name: LOGIN_TOKEN_NAME })
   }
