@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import '../utils/zod-messages'
-import { beforeIdSchema, queryDateSchema } from './dates'
+import { beforeIdNeedsBefore, beforeIdSchema, queryDateSchema } from './dates'
 
 const base64url = (bytes: number, what: string) => z.string()
   .regex(/^[A-Za-z0-9_-]+={0,2}$/, `must be base64url (${what})`)
@@ -41,5 +41,6 @@ export const deliveriesQuerySchema = z.object({
   beforeId: beforeIdSchema.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 }).refine(q => !q.since || !q.until || q.since <= q.until, { error: 'must not be later than until', path: ['since'] })
+  .refine(...beforeIdNeedsBefore)
 
 export type PushSubscriptionInput = z.infer<typeof pushSubscriptionSchema>

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import '../utils/zod-messages'
 import { TOPIC_RE } from '../utils/topics'
-import { beforeIdSchema, queryDateSchema } from './dates'
+import { beforeIdNeedsBefore, beforeIdSchema, queryDateSchema } from './dates'
 
 export const topicSchema = z.string().regex(TOPIC_RE, 'must be 1-128 letters, digits or _ . -')
 
@@ -69,7 +69,7 @@ export const inboxQuerySchema = z.object({
   q: z.string().trim().max(200).optional(),
   topic: topicSchema.optional(),
   unread: z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1').optional(),
-})
+}).refine(...beforeIdNeedsBefore)
 
 // One or the other: {ids, all: true} together is refused rather than read as either. `upTo` bounds
 // {all: true} to what was published at or before that time: what the device had seen when the user

@@ -6,7 +6,9 @@ export const sourceStatusSchema = z.enum(['draft', 'active', 'inactive'])
 export type SourceStatus = z.infer<typeof sourceStatusSchema>
 
 /** Topic patterns a source may publish to: a list, or one comma separated string. Empty means every topic. */
-export const sourceTopicsSchema = z.union([z.string().max(2000), z.array(z.string().max(128)).max(50)])
+export const sourceTopicsSchema = z.union([z.string().max(2000), z.array(z.string().max(128)).max(50)], {
+  error: 'must be patterns separated by commas (up to 2,000 characters) or a list of up to 50 patterns',
+})
   // "," or [" "] is a typo, not "every topic": only an empty value means that.
   .refine(value => (typeof value === 'string' ? value.trim() === '' || splitPatterns(value).length > 0 : value.length === 0 || value.some(p => p.trim() !== '')), 'give at least one pattern, or leave it empty for every topic')
   .transform(value => (typeof value === 'string' ? splitPatterns(value) : value.map(p => p.trim()).filter(Boolean)))

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { grantCreateSchema, userCreateSchema, userUpdateSchema } from '#shared/schemas/accounts'
+import { z } from 'zod'
 import { notificationSchema } from '#shared/schemas/messages'
+import { queryDateSchema } from '#shared/schemas/dates'
+import { sourceTopicsSchema } from '#shared/schemas/sources'
 
 describe('account schemas', () => {
   it('defaults a new user to the user role', () => {
@@ -71,5 +74,26 @@ describe('notification links', () => {
   it('refuses other sites written as paths, relative paths, other schemes, spaces and control characters', () => {
     for (const url of ['//evil.example/x', '/\\evil.example/x', 'x y', 'devices', 'javascript:alert(1)', 'mailto:a@b.c', 'https:/broken', '/a b', '/a\u0000', 'https://host/\n'])
       expect(link(url), url).toBe(false)
+  })
+})
+
+describe('messages that say what is wrong', () => {
+  const message = (schema: z.ZodType, value: unknown) => {
+    const result = schema.safeParse(value)
+    return result.success ? null : result.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')
+  }
+  it('names the format of a date and the shape of a source\'s topics', () => {
+    expect(message(z.object({ before: queryDateSchema }), { before: 'notadate' })).toBe('before: must be a date, e.g. 2026-01-31T12:00:00Z')
+    expect(message(sourceTopicsSchema, Array.from({ length: 500 }, (_, i) => `t${i}.*`)))
+      .toBe(': must be patterns separated by commas (up to 2,000 characters) or a list of up to 50 patterns')
+    expect(message(sourceTopicsSchema, ['bad pattern!'])).toMatch(/each pattern must be/)
+  })
+  it('refuses a beforeId without its before, rather than ignoring it', async () => {
+    const { inboxQuerySchema } = await import('#shared/schemas/messages')
+    const { deliveriesQuerySchema } = await import('#shared/schemas/devices')
+    for (const schema of [inboxQuerySchema, deliveriesQuerySchema]) {
+      expect(message(schema, { beforeId: 'abc' })).toBe('beforeId: give it with before (the nextBefore and nextBeforeId of the previous page)')
+      expect(message(schema, { beforeId: 'abc', before: '2026-01-01T00:00:00Z' })).toBeNull()
+    }
   })
 })
