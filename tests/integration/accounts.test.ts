@@ -139,6 +139,8 @@ describe('admin: users, groups, grants', () => {
     const alice = (await admin.get('/api/admin/users')).body.find((u: { username: string }) => u.username === 'alice')
     expect((await admin.patch(`/api/admin/users/${alice.id}`, { username: 'BOB' })).status).toBe(409)
     expect((await admin.patch(`/api/admin/users/${created.body.id}`, { username: 'bob' })).status).toBe(200)
+    // One name whatever its case, at login too.
+    expect((await new ApiClient(server.url).login('BOB', 'bob-password')).body.user.username).toBe('bob')
 
     const list = await admin.get('/api/admin/users')
     expect(list.body.map((u: { username: string }) => u.username)).toEqual(expect.arrayContaining(['admin', 'alice', 'bob']))

@@ -1,5 +1,5 @@
 import { loginSchema } from '#shared/schemas/accounts'
-import { createAccessToken, LOGIN_TOKEN_NAME, toPublicUser } from '../../services/accounts'
+import { createAccessToken, LOGIN_TOKEN_NAME, toPublicUser, usernameTakenAs } from '../../services/accounts'
 import { loginBlockedFor, recordLoginFailure, recordLoginSuccess } from '../../services/login-limiter'
 
 // Verifying against this hash when the user does not exist keeps both answers equally slow.
@@ -13,7 +13,9 @@ export default defineEventHandler(async (event) => {
     setResponseHeader(event, 'Retry-After', wait)
     throw createError({ statusCode: 429, statusMessage: 'Too Many Requests', message: `Too many failed logins; try again in ${wait} s`, data: { retryAfter: wait } })
   }
-  const user = await useDb().user.findUnique({ where: { username } })
+  // Usernames are unique ignoring case, so "Alice" logs in as alice.
+  const stored = await usernameTakenAs(username)
+  const user = stored === null ? null : await useDb().user.findUnique({ where: { username: stored } })
   dummyHash ??= hashPassword('not-a-real-password')
   const valid = await verifyPassword(user?.passwordHash ?? await dummyHash, password)
   if (!user || !valid) {
