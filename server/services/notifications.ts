@@ -1,4 +1,4 @@
-import { v7 as timeOrderedId } from 'uuid'
+import { timeOrderedId } from '../utils/ids'
 import type { NotificationInput } from '#shared/schemas/messages'
 import { topicMatches } from '#shared/utils/topics'
 import { batchLoader, batchWriter } from '../utils/batch'
