@@ -1,5 +1,5 @@
 import { channelMessage, closeChannel, openChannel } from '../services/realtime/channel'
-import { useHub } from '../services/realtime'
+import { useChannelLayer, useHub } from '../services/realtime'
 
 // /channel: users follow topics live. Auth: session cookie or ?token=<personal access token>.
 export default defineWebSocketHandler({
@@ -18,6 +18,8 @@ export default defineWebSocketHandler({
       if (origin && !originAllowed(origin, request.headers.get('host') ?? undefined)) rejectUpgrade(403, `Connections from ${origin} may not use this session`)
     }
     const userId = user.id
+    // Without the channel layer (Redis down) the connection could not follow a topic.
+    if (!useChannelLayer().healthy()) rejectUpgrade(503, 'The channel layer is unavailable; retry shortly')
     const max = mercuryConfig().maxConnectionsPerUser
     if (useHub().userConnections(userId).length >= max) rejectUpgrade(429, `At most ${max} connections per user`)
     request.context!.userId = userId
@@ -29,6 +31,11 @@ export default defineWebSocketHandler({
       await openChannel(peer, peer.context.userId as string, peer.context.tokenId as string | undefined)
     }
     catch (error) {
+      // The channel layer went away while the connection was joining its topics: try again later.
+      if (!useChannelLayer().healthy()) {
+        console.warn('mercury: /channel open failed, the channel layer is unavailable:', (error as Error).message)
+        return peer.close(1013, 'channel layer unavailable; retry shortly')
+      }
       console.error('mercury: /channel open failed:', error)
       peer.close(1011, 'internal error')
     }

@@ -127,6 +127,13 @@ describe('two instances on one Redis', () => {
     const during = await publisher(a.url, source.token).post(`/api/topics/${topic}/messages`, { data: 'lost?' })
     expect(during.status).toBe(503)
     expect(during.body.message).toMatch(/unavailable/)
+    // A /channel opened now is refused like any connection the server cannot take, not opened
+    // and dropped; the admin figures answer at once and say the layer is down.
+    await expect(channel(a)).rejects.toMatchObject({ status: 503, body: expect.stringContaining('channel layer is unavailable') })
+    const started = Date.now()
+    const metrics = await admin.get('/api/admin/metrics')
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(metrics.body).toMatchObject({ layer: { healthy: false }, queues: null })
     await redis.restart()
     await expect.poll(async () => (await publisher(a.url, source.token).post(`/api/topics/${topic}/messages`, { data: 'back' })).status,
       { timeout: 15_000, interval: 250 }).toBe(201)

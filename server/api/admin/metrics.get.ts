@@ -8,6 +8,6 @@ export default defineEventHandler(async (event) => {
     instance: { pid: process.pid, uptime: Math.round(process.uptime()), memory: process.memoryUsage().rss },
     layer: { kind: useChannelLayer().kind, healthy: useChannelLayer().healthy() },
     hub: useHub().stats(),
-    queues: await queueDepths().catch(() => null),
+    queues: await queueDepths(),
   }
 })

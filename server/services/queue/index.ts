@@ -23,10 +23,28 @@ export function useQueues(): Queues {
   return queues
 }
 
-export async function queueDepths() {
+/**
+ * Jobs waiting in each queue; null when the queues cannot say within `timeoutMs` (Redis down: its
+ * commands wait for the reconnection, and a figure that answers only then is no figure).
+ */
+export async function queueDepths(timeoutMs = 1000): Promise<{ fanout: number, push: number, result: number } | null> {
   const { fanout, push, result } = useQueues()
-  const [f, p, r] = await Promise.all([fanout.depth(), push.depth(), result.depth()])
-  return { fanout: f, push: p, result: r }
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs)
+  })
+  const depths = Promise.all([fanout.depth(), push.depth(), result.depth()])
+    .then(([f, p, r]) => ({ fanout: f, push: p, result: r }))
+  depths.catch(() => undefined) // answered by `late` already, or failing below
+  try {
+    return await Promise.race([depths, late])
+  }
+  catch {
+    return null
+  }
+  finally {
+    clearTimeout(timer)
+  }
 }
 
 export async function closeQueues(): Promise<void> {
