@@ -2,7 +2,7 @@ import { mercuryConfig } from '../../utils/config'
 import type { FanoutJob, PushJob, ResultJob } from '../workers/jobs'
 import { BullQueue } from './bullmq'
 import { MemoryQueue } from './memory'
-import type { JobQueue } from './types'
+import type { JobQueue, QueueDepth } from './types'
 
 export interface Queues {
   fanout: JobQueue<FanoutJob>
@@ -27,7 +27,7 @@ export function useQueues(): Queues {
  * Jobs waiting in each queue; null when the queues cannot say within `timeoutMs` (Redis down: its
  * commands wait for the reconnection, and a figure that answers only then is no figure).
  */
-export async function queueDepths(timeoutMs = 1000): Promise<{ fanout: number, push: number, result: number } | null> {
+export async function queueDepths(timeoutMs = 1000): Promise<{ fanout: QueueDepth, push: QueueDepth, result: QueueDepth } | null> {
   const { fanout, push, result } = useQueues()
   let timer: ReturnType<typeof setTimeout> | undefined
   const late = new Promise<null>((resolve) => {
