@@ -15,6 +15,7 @@ let db: TestDatabase
 let push: TestPushService
 let web: RunningServer
 let workers: RunningServer[] = []
+let env: Record<string, string>
 
 beforeAll(async () => {
   redis = await startRedis()
@@ -23,7 +24,7 @@ beforeAll(async () => {
   push = new TestPushService()
   await push.start()
   push.latencyMs = 5
-  const env = {
+  env = {
     REDIS_URL: redis.url,
     MERCURY_PUSH_ALLOW_INSECURE: '1',
     NODE_EXTRA_CA_CERTS: push.certFile,
@@ -102,6 +103,36 @@ it('a stopped worker finishes its running pushes before it exits', async () => {
     await workers[1]!.stop() // SIGTERM while the push waits for its answer
     const [delivery] = (await reader.client.get(`/api/devices/${deviceId}/deliveries`)).body
     expect(delivery).toMatchObject({ status: 'sent', attempts: 1, statusCode: 201 })
+  }
+  finally {
+    push.latencyMs = 5
+  }
+})
+
+it('the last worker stopped records the outcome of every push it finished before it exits', async () => {
+  const admin = new ApiClient(web.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  const source = await createActiveSource(admin, 'last-worker', 'last.*')
+  const reader = await createReader(admin, 'last-reader', 'last.*')
+  await reader.client.post('/api/subscriptions', { topic: 'last.test', push: true })
+  const devices: string[] = []
+  for (let i = 0; i < 5; i++) devices.push((await reader.client.post('/api/devices', { subscription: push.subscribe(`last-${i}`).subscription })).body.id)
+  // The two workers were killed and stopped above: one new worker, which will be the last.
+  expect(workers.filter(w => w.process.exitCode === null && w.process.signalCode === null)).toHaveLength(0)
+  const running = [await startServer({ db, env: { ...env, MERCURY_ROLE: 'worker' } })]
+  workers.push(running[0]!)
+  push.latencyMs = 1500
+  try {
+    for (let i = 0; i < 2; i++) await publisher(web.url, source.token).post('/api/topics/last.test/messages', { notification: { title: `last ${i}` } })
+    await expect.poll(() => devices.reduce((n, _, i) => n + push.to(`last-${i}`).length, 0), { timeout: 10_000, interval: 20 }).toBeGreaterThan(0)
+    await running[0]!.stop() // SIGTERM while pushes wait for their answers
+    const received = devices.reduce((n, _, i) => n + push.to(`last-${i}`).length, 0)
+    let sent = 0
+    for (const id of devices) {
+      const deliveries = (await reader.client.get(`/api/devices/${id}/deliveries`)).body as { status: string }[]
+      sent += deliveries.filter(d => d.status === 'sent').length
+    }
+    expect(sent).toBe(received)
   }
   finally {
     push.latencyMs = 5

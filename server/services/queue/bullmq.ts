@@ -37,12 +37,15 @@ export class BullQueue<T> implements JobQueue<T> {
   }
 
   process(handler: JobHandler<T>, concurrency: number): void {
-    // A job's lock must outlive a slow database write; a killed worker's jobs move on once it lapses.
-    const lockDuration = Math.max(5000, this.options.stalledIntervalMs * 3)
+    // A running job's lock is renewed every half of its duration (only an event loop blocked that
+    // long loses it); a killed worker's jobs move on once their lock lapses and the next check for
+    // stalled jobs runs: 0.5 to 1.5 times MERCURY_QUEUE_STALLED_MS after the kill (the lock is at
+    // least 5 s).
+    const lockDuration = Math.max(5000, this.options.stalledIntervalMs)
     this.worker = new Worker(`mercury-${this.name}`, job => handler(job.data as T), {
       connection: connection(this.redisUrl),
       concurrency,
-      stalledInterval: this.options.stalledIntervalMs,
+      stalledInterval: Math.max(1000, Math.min(this.options.stalledIntervalMs, Math.round(lockDuration / 2))),
       lockDuration,
       maxStalledCount: 10,
     })

@@ -50,9 +50,28 @@ export async function queueDepths(timeoutMs = 1000): Promise<{ fanout: QueueDept
 export async function closeQueues(): Promise<void> {
   if (!queues) return
   const { fanout, push, result } = queues
-  // Producers first, the result queue last so that outcomes of finishing pushes are recorded.
+  // Producers first, the result queue last so that outcomes of finishing pushes are recorded: the
+  // pushes this process finished queued their outcomes, which it records before it stops (with
+  // Redis, no other worker may be running to record them).
   await fanout.close()
   await push.close()
+  await drained(result, RESULT_DRAIN_MS)
   await result.close()
   queues = undefined
+}
+
+const RESULT_DRAIN_MS = 10_000
+
+/** Waits until nothing is waiting or running in the queue, at most `timeoutMs`. */
+async function drained(queue: JobQueue<unknown>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const depth = await queueDepthOrNull(queue)
+    if (!depth || depth.waiting + depth.active === 0) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+function queueDepthOrNull(queue: JobQueue<unknown>): Promise<QueueDepth | null> {
+  return queue.depth().catch(() => null)
 }
