@@ -1,5 +1,7 @@
 // Prisma CLI configuration. The Wasm schema engine (engine: 'js') lets `migrate deploy` run
 // without downloading engines; SQLite by default, PostgreSQL when DATABASE_URL says so.
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { defineConfig } from 'prisma/config'
 import { PrismaLibSQL } from '@prisma/adapter-libsql'
@@ -8,6 +10,10 @@ import { PrismaPg } from '@prisma/adapter-pg'
 const url = process.env.DATABASE_URL || 'file:./data/mercury.db'
 const pg = /^postgres(ql)?:/.test(url)
 const dir = pg ? 'prisma/postgres' : 'prisma'
+// The PostgreSQL schema is generated from prisma/schema.prisma (by `npm install`): a tree set up
+// without running install scripts (node_modules copied in) writes it here rather than have the CLI
+// fail with a misleading download error.
+if (pg && !existsSync(path.join(dir, 'schema.prisma'))) execFileSync(process.execPath, ['scripts/pg-schema.mjs'], { stdio: 'inherit' })
 
 export default defineConfig({
   experimental: { adapter: true },
