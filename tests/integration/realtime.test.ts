@@ -269,6 +269,13 @@ describe('stored subscriptions and the inbox', () => {
     await sensors.post('/api/topics/sensors.viewed/messages', { data: 'given back' })
     expect(await ws.next(f => f.type === 'message')).toMatchObject({ data: 'given back', offset: 3 })
     expect(ws.frames.filter(f => f.type === 'message').map(f => f.data)).toEqual(['once', 'given back'])
+    // Left on this connection with an unsubscribe, it stays left through other grant changes.
+    expect(await ws.request({ type: 'unsubscribe', topic: 'sensors.viewed' })).toMatchObject({ type: 'unsubscribed' })
+    const unrelated = await admin.post('/api/admin/grants', { userId: viewer.id, topic: 'alerts.other', read: true })
+    expect(unrelated.status).toBe(201)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    expect(ws.frames.filter(f => f.type === 'subscribed')).toHaveLength(3) // asked, stored, given back
     await ws.close()
   })
 

@@ -118,7 +118,12 @@ export async function refreshChannelPermissions(userIds?: string[]): Promise<voi
     const conns = hub.userConnections(userId) as ChannelConnection[]
     if (conns.length === 0) continue
     const [permissions, stored] = await Promise.all([effectivePermissions(userId), storedTopics(userId)])
+    const opened = new Map<ChannelConnection, string[]>()
     for (const conn of conns) {
+      // Stored subscriptions this connection could not read until now (one it could read and does
+      // not follow, it left with an `unsubscribe`: that stays so).
+      const before = conn.permissions
+      opened.set(conn, stored.filter(topic => !canRead(before, topic)))
       conn.permissions = permissions
       for (const topic of [...conn.topics.keys()]) {
         if (canRead(permissions, topic)) continue
@@ -128,7 +133,7 @@ export async function refreshChannelPermissions(userIds?: string[]): Promise<voi
       }
     }
     // Read access given (back): the stored subscriptions it opens are joined, as on connecting.
-    await Promise.all(conns.map(conn => joinStored(conn, stored).catch((error: Error) => {
+    await Promise.all(conns.map(conn => joinStored(conn, opened.get(conn)!).catch((error: Error) => {
       console.warn('mercury: joining stored subscriptions failed:', error.message)
     })))
   }
