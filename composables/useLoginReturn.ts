@@ -2,6 +2,8 @@
 // or the page they were on when their session ended): kept for this tab, and the login page goes
 // there once they are logged in. Kept out of the URL, so the login page is always /login.
 const KEY = 'mercury-after-login'
+/** Whose session ended on that page: the way back is theirs, not the next person's. */
+const OWNER = 'mercury-after-login-owner'
 
 /** Only paths of this app: never another origin ("//host", "/\host"), never the login page. */
 function ownPath(path: string | null): path is string {
@@ -12,11 +14,17 @@ export const loginReturn = {
   keep(path: string) {
     if (ownPath(path) && path !== '/') sessionStorage.setItem(KEY, path)
   },
-  /** Where to go now that someone logged in ('/' when nothing was kept). */
-  take(): string {
+  /** The page about to be kept is where this user's session ended. */
+  endedFor(userId: string) {
+    sessionStorage.setItem(OWNER, userId)
+  },
+  /** Where to go now that `userId` logged in ('/' when nothing was kept, or it was someone else's). */
+  take(userId: string | undefined): string {
     const path = sessionStorage.getItem(KEY)
+    const owner = sessionStorage.getItem(OWNER)
     sessionStorage.removeItem(KEY)
-    return ownPath(path) ? path : '/'
+    sessionStorage.removeItem(OWNER)
+    return ownPath(path) && (owner === null || owner === userId) ? path : '/'
   },
 }
 

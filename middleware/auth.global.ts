@@ -13,5 +13,5 @@ export default defineNuxtRouteMiddleware(async (to) => {
     if (import.meta.client) loginReturn.keep(to.fullPath)
     return navigateTo('/login')
   }
-  if (to.path === '/login' && loggedIn.value) return navigateTo(import.meta.client ? loginReturn.take() : '/')
+  if (to.path === '/login' && loggedIn.value) return navigateTo(import.meta.client ? loginReturn.take(useUserSession().user.value?.id) : '/')
 })

@@ -27,6 +27,7 @@ export default defineNuxtPlugin((nuxtApp) => {
     // Logged out offline in another tab of this browser: this one follows.
     if (pendingLogout.has()) {
       await pendingLogout.send()
+      if (user.value?.id) loginReturn.endedFor(user.value.id)
       await signedOut()
       return reroute()
     }
@@ -46,6 +47,7 @@ export default defineNuxtPlugin((nuxtApp) => {
     }
     if (current.user) session.value = current
     else {
+      if (user.value?.id) loginReturn.endedFor(user.value.id)
       await signedOut()
       sessionEnded.value = true
     }

@@ -248,6 +248,14 @@ describe('people', () => {
     const viewport = users.viewportSize()!
     expect(box.y).toBeGreaterThanOrEqual(0)
     expect(box.y + box.height).toBeLessThanOrEqual(viewport.height)
+
+    // A new attempt in another form: what was said of the last one goes, and only the new error shows.
+    const create = users.getByRole('form', { name: 'New user' })
+    await create.getByLabel('Username').fill('zed')
+    await create.getByLabel('Password').fill('short')
+    await create.getByRole('button', { name: /Create/ }).click()
+    await expect.poll(() => create.textContent()).toMatch(/Password must be at least 8 characters/)
+    expect(await refusal.count()).toBe(0)
     await context.close()
   })
 })

@@ -133,6 +133,19 @@ it('keeps a deep link through the login, and an admin page whose session ends sa
   await page.waitForURL(`${server.url}/admin/sources`)
   expect(await page.getByTestId('session-ended').count()).toBe(0)
 
+  // Ended again, and someone else logs in on this tab: the way back was the admin's, not theirs.
+  const created = await context.request.post(`${server.url}/api/admin/users`, { data: { username: 'dave', password: 'dave-password' } })
+  expect(created.status()).toBe(201)
+  expect((await context.request.post(`${server.url}/api/auth/logout`, { data: {} })).status()).toBe(200)
+  await page.waitForURL(/\/login$/, { timeout: 10_000 })
+  await page.getByTestId('session-ended').waitFor()
+  await page.getByLabel('Username').fill('dave')
+  await page.getByLabel('Password').fill('dave-password')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.waitForURL(`${server.url}/`)
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await page.waitForURL(/\/login$/)
+
   // Only paths of the app are gone back to.
   await page.evaluate(() => sessionStorage.setItem('mercury-after-login', '//example.com/x'))
   await context.clearCookies()

@@ -412,6 +412,14 @@ describe('the PWA', () => {
     expect(await cpuPush.isChecked()).toBe(false)
     const subscriptions = (await alice.get('/api/subscriptions')).body as { topic: string, push: boolean }[]
     expect(subscriptions.find(s => s.topic === 'alerts.cpu')?.push).toBe(false)
+    // Subscribed on another device meanwhile with push off (this page, loaded before, does not
+    // know): subscribing by name here keeps that choice.
+    expect((await alice.post('/api/subscriptions', { topic: 'alerts.elsewhere', push: false })).status).toBe(201)
+    await byName.fill('alerts.elsewhere')
+    await subscribeButton.click()
+    await expect.poll(() => status.textContent()).toContain('Subscribed to alerts.elsewhere, push off')
+    const after = (await alice.get('/api/subscriptions')).body as { topic: string, push: boolean }[]
+    expect(after.find(s => s.topic === 'alerts.elsewhere')?.push).toBe(false)
 
     // A validation error replaces the last status, and the next status replaces the error.
     await byName.fill('not a topic!')
