@@ -17,6 +17,10 @@ function parse(event: PushEvent): PushPayload | null {
 
 async function store(item: InboxItem): Promise<void> {
   const { inbox, meta } = useInboxDb()
+  // Nobody is logged in on this browser (a push still on its way at a logout): it belongs to no
+  // inbox here. It is still shown; the next login syncs its own inbox from the server.
+  const owner = await meta.getItem<string>('owner')
+  if (!owner) return
   const { changed } = await inbox.add([item])
   if (changed.length) {
     const channel = new BroadcastChannel(INBOX_CHANNEL)
@@ -24,9 +28,8 @@ async function store(item: InboxItem): Promise<void> {
     channel.close()
   }
   // The snapshot the app shows first when it opens must include this push: rebuild it.
-  const owner = await meta.getItem<string>('owner')
-  const snapshot = snapshotOf(owner ?? '', (await inbox.all()).sort(newestFirst))
-  if (owner && changed.length) await meta.setItem(SNAPSHOT_KEY, snapshot)
+  const snapshot = snapshotOf(owner, (await inbox.all()).sort(newestFirst))
+  if (changed.length) await meta.setItem(SNAPSHOT_KEY, snapshot)
   await sw.navigator.setAppBadge?.(snapshot.unread)
 }
 

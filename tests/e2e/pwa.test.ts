@@ -184,6 +184,29 @@ describe('the PWA', () => {
     const reopened = await context.newPage()
     await reopened.goto(`${server.url}/`)
     await item(reopened, 'Pushed while closed').waitFor({ timeout: 5000 })
+
+    // Logged out, a push still on its way is shown but stored in nobody's inbox.
+    await reopened.getByRole('button', { name: 'Log out' }).click()
+    await reopened.waitForURL(/\/login$/)
+    const late = { ...payload, id: 'push-after-logout', title: 'Pushed after the logout' }
+    await cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: JSON.stringify(late) })
+    await expect.poll(() => worker.evaluate(async () => {
+      const shown = await (self as unknown as ServiceWorkerGlobalScope).registration.getNotifications()
+      return shown.map(n => n.title)
+    }), { timeout: 5000 }).toContain('Pushed after the logout')
+    const stored = await helper.evaluate(() => new Promise<string[]>((resolve, reject) => {
+      const open = indexedDB.open('mercury')
+      open.onerror = () => reject(open.error)
+      open.onsuccess = () => {
+        const keys = open.result.transaction('inbox').objectStore('inbox').getAllKeys()
+        keys.onsuccess = () => {
+          open.result.close()
+          resolve(keys.result as string[])
+        }
+        keys.onerror = () => reject(keys.error)
+      }
+    }))
+    expect(stored).not.toContain('push-after-logout')
     await context.close()
   })
 
