@@ -46,15 +46,15 @@ export function useOfflineSession() {
 const PENDING_LOGOUT = 'mercury-pending-logout'
 
 /**
- * A logout the server has not heard of yet: asked offline, it ended the session here (inbox,
- * channel, push) but not the session cookie. It is kept and sent as soon as the server can be
- * reached (back online, the next start, the next login): until then this device shows no one
- * logged in, whatever the cookie says.
+ * A logout the server has not heard of yet. Every logout is kept here first and then sent: one
+ * asked offline ends the session here (inbox, channel, push) but not the session cookie, and is
+ * sent as soon as the server can be reached (back online, the next start, the next login); until
+ * then this device shows no one logged in, whatever the cookie says.
  */
 export const pendingLogout = {
   /** `endpoint`: this browser's push endpoint, for the server to remove that device too. */
   keep(endpoint: string | null) {
-    localStorage.setItem(PENDING_LOGOUT, JSON.stringify({ endpoint }))
+    localStorage.setItem(PENDING_LOGOUT, endpoint ?? '')
   },
   has(): boolean {
     return localStorage.getItem(PENDING_LOGOUT) !== null
@@ -64,13 +64,8 @@ export const pendingLogout = {
   },
   /** Sends it, once it is there; resolves to false while the server cannot be reached. */
   async send(): Promise<boolean> {
-    const saved = localStorage.getItem(PENDING_LOGOUT)
-    if (saved === null) return true
-    let endpoint: string | null = null
-    try {
-      endpoint = (JSON.parse(saved) as { endpoint?: string | null }).endpoint ?? null
-    }
-    catch { /* kept by something else: a logout without the endpoint */ }
+    const endpoint = localStorage.getItem(PENDING_LOGOUT)
+    if (endpoint === null) return true
     try {
       const response = await fetch('/api/auth/logout', {
         method: 'POST',

@@ -27,8 +27,7 @@ export default defineNuxtPlugin((nuxtApp) => {
     // Logged out offline in another tab of this browser: this one follows.
     if (pendingLogout.has()) {
       await pendingLogout.send()
-      if (user.value?.id) loginReturn.endedFor(user.value.id)
-      await signedOut()
+      await ended()
       return reroute()
     }
     let current: UserSession
@@ -47,11 +46,16 @@ export default defineNuxtPlugin((nuxtApp) => {
     }
     if (current.user) session.value = current
     else {
-      if (user.value?.id) loginReturn.endedFor(user.value.id)
-      await signedOut()
+      await ended()
       sessionEnded.value = true
     }
     await reroute()
+  }
+
+  /** The session ended without this tab asking: its page is kept for the same user only. */
+  async function ended() {
+    if (user.value?.id) loginReturn.endedFor(user.value.id)
+    await signedOut()
   }
 
   /** The route's own middleware (auth.global, admin.global) says where this session may be now. */

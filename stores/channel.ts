@@ -232,12 +232,18 @@ export const useChannelStore = defineStore('channel', () => {
     else if (item) void inbox.receive([item])
   }
 
+  /** The topic is settled (see `unconfirmed`): what was held of it is handed back. */
+  function settle(topic: string): InboxItem[] {
+    if (!unconfirmed.delete(topic)) return []
+    const mine = held.filter(item => item.topic === topic)
+    held = held.filter(item => item.topic !== topic)
+    return mine
+  }
+
   /** The topic is one of the user's stored subscriptions: its notifications go to the inbox. */
   function keepStored(topic: string) {
     stored.add(topic)
-    if (!unconfirmed.delete(topic)) return
-    const mine = held.filter(item => item.topic === topic)
-    held = held.filter(item => item.topic !== topic)
+    const mine = settle(topic)
     if (mine.length) void inbox.receive(mine)
   }
 
@@ -246,8 +252,7 @@ export const useChannelStore = defineStore('channel', () => {
     following.value = following.value.filter(t => t !== topic)
     offsets.delete(topic)
     stored.delete(topic)
-    unconfirmed.delete(topic)
-    held = held.filter(item => item.topic !== topic)
+    settle(topic)
   }
 
   /** Settles the stored subscriptions resumed after a reconnect (see `unconfirmed`). */
@@ -267,8 +272,7 @@ export const useChannelStore = defineStore('channel', () => {
       // Deleted elsewhere while this tab was away: left, or kept out of the inbox while a live
       // view still shows it.
       if (extra.has(topic)) {
-        unconfirmed.delete(topic)
-        held = held.filter(item => item.topic !== topic)
+        settle(topic)
       }
       else {
         leave(topic)

@@ -2,7 +2,7 @@ import type { H3Event } from 'h3'
 import { publishSchema, type PublishInput } from '#shared/schemas/messages'
 import { userFromToken, bearerToken, authenticate } from '../utils/auth'
 import { mercuryConfig } from '../utils/config'
-import { badRequest, parseJson, readLimitedBytes, describeIssues, rejectBadText, utf8Text } from '../utils/validate'
+import { badRequest, parseJson, readLimitedBytes, describeIssues, rejectBadText, strictUtf8, utf8Text } from '../utils/validate'
 import type { PublishError, Publisher } from './ingest'
 import { effectivePermissions } from './permissions'
 import { sourceByToken } from './sources'
@@ -66,8 +66,6 @@ function decodeText(bytes: Buffer, charset = 'utf-8'): string {
     badRequest(`The text body is not valid ${decoder.encoding.toUpperCase()}`)
   }
 }
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /**
  * A header value as its sender meant it: Node reads header bytes as Latin-1, so UTF-8 (what curl

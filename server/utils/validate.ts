@@ -105,7 +105,8 @@ export async function readLimitedBody(event: H3Event, limit = mercuryConfig().ma
   return utf8Text(await readLimitedBytes(event, limit))
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+/** Decodes UTF-8 and throws on bytes that are not (TextDecoder's default replaces them). */
+export const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** UTF-8 bytes as text; bytes that are not UTF-8 are refused (400), never replaced with U+FFFD. */
 export function utf8Text(bytes: Uint8Array): string {

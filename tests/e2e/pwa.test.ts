@@ -67,18 +67,23 @@ async function counts(page: Page) {
 
 /** The ids waiting in this browser's read queue (IndexedDB). */
 function queuedReads(page: Page) {
-  return page.evaluate(() => new Promise<string[]>((resolve, reject) => {
+  return storedKeys(page, 'read-queue')
+}
+
+/** The keys of one of the app's IndexedDB stores, read from this page. */
+function storedKeys(page: Page, store: 'inbox' | 'read-queue') {
+  return page.evaluate(store => new Promise<string[]>((resolve, reject) => {
     const open = indexedDB.open('mercury')
     open.onerror = () => reject(open.error)
     open.onsuccess = () => {
-      const keys = open.result.transaction('read-queue').objectStore('read-queue').getAllKeys()
+      const keys = open.result.transaction(store).objectStore(store).getAllKeys()
       keys.onsuccess = () => {
         open.result.close()
         resolve(keys.result.map(String))
       }
       keys.onerror = () => reject(keys.error)
     }
-  }))
+  }), store)
 }
 
 describe('the PWA', () => {
@@ -194,19 +199,7 @@ describe('the PWA', () => {
       const shown = await (self as unknown as ServiceWorkerGlobalScope).registration.getNotifications()
       return shown.map(n => n.title)
     }), { timeout: 5000 }).toContain('Pushed after the logout')
-    const stored = await helper.evaluate(() => new Promise<string[]>((resolve, reject) => {
-      const open = indexedDB.open('mercury')
-      open.onerror = () => reject(open.error)
-      open.onsuccess = () => {
-        const keys = open.result.transaction('inbox').objectStore('inbox').getAllKeys()
-        keys.onsuccess = () => {
-          open.result.close()
-          resolve(keys.result as string[])
-        }
-        keys.onerror = () => reject(keys.error)
-      }
-    }))
-    expect(stored).not.toContain('push-after-logout')
+    expect(await storedKeys(helper, 'inbox')).not.toContain('push-after-logout')
     await context.close()
   })
 

@@ -13,11 +13,10 @@ export default defineEventHandler(async (event) => {
   // Every open /channel follows every stored subscription: they are bounded like its topics.
   const max = mercuryConfig().maxSubscriptionsPerConnection
   const db = useDb()
-  const [count, existing] = await Promise.all([
-    db.subscription.count({ where: { userId: user.id } }),
-    db.subscription.findUnique({ where: { userId_topic: { userId: user.id, topic } }, select: { topic: true } }),
-  ])
-  if (!existing && count >= max) conflict(`At most ${max} subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first`)
+  const existing = await db.subscription.findUnique({ where: { userId_topic: { userId: user.id, topic } }, select: { topic: true } })
+  if (!existing && await db.subscription.count({ where: { userId: user.id } }) >= max) {
+    conflict(`At most ${max} subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first`)
+  }
   const subscription = await db.subscription.upsert({
     where: { userId_topic: { userId: user.id, topic } },
     create: { userId: user.id, topic, push: push ?? true },

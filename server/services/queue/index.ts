@@ -34,17 +34,8 @@ export async function queueDepths(timeoutMs = 1000): Promise<{ fanout: QueueDept
     timer = setTimeout(() => resolve(null), timeoutMs)
   })
   const depths = Promise.all([fanout.depth(), push.depth(), result.depth()])
-    .then(([f, p, r]) => ({ fanout: f, push: p, result: r }))
-  depths.catch(() => undefined) // answered by `late` already, or failing below
-  try {
-    return await Promise.race([depths, late])
-  }
-  catch {
-    return null
-  }
-  finally {
-    clearTimeout(timer)
-  }
+    .then(([f, p, r]) => ({ fanout: f, push: p, result: r }), () => null)
+  return Promise.race([depths, late]).finally(() => clearTimeout(timer))
 }
 
 export async function closeQueues(): Promise<void> {
@@ -66,12 +57,8 @@ const RESULT_DRAIN_MS = 10_000
 async function drained(queue: JobQueue<unknown>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
-    const depth = await queueDepthOrNull(queue)
+    const depth = await queue.depth().catch(() => null)
     if (!depth || depth.waiting + depth.active === 0) return
     await new Promise(resolve => setTimeout(resolve, 50))
   }
-}
-
-function queueDepthOrNull(queue: JobQueue<unknown>): Promise<QueueDepth | null> {
-  return queue.depth().catch(() => null)
 }

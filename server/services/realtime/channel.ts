@@ -118,12 +118,11 @@ export async function refreshChannelPermissions(userIds?: string[]): Promise<voi
     const conns = hub.userConnections(userId) as ChannelConnection[]
     if (conns.length === 0) continue
     const [permissions, stored] = await Promise.all([effectivePermissions(userId), storedTopics(userId)])
-    const opened = new Map<ChannelConnection, string[]>()
     for (const conn of conns) {
-      // Stored subscriptions this connection could not read until now (one it could read and does
-      // not follow, it left with an `unsubscribe`: that stays so).
-      const before = conn.permissions
-      opened.set(conn, stored.filter(topic => !canRead(before, topic)))
+      // Read access given (back): the stored subscriptions it opens are joined, as on connecting.
+      // Only those this connection could not read until now: one it could read and does not
+      // follow, it left with an `unsubscribe`, and that stays so.
+      const opened = stored.filter(topic => !canRead(conn.permissions, topic))
       conn.permissions = permissions
       for (const topic of [...conn.topics.keys()]) {
         if (canRead(permissions, topic)) continue
@@ -131,10 +130,9 @@ export async function refreshChannelPermissions(userIds?: string[]): Promise<voi
         hub.send(conn, errorFrame('forbidden', `read access to "${topic}" was revoked`))
         hub.send(conn, unsubscribedFrame(topic))
       }
+      await joinStored(conn, opened).catch((error: Error) => {
+        console.warn('mercury: joining stored subscriptions failed:', error.message)
+      })
     }
-    // Read access given (back): the stored subscriptions it opens are joined, as on connecting.
-    await Promise.all(conns.map(conn => joinStored(conn, opened.get(conn)!).catch((error: Error) => {
-      console.warn('mercury: joining stored subscriptions failed:', error.message)
-    })))
   }
 }
