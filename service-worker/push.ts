@@ -15,13 +15,15 @@ function parse(event: PushEvent): PushPayload | null {
   }
 }
 
-async function store(item: InboxItem): Promise<void> {
+async function store(item: InboxItem, shortened: boolean): Promise<void> {
   const { inbox, meta } = useInboxDb()
   // Nobody is logged in on this browser (a push still on its way at a logout): it belongs to no
   // inbox here. It is still shown; the next login syncs its own inbox from the server.
   const owner = await meta.getItem<string>('owner')
   if (!owner) return
-  const { changed } = await inbox.add([item])
+  // A push cut to fit does not replace the whole copy the app stored (from /channel or the server).
+  const whole = shortened ? await inbox.get(item.id) : null
+  const { changed } = await inbox.add([whole ? { ...item, body: whole.body, url: whole.url } : item])
   if (changed.length) {
     const channel = new BroadcastChannel(INBOX_CHANNEL)
     channel.postMessage({ type: 'added', items: changed } satisfies InboxBroadcast)
@@ -41,7 +43,7 @@ export async function onPush(event: PushEvent): Promise<void> {
   }
   const item = fromPush(payload)
   try {
-    await store(item)
+    await store(item, payload.shortened === true)
   }
   catch (error) {
     // Storage can fail (quota, private mode); the notification must still show.

@@ -30,6 +30,8 @@ export interface PushPayload {
   url?: string | null
   priority?: number
   createdAt?: string
+  /** The body was cut or the URL left out to fit a push: a whole copy already stored wins. */
+  shortened?: boolean
 }
 
 /** A `message` frame from /channel that carries a notification. */

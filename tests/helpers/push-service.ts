@@ -14,6 +14,8 @@ export type Behaviour
     | { hang: true }
     | { close: true }
     | { garbage: true }
+    /** 201 at once, then the body a byte every 100 ms, never ending. */
+    | { drip: true }
 
 export interface ReceivedPush {
   name: string
@@ -119,6 +121,12 @@ export class TestPushService {
       if ('hang' in behaviour) return
       if ('close' in behaviour) {
         req.socket.destroy()
+        return
+      }
+      if ('drip' in behaviour) {
+        res.writeHead(201, { 'content-type': 'text/plain' })
+        const timer = setInterval(() => res.write('.'), 100)
+        res.on('close', () => clearInterval(timer))
         return
       }
       if ('garbage' in behaviour) {

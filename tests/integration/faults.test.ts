@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, createTestDatabase, startServer, type RunningServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { TestPushService } from '../helpers/push-service'
 import { TestSocket } from '../helpers/ws'
 
 // The database goes away for a while (PostgreSQL refusing and dropping connections): clear 503s,
@@ -11,10 +12,13 @@ let db: TestDatabase
 let server: RunningServer
 let control: pg.Client
 let dbName: string
+let push: TestPushService
 
 beforeAll(async () => {
+  push = new TestPushService()
+  await push.start()
   db = await createTestDatabase({ postgres: true })
-  server = await startServer({ db })
+  server = await startServer({ db, env: { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile } })
   dbName = new URL(db.url).pathname.slice(1)
   const adminUrl = new URL(db.url)
   adminUrl.pathname = '/postgres'
@@ -28,6 +32,7 @@ afterAll(async () => {
   await control?.end()
   await server?.stop()
   await db?.drop()
+  await push?.stop()
 })
 
 async function databaseDown() {
@@ -67,3 +72,34 @@ it('answers 503 while the database is down, keeps live messages flowing, and rec
   expect(server.process.exitCode).toBeNull()
   await ws.close()
 })
+
+it('records the outcomes of pushes answered while the database is down once it is back', async () => {
+  const admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  const source = await createActiveSource(admin, 'pushing', 'pushing.*')
+  const reader = await createReader(admin, 'pushreader', 'pushing.*')
+  await reader.client.post('/api/subscriptions', { topic: 'pushing.outage', push: true })
+  for (let i = 0; i < 5; i++) {
+    const res = await reader.client.post('/api/devices', { subscription: push.subscribe(`outage-${i}`).subscription })
+    expect(res.status).toBe(201)
+  }
+  // Each answer takes 2 s: the pushes are out, and their outcomes come while the database is away.
+  push.latencyMs = 2000
+  try {
+    expect((await publisher(server.url, source.token).post('/api/topics/pushing.outage/messages', { notification: { title: 'During the outage' } })).status).toBe(201)
+    await expect.poll(() => push.received.filter(r => r.name.startsWith('outage-')).length, { timeout: 10_000, interval: 50 }).toBe(5)
+    await databaseDown()
+    await new Promise(resolve => setTimeout(resolve, 8000))
+    await control.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`)
+    await expect.poll(async () => {
+      const res = await admin.get('/api/admin/deliveries?topic=pushing.outage')
+      return res.status === 200 ? res.body.items.map((d: { status: string }) => d.status) : res.status
+    }, { timeout: 40_000, interval: 500 }).toEqual(['sent', 'sent', 'sent', 'sent', 'sent'])
+  }
+  finally {
+    push.latencyMs = 0
+  }
+  // Recorded, not sent again.
+  expect(push.received.filter(r => r.name.startsWith('outage-'))).toHaveLength(5)
+  expect(server.process.exitCode).toBeNull()
+}, 70_000)

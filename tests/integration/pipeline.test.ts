@@ -97,6 +97,19 @@ describe('web push delivery', () => {
     expect(server.process.exitCode).toBeNull()
   })
 
+  it('cuts off a push service that answers a byte at a time at the push timeout, and retries', async () => {
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.drip', push: true })
+    const deviceId = await registerDevice(alice.client, 'alice-drip')
+    push.script('alice-drip', [{ drip: true }])
+    const res = await notify('alerts.drip', 'Drip')
+    await expect.poll(async () => (await deliveriesOf(alice.client, deviceId)).find(d => d.notificationId === res.body.id)?.status, { timeout: 10_000 }).toBe('sent')
+    const delivery = (await deliveriesOf(alice.client, deviceId)).find(d => d.notificationId === res.body.id)!
+    expect(delivery.log).toMatchObject([
+      { attempt: 1, status: 'queued', statusCode: null, error: 'no complete answer in 1000 ms' },
+      { attempt: 2, status: 'sent', statusCode: 201 },
+    ])
+  })
+
   it('disables a device on 410 and pushes to it no more; other 4xx fail without retry', async () => {
     await alice.client.post('/api/subscriptions', { topic: 'alerts.gone', push: true })
     const goneId = await registerDevice(alice.client, 'alice-gone')
@@ -269,6 +282,34 @@ describe('devices API', () => {
     expect((await alice.client.get(`/api/devices/${mine.body.id}/deliveries`)).status).toBe(404)
     // Registering again from the same user keeps the device.
     expect((await mallory.client.post('/api/devices', { subscription: sub.subscription, name: 'renamed' })).body).toMatchObject({ id: theirs.body.id, name: 'renamed' })
+  })
+
+  it('sends a waiting retry to no device that was disabled or handed to another user meanwhile', async () => {
+    await alice.client.post('/api/subscriptions', { topic: 'alerts.later', push: true })
+    const later = await createReader(admin, 'later-other', null)
+    // Disabled meanwhile: the retry of the first notification comes after a 410 for the second.
+    const goneId = await registerDevice(alice.client, 'later-gone')
+    push.script('later-gone', [{ status: 503, retryAfter: 3 }, { status: 410 }])
+    // Handed over meanwhile: someone else registers the browser's endpoint.
+    const shared = push.subscribe('later-shared')
+    const sharedId = (await alice.client.post('/api/devices', { subscription: shared.subscription })).body.id
+    push.script('later-shared', [{ status: 503, retryAfter: 3 }])
+    const first = await notify('alerts.later', 'Alice only')
+    await expect.poll(() => push.to('later-gone').length + push.to('later-shared').length, { timeout: 10_000 }).toBe(2)
+    expect((await later.client.post('/api/devices', { subscription: shared.subscription })).status).toBe(201)
+    await notify('alerts.later', 'Second')
+    await expect.poll(async () => (await deliveriesOf(alice.client, goneId)).find(d => d.notificationId !== first.body.id)?.status, { timeout: 10_000 }).toBe('expired')
+
+    await expect.poll(async () => (await deliveriesOf(alice.client, goneId)).find(d => d.notificationId === first.body.id)?.status, { timeout: 10_000 }).toBe('expired')
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const delivery = (await deliveriesOf(alice.client, goneId)).find(d => d.notificationId === first.body.id)!
+    expect(delivery.log).toMatchObject([
+      { attempt: 1, status: 'queued', statusCode: 503 },
+      { attempt: 2, status: 'expired', statusCode: null, error: expect.stringMatching(/not sent: the device was disabled/) },
+    ])
+    expect(push.to('later-gone').map(r => r.payload?.title)).toEqual(['Alice only', 'Second'])
+    expect(push.to('later-shared').map(r => r.payload?.title)).toEqual(['Alice only'])
+    expect((await alice.client.get(`/api/devices/${sharedId}/deliveries`)).status).toBe(404)
   })
 
   it('a logout naming this browser\'s push endpoint removes that device: no more pushes to it', async () => {

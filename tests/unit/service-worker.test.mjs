@@ -5,11 +5,37 @@ import { beforeEach, describe, expect, it, vi } from 'vitest'
 const sw = {
   location: { origin: 'https://mercury.example' },
   clients: { matchAll: vi.fn(), openWindow: vi.fn() },
-  registration: { pushManager: { subscribe: vi.fn() } },
+  registration: { pushManager: { subscribe: vi.fn() }, showNotification: vi.fn() },
+  navigator: {},
 }
 vi.mock('../../service-worker/scope', () => ({ sw }))
+
+// The inbox over Maps instead of IndexedDB.
+function memoryStorage() {
+  const map = new Map()
+  return {
+    getItem: async k => (map.has(k) ? structuredClone(map.get(k)) : null),
+    setItem: async (k, v) => {
+      map.set(k, structuredClone(v))
+      return v
+    },
+    removeItem: async k => void map.delete(k),
+    keys: async () => [...map.keys()],
+    iterate: async (cb) => {
+      let n = 0
+      for (const [k, v] of map) cb(structuredClone(v), k, ++n)
+    },
+    clear: async () => map.clear(),
+  }
+}
+const { createInboxStore } = await import('#shared/inbox/store')
+const db = { inbox: createInboxStore(memoryStorage()), meta: memoryStorage() }
+vi.mock('#shared/inbox/browser', () => ({ useInboxDb: () => db, INBOX_CHANNEL: 'inbox', SNAPSHOT_KEY: 'snapshot' }))
+globalThis.BroadcastChannel ??= class { postMessage() {} close() {} }
+
 const { onNotificationClick } = await import('../../service-worker/notification-click')
 const { onPushSubscriptionChange } = await import('../../service-worker/subscription-change')
+const { onPush } = await import('../../service-worker/push')
 
 function clickOn(url) {
   return { notification: { data: { url }, close: vi.fn() } }
@@ -73,5 +99,25 @@ describe('pushsubscriptionchange', () => {
     expect(Array.from(options.applicationServerKey)).toEqual(Array.from(Buffer.alloc(65, 4)))
     expect(JSON.parse(fetch.mock.calls[1][1].body).subscription.endpoint).toBe('https://push.example/renewed')
     vi.unstubAllGlobals()
+  })
+})
+
+describe('push', () => {
+  const pushed = payload => ({ data: { json: () => payload } })
+  const whole = { id: 'n1', topic: 'alerts.disk', title: 'Disk full', body: 'the whole body', url: '/disks/1', priority: 3, createdAt: '2026-11-24T10:00:00.000Z' }
+
+  it('stores a push in the inbox and shows it; a push cut to fit keeps the whole copy stored before', async () => {
+    await db.meta.setItem('owner', 'alice')
+    await onPush(pushed(whole))
+    expect(await db.inbox.get('n1')).toMatchObject({ body: 'the whole body', url: '/disks/1' })
+    expect(sw.registration.showNotification).toHaveBeenCalledWith('Disk full', expect.objectContaining({ body: 'the whole body' }))
+
+    await onPush(pushed({ ...whole, body: 'the wh…', url: null, shortened: true }))
+    expect(await db.inbox.get('n1')).toMatchObject({ body: 'the whole body', url: '/disks/1' })
+    expect(sw.registration.showNotification).toHaveBeenLastCalledWith('Disk full', expect.objectContaining({ body: 'the wh…' }))
+
+    // With nothing stored before, the shortened copy is what there is (the app's sync replaces it).
+    await onPush(pushed({ ...whole, id: 'n2', body: 'cut…', shortened: true }))
+    expect(await db.inbox.get('n2')).toMatchObject({ body: 'cut…' })
   })
 })

@@ -79,7 +79,6 @@ export async function sendPush(target: PushTarget, payload: string, options: Sen
       'Content-Type': 'application/octet-stream',
       'Content-Encoding': 'aes128gcm',
       'Content-Length': body.length,
-      'Authorization': vapidAuthorization(url.origin, options.vapid),
     }
   }
   catch (error) {
@@ -88,20 +87,33 @@ export async function sendPush(target: PushTarget, payload: string, options: Sen
     // A key (or endpoint) that cannot be used: retrying will not help.
     return { statusCode: 400, retryAfterMs: null, error: `cannot encrypt for this device: ${(error as Error).message}` }
   }
+  try {
+    headers.Authorization = vapidAuthorization(url.origin, options.vapid)
+  }
+  catch (error) {
+    // The server's VAPID keys, not the device (they are checked at start-up; kept for safety).
+    return { statusCode: null, retryAfterMs: null, error: `cannot sign the VAPID header (see NUXT_VAPID_*): ${(error as Error).message}` }
+  }
   const secure = url.protocol === 'https:'
   const agent = !secure ? agents.plain : options.allowInsecure ? agents.insecure : agents.guarded
   return new Promise((resolve) => {
     let settled = false
+    // The whole exchange, answer included, within timeoutMs: a push service that answers a byte
+    // at a time (which resets a socket's idle timeout) would otherwise hold a push slot for ever.
+    const deadline = setTimeout(() => {
+      done({ statusCode: null, retryAfterMs: null, error: `no complete answer in ${options.timeoutMs} ms` })
+      request.destroy()
+    }, options.timeoutMs)
     const done = (outcome: PushOutcome) => {
       if (settled) return
       settled = true
+      clearTimeout(deadline)
       resolve(outcome)
     }
     const request = (secure ? https : http).request(url, {
       method: 'POST',
       headers,
       agent,
-      timeout: options.timeoutMs,
     }, (response) => {
       const chunks: Buffer[] = []
       let size = 0
@@ -120,9 +132,6 @@ export async function sendPush(target: PushTarget, payload: string, options: Sen
         })
       })
       response.on('error', error => done({ statusCode: null, retryAfterMs: null, error: error.message }))
-    })
-    request.on('timeout', () => {
-      request.destroy(new Error(`no answer in ${options.timeoutMs} ms`))
     })
     request.on('error', error => done({ statusCode: null, retryAfterMs: null, error: error.message }))
     request.end(body)

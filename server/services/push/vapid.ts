@@ -1,4 +1,5 @@
 import webpush from 'web-push'
+import { mercuryConfig } from '../../utils/config'
 import { useDb } from '../../utils/db'
 import { isUniqueViolation } from '../accounts'
 
@@ -23,10 +24,8 @@ export function vapidKeys(): Promise<VapidKeys> {
 }
 
 async function loadKeys(): Promise<VapidKeys> {
-  const subject = process.env.NUXT_VAPID_SUBJECT || 'mailto:mercury@localhost'
-  const publicKey = process.env.NUXT_VAPID_PUBLIC_KEY
-  const privateKey = process.env.NUXT_VAPID_PRIVATE_KEY
-  if (publicKey && privateKey) return { publicKey, privateKey, subject }
+  const { subject, keys: configured } = mercuryConfig().vapid
+  if (configured) return { ...configured, subject }
   const db = useDb()
   const stored = await db.setting.findUnique({ where: { key: 'vapid' } })
   if (stored) return { ...JSON.parse(stored.value) as { publicKey: string, privateKey: string }, subject }

@@ -1,4 +1,5 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq'
+import { HANDLER_ATTEMPTS, handlerRetryDelayMs } from './retry'
 import type { JobHandler, JobQueue, NewJob, QueueDepth } from './types'
 
 export interface BullOptions {
@@ -18,8 +19,8 @@ export class BullQueue<T> implements JobQueue<T> {
     this.queue = new Queue(`mercury-${name}`, {
       connection: connection(redisUrl),
       defaultJobOptions: {
-        attempts: 3,
-        backoff: { type: 'exponential', delay: 1000 },
+        attempts: HANDLER_ATTEMPTS,
+        backoff: { type: 'mercury' },
         removeOnComplete: true,
         removeOnFail: 1000,
       },
@@ -48,6 +49,7 @@ export class BullQueue<T> implements JobQueue<T> {
       stalledInterval: Math.max(1000, Math.min(this.options.stalledIntervalMs, Math.round(lockDuration / 2))),
       lockDuration,
       maxStalledCount: 10,
+      settings: { backoffStrategy: attemptsMade => handlerRetryDelayMs(attemptsMade) },
     })
     this.worker.on('error', error => console.warn(`mercury: worker ${this.name}:`, error.message))
   }

@@ -1,6 +1,8 @@
+import { HANDLER_ATTEMPTS, handlerRetryDelayMs } from './retry'
 import type { JobHandler, JobQueue, NewJob, QueueDepth } from './types'
 
-const HANDLER_ATTEMPTS = 3
+// setTimeout runs a longer delay at once (with a warning): such a job waits in steps.
+const LONGEST_TIMER_MS = 2 ** 31 - 1
 
 interface Entry<T> {
   data: T
@@ -37,9 +39,13 @@ export class MemoryQueue<T> implements JobQueue<T> {
   private later(entry: Entry<T>, delayMs: number) {
     const timer = setTimeout(() => {
       this.timers.delete(timer)
+      if (delayMs > LONGEST_TIMER_MS) {
+        this.later(entry, delayMs - LONGEST_TIMER_MS)
+        return
+      }
       this.waiting.push(entry)
       this.pump()
-    }, delayMs)
+    }, Math.min(delayMs, LONGEST_TIMER_MS))
     this.timers.add(timer)
   }
 
@@ -58,7 +64,7 @@ export class MemoryQueue<T> implements JobQueue<T> {
       }, (error: unknown) => {
         entry.failures++
         if (entry.failures < HANDLER_ATTEMPTS) {
-          this.later(entry, 1000 * entry.failures)
+          this.later(entry, handlerRetryDelayMs(entry.failures))
           return
         }
         if (entry.id) this.ids.delete(entry.id)

@@ -19,7 +19,7 @@ export type JobHandler<T> = (data: T) => Promise<void>
 export interface JobQueue<T> {
   readonly name: string
   add(jobs: NewJob<T>[]): Promise<void>
-  /** Starts consuming in this process. A handler that throws is retried a few times. */
+  /** Starts consuming in this process. A handler that throws is tried again with backoff (see retry.ts). */
   process(handler: JobHandler<T>, concurrency: number): void
   depth(): Promise<QueueDepth>
   /** Stops taking jobs, waits for the running ones (or hands them back), closes connections. */

@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { batchLoader, batchWriter } from '../../utils/batch'
 import { executeRaw, queryRaw, useDb } from '../../utils/db'
+import { pushPayload } from '../push/payload'
 import { useQueues } from '../queue'
 import type { FanoutJob, PushJob } from './jobs'
 
 const BATCH = 500
 // Notifications whose devices are read together: each may bring thousands of rows.
 const DEVICE_READ_BATCH = 32
-// Push services accept 4,096 bytes of payload; encryption adds about 100.
-const MAX_PAYLOAD_BYTES = 3800
 
 /**
  * Finds the devices of users subscribed to the topic with push on and allowed to read it, records
@@ -102,17 +101,4 @@ function insertDeliveries(notificationId: string, deviceIds: string[]) {
       + `SELECT ${batch.column('id')}, ${sql.param(notificationId)}, ${batch.column('deviceId')}, 'queued', 0, '[]', ${now}, ${now} FROM ${batch.from} WHERE true `
       + `ON CONFLICT ("notificationId", "deviceId") DO NOTHING RETURNING "id", "deviceId", "status"`
   })
-}
-
-/** `{id, topic, title, body, url, priority, createdAt}`, the body shortened to fit a push. */
-export function pushPayload(n: { id: string, topic: string, title: string, body: string, url: string | null, priority: number, createdAt: Date }): string {
-  const payload = { id: n.id, topic: n.topic, title: n.title, body: n.body, url: n.url, priority: n.priority, createdAt: n.createdAt.toISOString() }
-  let json = JSON.stringify(payload)
-  while (Buffer.byteLength(json) > MAX_PAYLOAD_BYTES && payload.body.length > 0) {
-    const over = Buffer.byteLength(json) - MAX_PAYLOAD_BYTES
-    payload.body = `${payload.body.slice(0, Math.max(0, payload.body.length - over - 1))}…`
-    if (over > 0 && payload.body === '…') payload.body = ''
-    json = JSON.stringify(payload)
-  }
-  return json
 }

@@ -2,6 +2,7 @@ import { mercuryConfig } from '../../utils/config'
 import { useDb } from '../../utils/db'
 import { onNotification } from '../notifications'
 import { configurePushEncryption, stopPushEncryption } from '../push/encrypt'
+import { pushPayload } from '../push/payload'
 import { useQueues } from '../queue'
 import { runFanout } from './fanout'
 import { runPush } from './push'
@@ -60,7 +61,6 @@ async function sweep(atStart: boolean) {
         include: { device: true, notification: true },
         take: 10_000,
       })
-      const { pushPayload } = await import('./fanout')
       await useQueues().push.add(queued.map(d => ({
         data: {
           deliveryId: d.id, deviceId: d.deviceId, endpoint: d.device.endpoint, p256dh: d.device.p256dh, auth: d.device.auth,

@@ -1,5 +1,7 @@
+import { batchLoader } from '../../utils/batch'
 import { mercuryConfig } from '../../utils/config'
-import { sendPush, type SendOptions } from '../push/send'
+import { queryRaw } from '../../utils/db'
+import { sendPush, type PushOutcome, type PushTarget, type SendOptions } from '../push/send'
 import { vapidKeys } from '../push/vapid'
 import { useQueues } from '../queue'
 import type { PushJob, ResultJob } from './jobs'
@@ -28,11 +30,23 @@ export function backoffMs(attempt: number, baseMs: number): number {
  */
 export async function runPush(job: PushJob): Promise<void> {
   const config = mercuryConfig()
-  const outcome = await sendPush(job, job.payload, {
+  // The device as it is now, not as it was when the push was queued: a device removed since
+  // (deleted, logged out, or its endpoint now another user's device) gets nothing, and its
+  // deliveries went with it; one disabled since (its push service said 404/410) gets no more.
+  const device = await currentDevice(job.deviceId)
+  if (!device) return
+  const queues = useQueues()
+  if (device.disabled) {
+    await queues.result.add([{ data: result(job, 'expired', { statusCode: null, retryAfterMs: null, error: 'not sent: the device was disabled (its push subscription expired)' }) }])
+    return
+  }
+  const { ttlSeconds, urgency } = delivery(job.priority)
+  const outcome = await sendPush(device, job.payload, {
     vapid: await vapidKeys(),
     timeoutMs: config.pushTimeoutMs,
     allowInsecure: config.pushAllowInsecure,
-    ...delivery(job.priority),
+    ttlSeconds,
+    urgency,
   })
   const code = outcome.statusCode
   let status: ResultJob['status']
@@ -40,21 +54,42 @@ export async function runPush(job: PushJob): Promise<void> {
   if (code !== null && code >= 200 && code < 300) status = 'sent'
   else if (code === 404 || code === 410) status = 'expired'
   else if (code === null || code === 429 || code >= 500) {
-    const canRetry = job.attempt < config.pushMaxAttempts
-    status = canRetry ? 'queued' : 'failed'
-    if (canRetry) retryInMs = code === 429 || code === 503 ? outcome.retryAfterMs ?? backoffMs(job.attempt, config.pushRetryBaseMs) : backoffMs(job.attempt, config.pushRetryBaseMs)
+    retryInMs = job.attempt < config.pushMaxAttempts ? retryDelay(job, outcome, config.pushRetryBaseMs) : null
+    // A push service that asks for a pause longer than the push would live (its TTL) is not
+    // asked again: the notification would be out of date by then.
+    if (retryInMs !== null && retryInMs > ttlSeconds * 1000) {
+      retryInMs = null
+      outcome.error = `${outcome.error ?? `HTTP ${code}`} (asked to retry in ${Math.round(outcome.retryAfterMs! / 1000)} s, later than the push's TTL of ${ttlSeconds} s)`
+    }
+    status = retryInMs === null ? 'failed' : 'queued'
   }
   else status = 'failed'
 
-  const queues = useQueues()
   if (retryInMs !== null) {
     const next = job.attempt + 1
     await queues.push.add([{ data: { ...job, attempt: next }, delayMs: retryInMs, id: `${job.deliveryId}-${next}` }])
   }
-  await queues.result.add([{
-    data: {
-      deliveryId: job.deliveryId, deviceId: job.deviceId, attempt: job.attempt, status,
-      statusCode: code, error: outcome.error, at: new Date().toISOString(),
-    },
-  }])
+  await queues.result.add([{ data: result(job, status, outcome) }])
 }
+
+/** Retry-After when a 429 or 503 gives one, else exponential backoff. */
+function retryDelay(job: PushJob, outcome: PushOutcome, baseMs: number): number {
+  const code = outcome.statusCode
+  return (code === 429 || code === 503) && outcome.retryAfterMs !== null ? outcome.retryAfterMs : backoffMs(job.attempt, baseMs)
+}
+
+function result(job: PushJob, status: ResultJob['status'], outcome: PushOutcome): ResultJob {
+  return {
+    deliveryId: job.deliveryId, deviceId: job.deviceId, attempt: job.attempt, status,
+    statusCode: outcome.statusCode, error: outcome.error, at: new Date().toISOString(),
+  }
+}
+
+interface CurrentDevice extends PushTarget { id: string, disabled: number }
+
+/** The devices of the pushes that start in one turn, read with one statement. */
+const currentDevice = batchLoader<string, CurrentDevice | null>(async (ids) => {
+  const rows = await queryRaw<CurrentDevice>(sql =>
+    `SELECT "id", "endpoint", "p256dh", "auth", CASE WHEN "disabledAt" IS NULL THEN 0 ELSE 1 END AS "disabled" FROM "Device" WHERE "id" IN ${sql.list(ids)}`)
+  return new Map(rows.map(row => [row.id, row]))
+}, null)
