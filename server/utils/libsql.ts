@@ -2,8 +2,21 @@
 // It must stay free of Nitro auto-imports so tests can load it directly.
 import { createClient, type Client, type Config, type InStatement, type Transaction, type TransactionMode } from '@libsql/client'
 import { PrismaLibSQL } from '@prisma/adapter-libsql'
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
-const BEGIN: Record<TransactionMode, string> = { write: 'BEGIN IMMEDIATE', read: 'BEGIN TRANSACTION READONLY', deferred: 'BEGIN DEFERRED' }
+// Prisma's adapter asks for "deferred" transactions. They begin IMMEDIATE instead: the write lock
+// is taken (waiting up to busy_timeout) by BEGIN, which fails cleanly when another process holds
+// it. A deferred transaction meets a lock at its first write instead, and SQLite may then refuse
+// its COMMIT and ROLLBACK alike while the failed statement is in progress.
+const BEGIN: Record<TransactionMode, string> = { write: 'BEGIN IMMEDIATE', read: 'BEGIN TRANSACTION READONLY', deferred: 'BEGIN IMMEDIATE' }
+
+/** A full garbage collection (rare: see `reopen`). */
+function collectGarbage() {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  gc()
+}
 
 /**
  * Prisma's libSQL adapter, whose transactions run on the client's one connection.
@@ -15,8 +28,34 @@ const BEGIN: Record<TransactionMode, string> = { write: 'BEGIN IMMEDIATE', read:
  * COMMIT can share the connection.
  */
 export class InPlaceTransactionsLibSQL extends PrismaLibSQL {
+  /** The connection's own client: tests replace it to make statements fail. */
+  protected openClient(config: Config): Client {
+    return createClient(config)
+  }
+
   override createClient(config: Config): Client {
-    const client = createClient(config)
+    let client = this.openClient(config)
+    // Settings made with `PRAGMA name = value`, for a connection opened in place of this one.
+    const settings = new Map<string, string>()
+    /**
+     * A transaction that can be neither committed nor rolled back (SQLite refuses both while a
+     * statement of it is still in progress) would stay open for ever: every later statement would
+     * join it — acknowledged, never committed — and its write lock would keep other processes out.
+     * Closing the connection ends it; a new one takes its place, with the same settings.
+     */
+    const reopen = async () => {
+      try {
+        client.close()
+      }
+      catch { /* closed already */ }
+      client = this.openClient(config)
+      for (const setting of settings.values()) void client.execute(setting)
+      // libsql closes a connection (rolling its transaction back, releasing its lock) only once
+      // its statements are garbage-collected: collect now rather than whenever V8 gets to it.
+      // Native finalizers run after the collection, on a later turn of the event loop.
+      collectGarbage()
+      await new Promise(resolve => setImmediate(resolve))
+    }
     const transaction = async (mode: TransactionMode = 'write'): Promise<Transaction> => {
       await client.execute(BEGIN[mode])
       let open = true
@@ -28,9 +67,19 @@ export class InPlaceTransactionsLibSQL extends PrismaLibSQL {
         }
         catch (error) {
           // A COMMIT that failed (SQLITE_BUSY) leaves the transaction open: end it here, or the
-          // statements that follow would join it. Should SQLite have ended it already, this fails too.
-          if (sql === 'COMMIT') await client.execute('ROLLBACK').catch(() => {})
+          // statements that follow would join it. Should SQLite have ended it already, this fails
+          // too (harmlessly: "no transaction is active").
+          if (sql === 'COMMIT') await rollbackOrReopen()
+          else if (!/no transaction is active/.test((error as Error).message)) await reopen()
           throw error
+        }
+      }
+      const rollbackOrReopen = async () => {
+        try {
+          await client.execute('ROLLBACK')
+        }
+        catch (error) {
+          if (!/no transaction is active/.test((error as Error).message)) await reopen()
         }
       }
       return {
@@ -51,11 +100,20 @@ export class InPlaceTransactionsLibSQL extends PrismaLibSQL {
       }
     }
     // The client keeps its state in private fields: its own methods must run on it, not on a proxy.
-    return new Proxy(client, {
-      get(target, property) {
+    // The client may be replaced (reopen): the proxy always forwards to the current one.
+    const execute = (stmt: InStatement) => {
+      const text = typeof stmt === 'string' ? stmt : stmt.sql
+      const setting = /^\s*PRAGMA\s+(\w+)\s*=/i.exec(text)
+      if (setting) settings.set(setting[1]!.toLowerCase(), text)
+      return client.execute(stmt)
+    }
+    // (Its target is not the client, which would keep the first connection alive for ever.)
+    return new Proxy({} as Client, {
+      get(_, property) {
         if (property === 'transaction') return transaction
-        const value = Reflect.get(target, property, target)
-        return typeof value === 'function' ? value.bind(target) : value
+        if (property === 'execute') return execute
+        const value = Reflect.get(client, property, client)
+        return typeof value === 'function' ? value.bind(client) : value
       },
     })
   }

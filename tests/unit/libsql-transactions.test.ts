@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { createClient, type Client, type Config, type InStatement } from '@libsql/client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { InPlaceTransactionsLibSQL } from '../../server/utils/libsql'
 
@@ -66,5 +67,43 @@ describe('InPlaceTransactionsLibSQL', () => {
     // And a new transaction can start.
     const again = await adapter.startTransaction()
     await again.commit()
+  })
+
+  it('drops a connection whose transaction can be neither committed nor rolled back, keeping its settings', async () => {
+    // SQLite refuses COMMIT and ROLLBACK while a statement of the transaction is in progress.
+    const refused = new Set<string>()
+    class Refusing extends InPlaceTransactionsLibSQL {
+      protected override openClient(config: Config): Client {
+        const client = super.openClient(config)
+        const execute = client.execute.bind(client)
+        client.execute = ((stmt: InStatement) => {
+          const text = typeof stmt === 'string' ? stmt : stmt.sql
+          if (refused.delete(text)) return Promise.reject(new Error(`SQLITE_BUSY: cannot ${text.toLowerCase()} transaction - SQL statements in progress`))
+          return execute(stmt)
+        }) as Client['execute']
+        return client
+      }
+    }
+    await adapter.dispose()
+    const file = path.join(dir, 'refusing.db')
+    adapter = await new Refusing({ url: `file:${file}` }).connect()
+    await adapter.executeRaw(sql('CREATE TABLE item (name TEXT PRIMARY KEY)'))
+    await adapter.queryRaw(sql('PRAGMA busy_timeout = 4321'))
+    const tx = await adapter.startTransaction()
+    await tx.executeRaw(sql(`INSERT INTO item VALUES ('lost')`))
+    refused.add('COMMIT').add('ROLLBACK')
+    await expect(tx.commit()).rejects.toThrow(/statements in progress/)
+    // What follows is committed at once: another connection sees it and can write.
+    await adapter.executeRaw(sql(`INSERT INTO item VALUES ('after')`))
+    const other = createClient({ url: `file:${file}` })
+    expect((await other.execute('SELECT name FROM item')).rows.map(r => r.name)).toEqual(['after'])
+    await other.execute(`INSERT INTO item VALUES ('other')`)
+    other.close()
+    expect(await names()).toEqual(['after', 'other'])
+    expect(await rows('PRAGMA busy_timeout')).toEqual([[4321]])
+    const again = await adapter.startTransaction()
+    await again.executeRaw(sql(`INSERT INTO item VALUES ('again')`))
+    await again.commit()
+    expect(await names()).toEqual(['after', 'again', 'other'])
   })
 })
