@@ -27,28 +27,36 @@ function useLimiters() {
   return limiters
 }
 
-/** Seconds the caller must wait, or 0 when it may try now. */
-export async function loginBlockedFor(username: string, address: string): Promise<number> {
+/**
+ * Takes one attempt from the caller's allowance (per username and per address) before the password
+ * is checked, so that guesses sent all at once are counted as they arrive, not after their slow
+ * checks. Resolves to 0 when the caller may try, else to the seconds it must wait (the attempt is
+ * then given back to whichever allowance was not used up). A failure keeps the attempt counted.
+ */
+export async function reserveLoginAttempt(username: string, address: string): Promise<number> {
   const { byUser, byAddress } = useLimiters()
-  const [user, addr] = await Promise.all([byUser.get(username.toLowerCase()), byAddress.get(address)])
-  const waits = [[user, byUser.points], [addr, byAddress.points]] as const
+  const keys = [[byUser, username.toLowerCase()], [byAddress, address]] as const
+  const results = await Promise.allSettled(keys.map(([limiter, key]) => limiter.consume(key)))
   let seconds = 0
-  for (const [res, points] of waits) {
-    if (res && res.consumedPoints >= points) seconds = Math.max(seconds, Math.ceil(res.msBeforeNext / 1000))
+  for (const result of results) {
+    if (result.status === 'fulfilled') continue
+    if (!(result.reason instanceof RateLimiterRes)) throw result.reason
+    seconds = Math.max(seconds, Math.max(1, Math.ceil(result.reason.msBeforeNext / 1000)))
+  }
+  if (seconds > 0) {
+    await Promise.all(keys.map(([limiter, key], i) => results[i]!.status === 'fulfilled' ? limiter.reward(key, 1) : null))
   }
   return seconds
 }
 
-export async function recordLoginFailure(username: string, address: string): Promise<void> {
+/** A right password: the username's count starts again, and the address gets its attempt back. */
+export async function recordLoginSuccess(username: string, address: string): Promise<void> {
   const { byUser, byAddress } = useLimiters()
-  await Promise.all([
-    byUser.penalty(username.toLowerCase(), 1),
-    byAddress.penalty(address, 1),
-  ]).catch((error: unknown) => {
-    if (!(error instanceof RateLimiterRes)) throw error
-  })
+  await Promise.all([byUser.delete(username.toLowerCase()), byAddress.reward(address, 1)])
 }
 
-export async function recordLoginSuccess(username: string): Promise<void> {
-  await useLimiters().byUser.delete(username.toLowerCase())
+/** An attempt that could not be checked (the database away): it does not count as a failure. */
+export async function releaseLoginAttempt(username: string, address: string): Promise<void> {
+  const { byUser, byAddress } = useLimiters()
+  await Promise.all([byUser.reward(username.toLowerCase(), 1), byAddress.reward(address, 1)])
 }

@@ -66,7 +66,8 @@ export const grantQuerySchema = z.object({
 })
 
 export const tokenCreateSchema = z.object({
-  name: z.string().trim().min(1, 'is required').max(100),
+  // "login" names the tokens a login makes (ended by logout and by a password change).
+  name: z.string().trim().min(1, 'is required').max(100).refine(name => name.toLowerCase() !== 'login', 'is reserved for the tokens logins make: choose another'),
 })
 
 export const idParamSchema = z.object({

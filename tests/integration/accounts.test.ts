@@ -91,6 +91,17 @@ describe('health and sessions', () => {
     expect((await new ApiClient(server.url).post('/api/auth/login', { username: 'alice', password: 'user-password-1' })).status).toBe(200)
   })
 
+  it('counts guesses sent all at once: no more than the limit are checked', async () => {
+    expect((await admin.post('/api/admin/users', { username: 'burst', password: 'burst-password' })).status).toBe(201)
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) =>
+      new ApiClient(server.url).post('/api/auth/login', { username: 'burst', password: `wrong-${i}` })))
+    const statuses = results.map(r => r.status)
+    expect(statuses.filter(s => s === 401)).toHaveLength(10)
+    expect(statuses.filter(s => s === 429)).toHaveLength(20)
+    // Refused guesses did not use up the address's allowance: another account still logs in.
+    expect((await new ApiClient(server.url).post('/api/auth/login', { username: 'alice', password: 'user-password-1' })).status).toBe(200)
+  })
+
   it('manages personal access tokens', async () => {
     const created = await user.post('/api/me/tokens', { name: 'script' })
     expect(created.status).toBe(201)
@@ -103,6 +114,12 @@ describe('health and sessions', () => {
     expect(JSON.stringify(list.body)).not.toContain(created.body.token)
     expect((await user.delete(`/api/me/tokens/${created.body.accessToken.id}`)).status).toBe(204)
     expect((await script.get('/api/me')).status).toBe(401)
+    // "login" names the tokens logins make: a token of one's own cannot pass for one.
+    for (const name of ['login', ' Login ']) {
+      const reserved = await user.post('/api/me/tokens', { name })
+      expect(reserved.status).toBe(400)
+      expect(reserved.body.message).toMatch(/name: is reserved/)
+    }
     // Nobody deletes another user's token.
     const adminToken = await admin.post('/api/me/tokens', { name: 'mine' })
     expect((await user.delete(`/api/me/tokens/${adminToken.body.accessToken.id}`)).status).toBe(404)
@@ -121,6 +138,20 @@ describe('own password', () => {
     expect((await carol.post('/api/me/password', { currentPassword: 'user-password-1', newPassword: 'carol-new-pass' })).status).toBe(200)
     await new ApiClient(server.url).login('carol', 'carol-new-pass')
     expect((await loginToken.get('/api/me')).status).toBe(401)
+  })
+
+  it('limits guesses of the current password like logins', async () => {
+    expect((await admin.post('/api/admin/users', { username: 'dora', password: 'user-password-1' })).status).toBe(201)
+    const dora = new ApiClient(server.url)
+    await dora.login('dora', 'user-password-1')
+    const statuses = []
+    for (let i = 0; i < 11; i++) statuses.push((await dora.post('/api/me/password', { currentPassword: `guess-${i}`, newPassword: 'dora-new-pass' })).status)
+    expect(statuses).toEqual([...Array(10).fill(403), 429])
+    // The right one waits too, and the session goes on.
+    const blocked = await dora.post('/api/me/password', { currentPassword: 'user-password-1', newPassword: 'dora-new-pass' })
+    expect(blocked.status).toBe(429)
+    expect(blocked.body.message).toMatch(/Too many failed password checks/)
+    expect((await dora.get('/api/me')).status).toBe(200)
   })
 })
 
