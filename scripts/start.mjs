@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -32,9 +33,30 @@ function hashSources() {
 function run(command, args, env = process.env) {
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env })
   if (result.status !== 0) {
-    console.error(`mercury: "${command} ${args.join(' ')}" failed`)
+    // A command that could not start at all (not installed: run `npm install`) says why.
+    const why = result.error ? `: ${result.error.message}` : ''
+    console.error(`mercury: "${command} ${args.join(' ')}" failed${why}`)
     process.exit(result.status ?? 1)
   }
+}
+
+/** Stops with a message of its own (no stack trace): for settings that cannot work. */
+function refuse(message) {
+  console.error(`mercury: ${message}`)
+  process.exit(1)
+}
+
+/** Whether this process may listen on host:port: the server itself would fail later with a stack. */
+async function checkListen(port, host) {
+  const problem = await new Promise((resolve) => {
+    const probe = net.createServer()
+    probe.once('error', error => resolve(error))
+    probe.listen({ port, host: host || undefined, exclusive: true }, () => probe.close(() => resolve(null)))
+  })
+  if (!problem) return
+  const where = `${host || 'all interfaces'} port ${port}`
+  if (problem.code === 'EADDRINUSE') refuse(`${where} is in use by another program: stop it, or set PORT to another port`)
+  refuse(`cannot listen on ${where} (${problem.code ?? problem.message}): check HOST and PORT`)
 }
 
 const sourceHash = hashSources()
@@ -46,15 +68,30 @@ if (!built) {
   writeFileSync(stampFile, sourceHash)
 }
 
-const dataDir = path.resolve(root, process.env.MERCURY_DATA_DIR || 'data')
-mkdirSync(dataDir, { recursive: true })
-const env = { ...process.env, MERCURY_DATA_DIR: dataDir }
-env.DATABASE_URL ||= `file:${path.join(dataDir, 'mercury.db')}`
-run('prisma', ['migrate', 'deploy'], env)
-
 const port = process.env.PORT || process.env.NITRO_PORT || '3000'
 const host = process.env.HOST || process.env.NITRO_HOST || ''
-console.log(`\nmercury: serving on http://${host && host !== '0.0.0.0' ? host : 'localhost'}:${port}`)
+if (!/^\d+$/.test(port) || Number(port) > 65535) refuse(`PORT must be a port number (0-65535), got "${port}"`)
+
+const dataDir = path.resolve(root, process.env.MERCURY_DATA_DIR || 'data')
+try {
+  mkdirSync(dataDir, { recursive: true })
+}
+catch (error) {
+  refuse(`cannot use ${dataDir} as the data directory (MERCURY_DATA_DIR): ${error.message}`)
+}
+const env = { ...process.env, MERCURY_DATA_DIR: dataDir }
+env.DATABASE_URL ||= `file:${path.join(dataDir, 'mercury.db')}`
+if (!/^(file:|postgres(ql)?:\/\/)/.test(env.DATABASE_URL)) {
+  refuse('DATABASE_URL must be a SQLite file (file:./data/mercury.db) or a PostgreSQL URL (postgresql://user:pass@host:5432/db)')
+}
+if (env.DATABASE_URL.startsWith('file:')) {
+  const dir = path.dirname(path.resolve(root, env.DATABASE_URL.slice('file:'.length)))
+  if (!existsSync(dir)) refuse(`the directory of the SQLite file in DATABASE_URL does not exist: ${dir}`)
+}
+await checkListen(Number(port), host)
+run('prisma', ['migrate', 'deploy'], env)
+
+console.log(`\nmercury: starting on http://${host && host !== '0.0.0.0' ? host : 'localhost'}:${port}`)
 console.log('mercury: log in as "admin" with MERCURY_ADMIN_PASSWORD, or the password printed below on the first start.')
 console.log('mercury: lost it? Start once with MERCURY_RESET_ADMIN_PASSWORD=<new password>.\n')
 Object.assign(process.env, env)

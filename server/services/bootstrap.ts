@@ -2,8 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { dbReady, useDb } from '../utils/db'
-import { mercuryConfig } from '../utils/config'
-import { isUniqueViolation } from './accounts'
+import { ConfigError, mercuryConfig } from '../utils/config'
+import { isUniqueViolation, LOGIN_TOKEN_NAME, revokeTokens } from './accounts'
 
 /**
  * A secret read from the environment, else from `<dataDir>/<file>`, else generated and written
@@ -11,7 +11,11 @@ import { isUniqueViolation } from './accounts'
  */
 export function persistentSecret(envName: string, file: string): string {
   const fromEnv = process.env[envName]
-  if (fromEnv) return fromEnv
+  if (fromEnv) {
+    // nuxt-auth-utils needs 32 characters: shorter, every login would fail.
+    if (fromEnv.length < 32) throw new ConfigError(`${envName} must be at least 32 characters, got ${fromEnv.length}`)
+    return fromEnv
+  }
   const target = path.join(mercuryConfig().dataDir, file)
   if (existsSync(target)) return readFileSync(target, 'utf8').trim()
   const secret = randomBytes(32).toString('base64url')
@@ -28,12 +32,14 @@ export function persistentSecret(envName: string, file: string): string {
 /** On an empty database, creates the `admin` user and prints its password once. */
 export async function seedAdmin(): Promise<void> {
   const db = useDb()
-  const reset = process.env.MERCURY_RESET_ADMIN_PASSWORD
+  const reset = mercuryConfig().resetAdminPassword
   if (reset) {
-    // For an operator who lost the admin password: set it (and the admin role) at start-up.
+    // For an operator who lost the admin password (or fears it is known): set it (and the admin
+    // role) at start-up, and end the admin's sessions, as any new password does.
     const passwordHash = await hashPassword(reset)
-    await db.user.upsert({ where: { username: 'admin' }, create: { username: 'admin', role: 'admin', passwordHash }, update: { role: 'admin', passwordHash } })
-    console.log('Mercury: the admin password was reset from MERCURY_RESET_ADMIN_PASSWORD; unset it now.')
+    const admin = await db.user.upsert({ where: { username: 'admin' }, create: { username: 'admin', role: 'admin', passwordHash }, update: { role: 'admin', passwordHash } })
+    const ended = await revokeTokens({ userId: admin.id, name: LOGIN_TOKEN_NAME })
+    console.log(`Mercury: the admin password was reset from MERCURY_RESET_ADMIN_PASSWORD (${ended} session${ended === 1 ? '' : 's'} ended); unset it now.`)
     return
   }
   if (await db.user.count() > 0) return

@@ -1,11 +1,17 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
+import { passwordSchema } from '#shared/schemas/accounts'
+
+/** A setting with a wrong value: start-up stops with its message alone (no stack trace). */
+export class ConfigError extends Error {}
 
 export interface MercuryConfig {
   databaseUrl: string
   redisUrl: string | null
   dataDir: string
   adminPassword: string | null
+  /** MERCURY_RESET_ADMIN_PASSWORD: the admin's new password, set at start-up. */
+  resetAdminPassword: string | null
   /** Largest JSON body a REST route accepts, in bytes. */
   maxBodyBytes: number
   /** Failed logins allowed per username and per address within the window. */
@@ -47,6 +53,8 @@ export interface MercuryConfig {
   /** Origins besides the server's own that may use the session cookie (comma separated). */
   allowedOrigins: string[]
   trustProxy: boolean
+  /** NUXT_VAPID_*: the subject, and the key pair when one is set (else it is kept in the database). */
+  vapid: { subject: string, keys: { publicKey: string, privateKey: string } | null }
 }
 
 let cached: MercuryConfig | undefined
@@ -56,7 +64,7 @@ function intFromEnv(name: string, fallback: number, min = 1): number {
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
   if (!Number.isInteger(value) || value < min) {
-    throw new Error(`${name} must be ${min === 1 ? 'a positive integer' : `an integer ≥ ${min}`}, got "${raw}"`)
+    throw new ConfigError(`${name} must be ${min === 1 ? 'a positive integer' : `an integer ≥ ${min}`}, got "${raw}"`)
   }
   return value
 }
@@ -74,7 +82,8 @@ export function mercuryConfig(): MercuryConfig {
     dataDir,
     databaseUrl: process.env.DATABASE_URL || runtime.databaseUrl || `file:${path.join(dataDir, 'mercury.db')}`,
     redisUrl: process.env.REDIS_URL || runtime.redisUrl || null,
-    adminPassword: process.env.MERCURY_ADMIN_PASSWORD || runtime.adminPassword || null,
+    adminPassword: passwordFromEnv('MERCURY_ADMIN_PASSWORD', process.env.MERCURY_ADMIN_PASSWORD || runtime.adminPassword || null),
+    resetAdminPassword: passwordFromEnv('MERCURY_RESET_ADMIN_PASSWORD', process.env.MERCURY_RESET_ADMIN_PASSWORD || null),
     maxBodyBytes: intFromEnv('MERCURY_MAX_BODY_BYTES', 64 * 1024),
     loginMaxFailures: intFromEnv('MERCURY_LOGIN_MAX_FAILURES', 10),
     loginWindowSeconds: intFromEnv('MERCURY_LOGIN_WINDOW_SECONDS', 15 * 60),
@@ -100,13 +109,39 @@ export function mercuryConfig(): MercuryConfig {
     maxSubscriptionsPerConnection: intFromEnv('MERCURY_MAX_SUBSCRIPTIONS', 200),
     allowedOrigins: (process.env.MERCURY_ALLOWED_ORIGINS ?? '').split(',').map(o => o.trim()).filter(Boolean),
     trustProxy: process.env.MERCURY_TRUST_PROXY === '1',
+    vapid: vapidFromEnv(),
   }
   return cached
 }
 
+/** The admin passwords follow the rules of every password. */
+function passwordFromEnv(name: string, value: string | null): string | null {
+  if (value === null) return null
+  const checked = passwordSchema.safeParse(value)
+  if (!checked.success) throw new ConfigError(`${name} ${checked.error.issues[0]!.message}`)
+  return value
+}
+
+/** Checked at start-up: a wrong value would otherwise fail every push, one by one. */
+function vapidFromEnv(): MercuryConfig['vapid'] {
+  const subject = process.env.NUXT_VAPID_SUBJECT || 'mailto:mercury@localhost'
+  const protocol = URL.canParse(subject) ? new URL(subject).protocol : ''
+  if (protocol !== 'mailto:' && protocol !== 'https:') {
+    throw new ConfigError(`NUXT_VAPID_SUBJECT must be a mailto: or https: URL (mailto:ops@example.com), got "${subject}"`)
+  }
+  const publicKey = process.env.NUXT_VAPID_PUBLIC_KEY || ''
+  const privateKey = process.env.NUXT_VAPID_PRIVATE_KEY || ''
+  if (!publicKey && !privateKey) return { subject, keys: null }
+  if (!publicKey || !privateKey) throw new ConfigError('NUXT_VAPID_PUBLIC_KEY and NUXT_VAPID_PRIVATE_KEY go together: set both, or neither (a pair is then generated)')
+  const length = (key: string) => /^[\w-]+$/.test(key) ? Buffer.from(key, 'base64url').length : -1
+  if (length(publicKey) !== 65) throw new ConfigError('NUXT_VAPID_PUBLIC_KEY must be a P-256 public key: 65 bytes in base64url (as web-push generate-vapid-keys prints it)')
+  if (length(privateKey) !== 32) throw new ConfigError('NUXT_VAPID_PRIVATE_KEY must be a P-256 private key: 32 bytes in base64url (as web-push generate-vapid-keys prints it)')
+  return { subject, keys: { publicKey, privateKey } }
+}
+
 function roleFromEnv(): MercuryConfig['role'] {
   const role = process.env.MERCURY_ROLE || 'all'
-  if (role !== 'all' && role !== 'web' && role !== 'worker') throw new Error(`MERCURY_ROLE must be all, web or worker, got "${role}"`)
+  if (role !== 'all' && role !== 'web' && role !== 'worker') throw new ConfigError(`MERCURY_ROLE must be all, web or worker, got "${role}"`)
   return role
 }
 
