@@ -4,6 +4,7 @@ import { mercuryConfig } from '../utils/config'
 import { useDb } from '../utils/db'
 import { timeOrderedId } from '../utils/ids'
 import { TokenBucket } from '../utils/token-bucket'
+import { isDatabaseUnavailable } from '../utils/unavailable'
 import { useChannelLayer } from './realtime'
 import { countPublish, type SourceInfo } from './sources'
 import { discardNotification, notificationPublished, storeNotification } from './notifications'
@@ -85,6 +86,8 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   catch (error) {
     console.warn(`mercury: publish to ${topic} failed:`, (error as Error).message)
     if (stored) await discardNotification(id)
+    // The embedded layer reserves a topic's offsets in the database (first publish since start).
+    if (isDatabaseUnavailable(error)) throw new PublishError('unavailable', 'the database is unavailable; retry shortly')
     throw new PublishError('unavailable', 'the channel layer is unavailable; retry shortly')
   }
   countPublish(sourceId, topic, Boolean(input.notification))

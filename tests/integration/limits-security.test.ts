@@ -16,6 +16,7 @@ beforeAll(async () => {
     env: {
       MERCURY_SOURCE_RATE_LIMIT: '20',
       MERCURY_CHANNEL_FRAME_RATE: '5',
+      MERCURY_DATALINK_FRAME_RATE: '30',
       MERCURY_MAX_CONNECTIONS_PER_USER: '3',
       MERCURY_MAX_CONNECTIONS_PER_SOURCE: '2',
       MERCURY_MAX_SUBSCRIPTIONS: '2',
@@ -59,6 +60,20 @@ describe('limits', () => {
     // A second later the source may publish again.
     await new Promise(r => setTimeout(r, 1100))
     expect((await publisher(server.url, source.token).post('/api/topics/lim.rate/messages', { data: 'again' })).status).toBe(201)
+  })
+
+  it('answers every publish over the /datalink frame rate with its own rate_limited error and ref', async () => {
+    const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
+    // A fresh second of the source's publish allowance.
+    await new Promise(r => setTimeout(r, 1100))
+    // 30 frames a second pass the connection's limit, and of those 20 the source's.
+    const answers = await Promise.all(Array.from({ length: 45 }, (_, i) => producer.request({ type: 'publish', topic: 'lim.frames', data: i, ref: `p${i}` })))
+    expect(answers.map(a => a.ref)).toEqual(Array.from({ length: 45 }, (_, i) => `p${i}`))
+    const acked = answers.filter(a => a.type === 'ack').length
+    expect(acked).toBeGreaterThan(0)
+    expect(acked).toBeLessThanOrEqual(20)
+    expect(answers.filter(a => a.type === 'error' && a.code === 'rate_limited')).toHaveLength(45 - acked)
+    await producer.close()
   })
 
   it('limits frames per /channel connection', async () => {

@@ -6,7 +6,7 @@ import { publishMessage, PublishError } from '../ingest'
 import { sourceById } from '../sources'
 import { CLOSE, type Connection } from './hub'
 import { TokenBucket } from '../../utils/token-bucket'
-import { errorFrame, overFrameLimit, parseFrame, pongFrame } from './frames'
+import { errorFrame, parseFrame, peekRef, pongFrame } from './frames'
 import { useHub } from './index'
 import { connectionFor } from './peer'
 
@@ -29,7 +29,8 @@ export async function datalinkMessage(peer: Peer, text: string): Promise<void> {
   if (!conn || conn.closed) return
   conn.alive = true
   const hub = useHub()
-  if (overFrameLimit(conn, frame => hub.send(conn, frame))) return
+  // Every publish is answered, one refused for the rate too: with its ref, one error each.
+  if (conn.frames && !conn.frames.take()) return hub.send(conn, errorFrame('rate_limited', 'too many frames: slow down', peekRef(text)))
   const parsed = parseFrame(text, mercuryConfig().maxPayloadBytes, datalinkFrameSchema)
   if (!parsed.ok) return hub.send(conn, parsed.error)
   const frame = parsed.frame

@@ -56,9 +56,9 @@ function refOf(json: unknown): unknown {
   return typeof ref === 'string' || typeof ref === 'number' ? ref : undefined
 }
 
-// An oversized frame is not parsed whole; its ref is looked for near the start so the producer
-// can still match the error to its publish.
-function peekRef(text: string): unknown {
+// An oversized frame (or one refused for its rate) is not parsed whole; its ref is looked for
+// near the start so the producer can still match the error to its publish.
+export function peekRef(text: string): unknown {
   const match = /"ref"\s*:\s*("(?:[^"\\]|\\.){0,128}"|-?\d{1,16})/.exec(text.slice(0, 4096))
   if (!match) return undefined
   try {
