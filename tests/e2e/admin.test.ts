@@ -316,3 +316,55 @@ describe('edits by two admins at once', () => {
     await context.close()
   })
 })
+
+describe('forms', () => {
+  it('says a draft source must be activated, and its curl example publishes once it is', async () => {
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/sources')
+    await page.getByRole('button', { name: 'New source' }).click()
+    const form = page.getByTestId('source-form')
+    await form.getByLabel('Name').fill('drafty')
+    // A pattern whose first star stands for a whole name: the example's topic must still match it.
+    await form.getByLabel('Allowed topics').fill('*.')
+    await form.getByLabel('Active at once (otherwise a draft)').uncheck()
+    await form.getByRole('button', { name: 'Create source' }).click()
+    const reveal = page.getByTestId('token-reveal')
+    await expect.poll(() => reveal.getByTestId('token-inactive').textContent()).toContain('This source is draft: activate it first')
+    const curl = (await reveal.locator('pre').textContent())!
+    const url = /curl -s (\S+)/.exec(curl)![1]!
+    const token = /Bearer (\S+)"/.exec(curl)![1]!
+    const send = () => fetch(url, { method: 'POST', headers: { 'authorization': `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"event":"reading","data":{"temp":21.5}}' })
+    expect((await send()).status).toBe(403)
+    await page.getByTestId('source-row-drafty').getByRole('button', { name: 'Activate' }).click()
+    await expect.poll(() => reveal.getByTestId('token-inactive').count()).toBe(0)
+    expect((await send()).status).toBe(201)
+    await context.close()
+  })
+
+  it('puts the new-user form back to role user, cancels a confirm with Escape, and ignores bad topics in the address', async () => {
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const users = await openLive(context, '/admin/users')
+    const create = users.getByRole('form', { name: 'New user' })
+    await create.getByLabel('Username').fill('second-admin')
+    await create.getByLabel('Password').fill('second-admin-pass')
+    await create.getByLabel('Role').selectOption('admin')
+    await create.getByRole('button', { name: 'Create user' }).click()
+    await expect.poll(() => create.getByLabel('Username').inputValue()).toBe('')
+    expect(await create.getByLabel('Role').inputValue()).toBe('user')
+
+    const groups = await openLive(context, '/admin/groups')
+    const made = await admin.post('/api/admin/groups', { name: 'escapees' })
+    expect(made.status).toBe(201)
+    const remove = groups.getByRole('button', { name: 'Delete group escapees' })
+    await remove.click()
+    await groups.getByRole('button', { name: 'Yes, delete' }).press('Escape')
+    await expect.poll(() => groups.getByRole('button', { name: 'Yes, delete' }).count()).toBe(0)
+    expect(await remove.evaluate(button => button === document.activeElement)).toBe(true)
+
+    const dashboard = await openLive(context, '/admin?topic=bad%20topic!,alerts.x')
+    await dashboard.locator('[data-testid="topic-card"][data-topic="alerts.x"]').waitFor()
+    expect(await dashboard.getByTestId('topic-card').count()).toBe(1)
+    await context.close()
+  })
+})
+
