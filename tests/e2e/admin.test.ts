@@ -367,4 +367,3 @@ describe('forms', () => {
     await context.close()
   })
 })
-
