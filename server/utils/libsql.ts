@@ -11,11 +11,16 @@ import { runInNewContext } from 'node:vm'
 // its COMMIT and ROLLBACK alike while the failed statement is in progress.
 const BEGIN: Record<TransactionMode, string> = { write: 'BEGIN IMMEDIATE', read: 'BEGIN TRANSACTION READONLY', deferred: 'BEGIN IMMEDIATE' }
 
-/** A full garbage collection (rare: see `reopen`). */
-function collectGarbage() {
+/**
+ * Finalizes the statements (and connections) nothing refers to any more, now rather than whenever
+ * V8 gets to it: a full collection, then a turn of the event loop, where native finalizers run.
+ * For rare failures only (see `run` and `reopen`).
+ */
+async function finalizeAbandoned() {
   v8.setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void
   gc()
+  await new Promise(resolve => setImmediate(resolve))
 }
 
 /**
@@ -51,19 +56,33 @@ export class InPlaceTransactionsLibSQL extends PrismaLibSQL {
       client = this.openClient(config)
       for (const setting of settings.values()) void client.execute(setting)
       // libsql closes a connection (rolling its transaction back, releasing its lock) only once
-      // its statements are garbage-collected: collect now rather than whenever V8 gets to it.
-      // Native finalizers run after the collection, on a later turn of the event loop.
-      collectGarbage()
-      await new Promise(resolve => setImmediate(resolve))
+      // its statements are garbage-collected.
+      await finalizeAbandoned()
+    }
+    /**
+     * Every statement goes through here. libsql leaves a statement that failed in progress (it is
+     * never reset), and the connection stays in the transaction that statement began: after one
+     * that met another process's lock (SQLITE_BUSY), nothing this connection wrote next was ever
+     * committed. Such a failure is rare: the connection is replaced before anything else runs
+     * (Prisma's adapter runs one statement at a time), which also ends a transaction it was in.
+     */
+    const run = async (stmt: InStatement) => {
+      try {
+        return await client.execute(stmt)
+      }
+      catch (error) {
+        if (/SQLITE_BUSY|database is locked/i.test(String((error as Error).message))) await reopen()
+        throw error
+      }
     }
     const transaction = async (mode: TransactionMode = 'write'): Promise<Transaction> => {
-      await client.execute(BEGIN[mode])
+      await run(BEGIN[mode])
       let open = true
       const end = async (sql: 'COMMIT' | 'ROLLBACK') => {
         if (!open) return
         open = false
         try {
-          await client.execute(sql)
+          await run(sql)
         }
         catch (error) {
           // A COMMIT that failed (SQLITE_BUSY) leaves the transaction open: end it here, or the
@@ -76,17 +95,17 @@ export class InPlaceTransactionsLibSQL extends PrismaLibSQL {
       }
       const rollbackOrReopen = async () => {
         try {
-          await client.execute('ROLLBACK')
+          await run('ROLLBACK')
         }
         catch (error) {
           if (!/no transaction is active/.test((error as Error).message)) await reopen()
         }
       }
       return {
-        execute: (stmt: InStatement) => client.execute(stmt),
+        execute: (stmt: InStatement) => run(stmt),
         batch: async (stmts: InStatement[]) => {
           const results = []
-          for (const stmt of stmts) results.push(await client.execute(stmt))
+          for (const stmt of stmts) results.push(await run(stmt))
           return results
         },
         // The client's executeMultiple rolls back whatever transaction it finds open afterwards.
@@ -105,7 +124,7 @@ export class InPlaceTransactionsLibSQL extends PrismaLibSQL {
       const text = typeof stmt === 'string' ? stmt : stmt.sql
       const setting = /^\s*PRAGMA\s+(\w+)\s*=/i.exec(text)
       if (setting) settings.set(setting[1]!.toLowerCase(), text)
-      return client.execute(stmt)
+      return run(stmt)
     }
     // (Its target is not the client, which would keep the first connection alive for ever.)
     return new Proxy({} as Client, {

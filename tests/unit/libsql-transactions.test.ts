@@ -106,4 +106,22 @@ describe('InPlaceTransactionsLibSQL', () => {
     await again.commit()
     expect(await names()).toEqual(['after', 'again', 'other'])
   })
+
+  it('commits what follows a statement that met another process\'s lock', async () => {
+    // libsql leaves a statement that failed in progress until it is garbage-collected; until then
+    // the connection stays in its implicit transaction and nothing written after it is committed.
+    await adapter.queryRaw(sql('PRAGMA journal_mode = WAL'))
+    await adapter.queryRaw(sql('PRAGMA busy_timeout = 50'))
+    const other = createClient({ url: `file:${path.join(dir, 'test.db')}` })
+    await other.execute('BEGIN EXCLUSIVE')
+    await expect(adapter.executeRaw(sql(`INSERT INTO item VALUES ('refused')`))).rejects.toThrow(/locked|BUSY|SocketTimeout/i)
+    const tx = await adapter.startTransaction().catch((error: Error) => error)
+    expect(String(tx)).toMatch(/locked|BUSY|SocketTimeout/i)
+    await other.execute('ROLLBACK')
+    await adapter.executeRaw(sql(`INSERT INTO item VALUES ('after')`))
+    expect((await other.execute('SELECT name FROM item')).rows.map(r => r.name)).toEqual(['after'])
+    await other.execute(`INSERT INTO item VALUES ('other')`)
+    other.close()
+    expect(await names()).toEqual(['after', 'other'])
+  })
 })
