@@ -1,13 +1,16 @@
 import { passwordChangeSchema } from '#shared/schemas/accounts'
 import { updateUser } from '../../services/accounts'
-import { recordLoginSuccess } from '../../services/login-limiter'
+import { recordLoginSuccess, releaseLoginAttempt } from '../../services/login-limiter'
 
 export default defineEventHandler(async (event) => {
   const { id, username, tokenId } = await requireUser(event)
   const { currentPassword, newPassword } = await parseBody(event, passwordChangeSchema)
   // Guesses of the current password count as failed logins: a stolen session cannot try many.
   const address = await passwordAttempt(event, username, 'password checks')
-  const user = await useDb().user.findUnique({ where: { id }, select: { passwordHash: true } })
+  const user = await useDb().user.findUnique({ where: { id }, select: { passwordHash: true } }).catch(async (error: unknown) => {
+    await releaseLoginAttempt(username, address) // not checked: not a failure
+    throw error
+  })
   if (!user || !await verifyPassword(user.passwordHash, currentPassword)) {
     throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: 'The current password is wrong' })
   }

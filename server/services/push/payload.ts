@@ -30,7 +30,8 @@ const fits = (json: string) => Buffer.byteLength(json) <= MAX_PUSH_PAYLOAD_BYTES
 /**
  * `{id, topic, title, body, url, priority, createdAt}`, made to fit a push: the body is cut (at a
  * character, with "…") as little as needed; a URL too long to fit even with no body is left out
- * (opening the notification then opens the app); `shortened: true` says either happened. Title (256 characters) and topic always fit.
+ * (opening the notification then opens the app); `shortened: true` says either happened. Title
+ * (256 characters) and topic always fit.
  */
 export function pushPayload(n: PushNotification): string {
   const payload: Payload = { id: n.id, topic: n.topic, title: n.title, body: n.body, url: n.url, priority: n.priority, createdAt: n.createdAt.toISOString() }
