@@ -34,7 +34,15 @@ export function newestFirst(a: InboxItem, b: InboxItem): number {
 }
 
 function words(q: string | undefined): string[] {
-  return (q ?? '').toLowerCase().split(/\s+/).filter(Boolean)
+  return fold(q ?? '').split(/\s+/).filter(Boolean)
+}
+
+/**
+ * Lower case for search, the same for the text and the words sought. "İ" lowers to "i" plus a
+ * combining dot (U+0307), which "i" typed on any keyboard would never match: the dot is dropped.
+ */
+function fold(text: string): string {
+  return text.toLowerCase().replace(/i\u0307/g, 'i')
 }
 
 export function matcher(filter: InboxFilter): (item: InboxItem) => boolean {
@@ -43,7 +51,7 @@ export function matcher(filter: InboxFilter): (item: InboxItem) => boolean {
     if (filter.topic && item.topic !== filter.topic) return false
     if (filter.unread && item.readAt) return false
     if (terms.length === 0) return true
-    const text = `${item.title}\n${item.body}`.toLowerCase()
+    const text = fold(`${item.title}\n${item.body}`)
     return terms.every(t => text.includes(t))
   }
 }

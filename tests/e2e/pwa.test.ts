@@ -349,6 +349,16 @@ describe('the PWA', () => {
     expect((await body.innerText()).trim().split('\n')).toEqual(lines)
     await long.getByRole('button', { name: 'Show less' }).click()
     await expect.poll(async () => (await body.boundingBox())!.height).toBe(clampedHeight)
+
+    // The live view keeps the lines too, and words longer than the screen wrap inside it.
+    await page.setViewportSize({ width: 375, height: 700 })
+    await page.goto(`${server.url}/live/alerts.cpu`)
+    await live(page)
+    await publish('alerts.cpu', 'W'.repeat(200), `${'y'.repeat(1000)}\n${lines.join('\n')}`)
+    const message = page.getByTestId('live-message').filter({ hasText: 'WWWW' })
+    await message.waitFor()
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375)
+    expect((await message.locator('.live-body').innerText()).trim().split('\n').slice(1)).toEqual(lines)
     await context.close()
   })
 

@@ -92,6 +92,10 @@ describe('inbox store', () => {
     expect((await store.list({ q: 'disk' })).map(i => i.id).sort()).toEqual(['a', 'b'])
     expect((await store.list({ q: 'DISK sda1' })).map(i => i.id)).toEqual(['a'])
     expect(await store.list({ q: 'nothing' })).toEqual([])
+    // Beyond ASCII too: "İ" (Turkish dotted capital) is found by a plain "i", and the other way.
+    await store.add([item('d', { title: 'Ünïcödé', body: 'İstanbul ΣΟΦΙΑ' })])
+    expect((await store.list({ q: 'istanbul' })).map(i => i.id)).toEqual(['d'])
+    expect((await store.list({ q: 'İSTANBUL ünïcödé σοφια' })).map(i => i.id)).toEqual(['d'])
   })
 
   it('filters by topic and unread, newest first', async () => {

@@ -27,12 +27,21 @@ export function runResult(job: ResultJob): Promise<void> {
   })
 }
 
-async function flush() {
+// One batch is written at a time: each reads the attempt logs it adds to, so two at once could
+// each write back a log without the other's entry (a retry answered within milliseconds).
+let writing: Promise<void> = Promise.resolve()
+
+function flush(): Promise<void> {
   clearTimeout(timer)
   timer = undefined
   const batch = pending
   pending = []
-  if (batch.length === 0) return
+  if (batch.length === 0) return writing
+  writing = writing.then(() => writeBatch(batch))
+  return writing
+}
+
+async function writeBatch(batch: typeof pending) {
   try {
     await write(batch.map(b => b.job))
     for (const b of batch) b.done()
