@@ -85,11 +85,10 @@ export class InPlaceTransactionsLibSQL extends PrismaLibSQL {
           await run(sql)
         }
         catch (error) {
-          // A COMMIT that failed (SQLITE_BUSY) leaves the transaction open: end it here, or the
+          // A COMMIT or ROLLBACK that failed may leave the transaction open: end it here, or the
           // statements that follow would join it. Should SQLite have ended it already, this fails
           // too (harmlessly: "no transaction is active").
-          if (sql === 'COMMIT') await rollbackOrReopen()
-          else if (!/no transaction is active/.test((error as Error).message)) await reopen()
+          await rollbackOrReopen()
           throw error
         }
       }

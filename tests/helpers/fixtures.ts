@@ -1,4 +1,5 @@
 import { ApiClient } from './client'
+import type { TestPushService } from './push-service'
 
 /** Creates an active source allowed to publish to `topics`; returns it with its token. */
 export async function createActiveSource(admin: ApiClient, name: string, topics: string | string[] = '*') {
@@ -20,6 +21,22 @@ export async function createReader(admin: ApiClient, username: string, pattern: 
   const client = new ApiClient(admin.baseUrl)
   const login = await client.login(username, 'reader-password')
   return { client, token: login.body.token as string, id: created.body.id as string }
+}
+
+/**
+ * A reader of `pattern` subscribed to `topic` with push on, with one device per name: a
+ * subscription of the test push service by that name. Returns the reader and its device ids.
+ */
+export async function createPushReader(admin: ApiClient, push: TestPushService, username: string, pattern: string, topic: string, deviceNames: string[]) {
+  const reader = await createReader(admin, username, pattern)
+  await reader.client.post('/api/subscriptions', { topic, push: true })
+  const devices: string[] = []
+  for (const name of deviceNames) {
+    const res = await reader.client.post('/api/devices', { subscription: push.subscribe(name).subscription, name })
+    if (res.status !== 201) throw new Error(`device: ${res.status} ${JSON.stringify(res.body)}`)
+    devices.push(res.body.id as string)
+  }
+  return { ...reader, devices }
 }
 
 export function publisher(baseUrl: string, sourceToken: string) {

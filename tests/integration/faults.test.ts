@@ -2,7 +2,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, createTestDatabase, startServer, type RunningServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
-import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { createActiveSource, createPushReader, createReader, publisher } from '../helpers/fixtures'
 import { TestPushService } from '../helpers/push-service'
 import { TestSocket } from '../helpers/ws'
 
@@ -77,12 +77,7 @@ it('records the outcomes of pushes answered while the database is down once it i
   const admin = new ApiClient(server.url)
   await admin.login('admin', ADMIN_PASSWORD)
   const source = await createActiveSource(admin, 'pushing', 'pushing.*')
-  const reader = await createReader(admin, 'pushreader', 'pushing.*')
-  await reader.client.post('/api/subscriptions', { topic: 'pushing.outage', push: true })
-  for (let i = 0; i < 5; i++) {
-    const res = await reader.client.post('/api/devices', { subscription: push.subscribe(`outage-${i}`).subscription })
-    expect(res.status).toBe(201)
-  }
+  await createPushReader(admin, push, 'pushreader', 'pushing.*', 'pushing.outage', Array.from({ length: 5 }, (_, i) => `outage-${i}`))
   // Each answer takes 2 s: the pushes are out, and their outcomes come while the database is away.
   push.latencyMs = 2000
   try {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, createTestDatabase, startServer, type RunningServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
-import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { createActiveSource, createPushReader, publisher } from '../helpers/fixtures'
 import { TestPushService } from '../helpers/push-service'
 import { startRedis, type RunningRedis } from '../helpers/redis'
 
@@ -59,12 +59,7 @@ it('loses no delivery when a worker is killed in the middle of 2,000', async () 
   const admin = new ApiClient(web.url)
   await admin.login('admin', ADMIN_PASSWORD)
   const source = await createActiveSource(admin, 'load', 'load.*')
-  const reader = await createReader(admin, 'many-devices', 'load.*')
-  await reader.client.post('/api/subscriptions', { topic: 'load.test', push: true })
-  for (let i = 0; i < DEVICES; i++) {
-    const res = await reader.client.post('/api/devices', { subscription: push.subscribe(`d${i}`).subscription, name: `d${i}` })
-    expect(res.status).toBe(201)
-  }
+  await createPushReader(admin, push, 'many-devices', 'load.*', 'load.test', Array.from({ length: DEVICES }, (_, i) => `d${i}`))
   const ids: string[] = []
   for (let n = 0; n < NOTIFICATIONS; n++) {
     const res = await publisher(web.url, source.token).post('/api/topics/load.test/messages', { notification: { title: `n${n}` } })
@@ -93,9 +88,8 @@ it('a stopped worker finishes its running pushes before it exits', async () => {
   const admin = new ApiClient(web.url)
   await admin.login('admin', ADMIN_PASSWORD)
   const source = await createActiveSource(admin, 'graceful', 'grace.*')
-  const reader = await createReader(admin, 'graceful-reader', 'grace.*')
-  await reader.client.post('/api/subscriptions', { topic: 'grace.test', push: true })
-  const deviceId = (await reader.client.post('/api/devices', { subscription: push.subscribe('slow').subscription })).body.id
+  const reader = await createPushReader(admin, push, 'graceful-reader', 'grace.*', 'grace.test', ['slow'])
+  const deviceId = reader.devices[0]!
   push.latencyMs = 1500
   try {
     await publisher(web.url, source.token).post('/api/topics/grace.test/messages', { notification: { title: 'graceful' } })
@@ -113,10 +107,8 @@ it('the last worker stopped records the outcome of every push it finished before
   const admin = new ApiClient(web.url)
   await admin.login('admin', ADMIN_PASSWORD)
   const source = await createActiveSource(admin, 'last-worker', 'last.*')
-  const reader = await createReader(admin, 'last-reader', 'last.*')
-  await reader.client.post('/api/subscriptions', { topic: 'last.test', push: true })
-  const devices: string[] = []
-  for (let i = 0; i < 5; i++) devices.push((await reader.client.post('/api/devices', { subscription: push.subscribe(`last-${i}`).subscription })).body.id)
+  const reader = await createPushReader(admin, push, 'last-reader', 'last.*', 'last.test', Array.from({ length: 5 }, (_, i) => `last-${i}`))
+  const { devices } = reader
   // The two workers were killed and stopped above: one new worker, which will be the last.
   expect(workers.filter(w => w.process.exitCode === null && w.process.signalCode === null)).toHaveLength(0)
   const running = [await startServer({ db, env: { ...env, MERCURY_ROLE: 'worker' } })]

@@ -3,6 +3,7 @@
 
 export const MAX_PUSH_PAYLOAD_BYTES = 3800
 
+/** A notification as the fanout reads it. */
 export interface PushNotification {
   id: string
   topic: string
@@ -13,13 +14,7 @@ export interface PushNotification {
   createdAt: Date
 }
 
-interface Payload {
-  id: string
-  topic: string
-  title: string
-  body: string
-  url: string | null
-  priority: number
+type Payload = Omit<PushNotification, 'createdAt'> & {
   createdAt: string
   /** Present when the body was cut or the URL left out to fit: the inbox keeps a whole copy. */
   shortened?: true

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { batchLoader, batchWriter } from '../../utils/batch'
 import { executeRaw, queryRaw, useDb } from '../../utils/db'
-import { pushPayload } from '../push/payload'
+import { pushPayload, type PushNotification } from '../push/payload'
 import { useQueues } from '../queue'
 import type { FanoutJob, PushJob } from './jobs'
 
@@ -52,14 +52,12 @@ const fannedOut = batchWriter<string>(async (ids) => {
   await executeRaw(sql => `UPDATE "Notification" SET "fannedOutAt" = ${sql.timestamp(new Date())} WHERE "id" IN ${sql.list(ids)}`)
 })
 
-interface FanoutNotification { id: string, topic: string, title: string, body: string, url: string | null, priority: number, createdAt: Date }
-
 /**
  * The notification, unless it is gone or was fanned out already. The fanouts that start in one
  * turn read theirs with one statement (`batchLoader`).
  */
-const unfannedNotification = batchLoader<string, FanoutNotification | null>(async (ids) => {
-  const rows = await queryRaw<FanoutNotification>(sql =>
+const unfannedNotification = batchLoader<string, PushNotification | null>(async (ids) => {
+  const rows = await queryRaw<PushNotification>(sql =>
     `SELECT "id", "topic", "title", "body", "url", "priority", "createdAt" FROM "Notification" WHERE "id" IN ${sql.list(ids)} AND "fannedOutAt" IS NULL`)
   return new Map(rows.map(row => [row.id, row]))
 }, null)
