@@ -19,6 +19,7 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
   const notification = await unfannedNotification(notificationId)
   if (!notification) return
   const devices = await pushDevices(notificationId)
+  const readAt = Date.now()
   const payload = pushPayload(notification)
   const queues = useQueues()
   for (let start = 0; start < devices.length; start += BATCH) {
@@ -38,7 +39,7 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
       if (!delivery || delivery.status !== 'queued') return []
       const data: PushJob = {
         deliveryId: delivery.id, deviceId: device.id, endpoint: device.endpoint, p256dh: device.p256dh, auth: device.auth,
-        payload, priority: notification.priority, attempt: 1,
+        payload, priority: notification.priority, attempt: 1, readAt,
       }
       return [{ data, id: `${delivery.id}-1` }]
     })

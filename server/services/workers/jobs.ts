@@ -15,6 +15,11 @@ export interface PushJob {
   priority: number
   /** 1 for the first try. */
   attempt: number
+  /**
+   * When the fanout read the device (ms since the epoch). A first try sent soon after that read
+   * uses what the job carries; absent on jobs queued by an older version.
+   */
+  readAt?: number
 }
 
 export interface ResultJob {
