@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
-import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { createActiveSource, createPushReader, createReader, publisher } from '../helpers/fixtures'
 import { TestPushService } from '../helpers/push-service'
 
 let server: RunningServer
@@ -83,6 +83,24 @@ describe('web push delivery', () => {
     expect(delivery.attempts).toBe(3)
     expect(delivery.log.map((a: { statusCode: number }) => a.statusCode)).toEqual([429, 503, 201])
     expect(push.to('alice-retry').map(r => r.payload?.id)).toEqual([res.body.id, res.body.id, res.body.id])
+  })
+
+  it('counts a push\'s TTL from its publication: a retry carries what is left, a Retry-After past it ends the delivery failed', async () => {
+    const reader = await createPushReader(admin, push, 'ttl-reader', 'alerts.ttl', 'alerts.ttl', ['ttl-device'])
+    push.script('ttl-device', [{ status: 503, retryAfter: 2 }, { status: 429, retryAfter: 3600 }])
+    const res = await notify('alerts.ttl', 'Urgent', { priority: 5 }) // TTL 1 hour
+    await expect.poll(() => push.to('ttl-device').length, { timeout: 10_000 }).toBe(2)
+    const [first, second] = push.to('ttl-device').map(p => Number(p.headers.ttl))
+    expect(first).toBeGreaterThanOrEqual(3598)
+    expect(first).toBeLessThanOrEqual(3600)
+    expect(second).toBeLessThanOrEqual(first! - 2)
+    await expect.poll(async () => (await deliveriesOf(reader.client, reader.devices[0]!)).find(d => d.notificationId === res.body.id)?.status, { timeout: 10_000 }).toBe('failed')
+    const [delivery] = await deliveriesOf(reader.client, reader.devices[0]!)
+    expect(delivery!.log).toMatchObject([
+      { attempt: 1, status: 'queued', statusCode: 503 },
+      { attempt: 2, status: 'failed', statusCode: 429, error: expect.stringMatching(/asked to retry in 3600 s, after the push's TTL of 3600 s since it was published ends/) },
+    ])
+    expect(push.to('ttl-device')).toHaveLength(2)
   })
 
   it('retries timeouts, dropped connections and garbage, then gives up as failed', async () => {

@@ -3,6 +3,7 @@ import { batchLoader, batchWriter } from '../../utils/batch'
 import { executeRaw, queryRaw, useDb } from '../../utils/db'
 import { pushPayload, type PushNotification } from '../push/payload'
 import { useQueues } from '../queue'
+import { priorityDelivery } from './push'
 import type { FanoutJob, PushJob } from './jobs'
 
 const BATCH = 500
@@ -21,6 +22,7 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
   const devices = await pushDevices(notificationId)
   const readAt = Date.now()
   const payload = pushPayload(notification)
+  const expiresAt = notification.createdAt.getTime() + priorityDelivery(notification.priority).ttlSeconds * 1000
   const queues = useQueues()
   for (let start = 0; start < devices.length; start += BATCH) {
     const batch = devices.slice(start, start + BATCH)
@@ -39,7 +41,7 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
       if (!delivery || delivery.status !== 'queued') return []
       const data: PushJob = {
         deliveryId: delivery.id, deviceId: device.id, endpoint: device.endpoint, p256dh: device.p256dh, auth: device.auth,
-        payload, priority: notification.priority, attempt: 1, readAt,
+        payload, priority: notification.priority, attempt: 1, readAt, expiresAt,
       }
       return [{ data, id: `${delivery.id}-1` }]
     })

@@ -20,6 +20,11 @@ export interface PushJob {
    * uses what the job carries; absent on jobs queued by an older version.
    */
   readAt?: number
+  /**
+   * When the push is out of date (ms since the epoch): the notification's publication plus the TTL
+   * of its priority. Absent on jobs queued by an older version: then counted from the try.
+   */
+  expiresAt?: number
 }
 
 export interface ResultJob {

@@ -8,8 +8,11 @@ import type { PushJob, ResultJob } from './jobs'
 
 const MAX_RETRY_DELAY_MS = 5 * 60_000
 
-/** Priority 1-5 → the push message's Urgency and TTL (urgent ones are useless a day later). */
-function delivery(priority: number): Pick<SendOptions, 'urgency' | 'ttlSeconds'> {
+/**
+ * Priority 1-5 → the push message's Urgency and TTL (urgent ones are useless a day later). The TTL
+ * counts from the notification's publication: a retry or a push that waited carries what is left.
+ */
+export function priorityDelivery(priority: number): Pick<SendOptions, 'urgency' | 'ttlSeconds'> {
   if (priority >= 5) return { urgency: 'high', ttlSeconds: 60 * 60 }
   if (priority === 4) return { urgency: 'high', ttlSeconds: 6 * 60 * 60 }
   if (priority === 3) return { urgency: 'normal', ttlSeconds: 24 * 60 * 60 }
@@ -42,12 +45,18 @@ export async function runPush(job: PushJob): Promise<void> {
     await queues.result.add([{ data: result(job, 'expired', { statusCode: null, retryAfterMs: null, error: 'not sent: the device was disabled (its push subscription expired)' }) }])
     return
   }
-  const { ttlSeconds, urgency } = delivery(job.priority)
+  const { ttlSeconds, urgency } = priorityDelivery(job.priority)
+  const expiresAt = job.expiresAt ?? Date.now() + ttlSeconds * 1000
+  const leftSeconds = Math.floor((expiresAt - Date.now()) / 1000)
+  if (leftSeconds <= 0) {
+    await queues.result.add([{ data: result(job, 'failed', { statusCode: null, retryAfterMs: null, error: `not sent: out of date (its TTL of ${ttlSeconds} s since it was published has passed)` }) }])
+    return
+  }
   const outcome = await sendPush(device, job.payload, {
     vapid: await vapidKeys(),
     timeoutMs: config.pushTimeoutMs,
     allowInsecure: config.pushAllowInsecure,
-    ttlSeconds,
+    ttlSeconds: leftSeconds,
     urgency,
   })
   const code = outcome.statusCode
@@ -57,11 +66,12 @@ export async function runPush(job: PushJob): Promise<void> {
   else if (code === 404 || code === 410) status = 'expired'
   else if (code === null || code === 429 || code >= 500) {
     retryInMs = job.attempt < config.pushMaxAttempts ? retryDelay(job, outcome, config.pushRetryBaseMs) : null
-    // A push service that asks for a pause longer than the push would live (its TTL) is not
-    // asked again: the notification would be out of date by then.
-    if (retryInMs !== null && retryInMs > ttlSeconds * 1000) {
+    // A push service that asks for a pause longer than the push has left to live (its TTL since
+    // publication) is not asked again: the notification would be out of date by then.
+    if (retryInMs !== null && Date.now() + retryInMs >= expiresAt) {
+      const next = outcome.retryAfterMs === retryInMs ? 'asked to retry in' : 'next try in'
+      outcome.error = `${outcome.error ?? `HTTP ${code}`} (${next} ${Math.round(retryInMs / 1000)} s, after the push's TTL of ${ttlSeconds} s since it was published ends)`
       retryInMs = null
-      outcome.error = `${outcome.error ?? `HTTP ${code}`} (asked to retry in ${Math.round(outcome.retryAfterMs! / 1000)} s, later than the push's TTL of ${ttlSeconds} s)`
     }
     status = retryInMs === null ? 'failed' : 'queued'
   }
@@ -69,7 +79,7 @@ export async function runPush(job: PushJob): Promise<void> {
 
   if (retryInMs !== null) {
     const next = job.attempt + 1
-    await queues.push.add([{ data: { ...job, attempt: next }, delayMs: retryInMs, id: `${job.deliveryId}-${next}` }])
+    await queues.push.add([{ data: { ...job, attempt: next, expiresAt }, delayMs: retryInMs, id: `${job.deliveryId}-${next}` }])
   }
   await queues.result.add([{ data: result(job, status, outcome) }])
 }
