@@ -362,6 +362,28 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('right-to-left titles and bodies read right to left, next to left-to-right ones', async () => {
+    await publish('alerts.cpu', 'שלום עולם', 'הדיסק מלא: 97%')
+    await publish('alerts.cpu', 'Hello world', 'Disk full: 97%')
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    const direction = (locator: ReturnType<Page['locator']>) => locator.evaluate(el => getComputedStyle(el).direction)
+    await item(page, 'שלום עולם').waitFor()
+    await item(page, 'Hello world').waitFor()
+    expect(await direction(item(page, 'שלום עולם').locator('.inbox-title'))).toBe('rtl')
+    expect(await direction(item(page, 'שלום עולם').locator('.inbox-body'))).toBe('rtl')
+    expect(await direction(item(page, 'Hello world').locator('.inbox-title'))).toBe('ltr')
+    expect(await direction(item(page, 'Hello world').locator('.inbox-body'))).toBe('ltr')
+    await page.goto(`${server.url}/live/alerts.cpu`)
+    await live(page)
+    await publish('alerts.cpu', 'מעבד עמוס', 'עומס 9.5')
+    const message = page.getByTestId('live-message').filter({ hasText: 'מעבד עמוס' })
+    await message.waitFor()
+    expect(await direction(message.locator('.live-title'))).toBe('rtl')
+    expect(await direction(message.locator('.live-body'))).toBe('rtl')
+    await context.close()
+  })
+
   it('a read on one device turns read on another within a second', async () => {
     const first = await browser.newContext()
     const second = await browser.newContext()
