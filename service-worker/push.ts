@@ -1,8 +1,8 @@
 // A push: store it in the inbox, tell open pages, and always show a notification (browsers
 // penalise a push that shows nothing, and the user asked for these).
-import { INBOX_CHANNEL, SNAPSHOT_KEY, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
-import { newestFirst, snapshotOf } from '#shared/inbox/logic'
+import { useInboxDb } from '#shared/inbox/browser'
 import { fromPush, type InboxItem, type PushPayload } from '#shared/inbox/types'
+import { announce } from './inbox'
 import { sw } from './scope'
 
 function parse(event: PushEvent): PushPayload | null {
@@ -24,15 +24,7 @@ async function store(item: InboxItem, shortened: boolean): Promise<void> {
   // A push cut to fit does not replace the whole copy the app stored (from /channel or the server).
   const whole = shortened ? await inbox.get(item.id) : null
   const { changed } = await inbox.add([whole ? { ...item, body: whole.body, url: whole.url } : item])
-  if (changed.length) {
-    const channel = new BroadcastChannel(INBOX_CHANNEL)
-    channel.postMessage({ type: 'added', items: changed } satisfies InboxBroadcast)
-    channel.close()
-  }
-  // The snapshot the app shows first when it opens must include this push: rebuild it.
-  const snapshot = snapshotOf(owner, (await inbox.all()).sort(newestFirst))
-  if (changed.length) await meta.setItem(SNAPSHOT_KEY, snapshot)
-  await sw.navigator.setAppBadge?.(snapshot.unread)
+  await announce(owner, changed.length ? { type: 'added', items: changed } : null)
 }
 
 export async function onPush(event: PushEvent): Promise<void> {

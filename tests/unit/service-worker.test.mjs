@@ -28,8 +28,8 @@ function memoryStorage() {
     clear: async () => map.clear(),
   }
 }
-const { createInboxStore } = await import('#shared/inbox/store')
-const db = { inbox: createInboxStore(memoryStorage()), meta: memoryStorage() }
+const { createInboxStore, createReadQueue } = await import('#shared/inbox/store')
+const db = { inbox: createInboxStore(memoryStorage()), readQueue: createReadQueue(memoryStorage()), meta: memoryStorage() }
 vi.mock('#shared/inbox/browser', () => ({ useInboxDb: () => db, INBOX_CHANNEL: 'inbox', SNAPSHOT_KEY: 'snapshot' }))
 globalThis.BroadcastChannel ??= class { postMessage() {} close() {} }
 
@@ -71,6 +71,64 @@ describe('notificationclick', () => {
     sw.clients.matchAll.mockResolvedValue([])
     await onNotificationClick({ notification: { data: null, close: vi.fn() } })
     expect(sw.clients.openWindow).toHaveBeenLastCalledWith('https://mercury.example/')
+  })
+})
+
+describe('notificationclick on a notification of the inbox', () => {
+  const stored = { id: 'n9', topic: 'alerts.disk', title: 'Disk full', body: 'b', url: null, priority: 3, createdAt: '2026-11-24T10:00:00.000Z', readAt: null }
+  const click = () => ({ notification: { data: { id: 'n9', url: '/' }, close: vi.fn() } })
+
+  beforeEach(async () => {
+    await db.meta.setItem('owner', 'alice')
+    await db.inbox.clear()
+    await db.readQueue.clear()
+    await db.inbox.add([stored])
+    sw.clients.matchAll.mockResolvedValue([])
+  })
+
+  it('marks it read here and tells the server', async () => {
+    const fetch = vi.fn().mockResolvedValue({ ok: true })
+    vi.stubGlobal('fetch', fetch)
+    await onNotificationClick(click())
+    expect((await db.inbox.get('n9')).readAt).toEqual(expect.any(String))
+    expect(fetch).toHaveBeenCalledWith('/api/inbox/read', expect.objectContaining({ method: 'POST', body: JSON.stringify({ ids: ['n9'] }) }))
+    expect((await db.readQueue.pending()).ids).toEqual([])
+    expect((await db.meta.getItem('snapshot')).unread).toBe(0)
+    vi.unstubAllGlobals()
+  })
+
+  it('keeps the read queued for the app when the server cannot be reached', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockRejectedValue(new TypeError('Failed to fetch')))
+    vi.spyOn(console, 'error').mockImplementation(() => {})
+    await onNotificationClick(click())
+    expect((await db.inbox.get('n9')).readAt).toEqual(expect.any(String))
+    expect((await db.readQueue.pending()).ids).toEqual(['n9'])
+    expect(sw.clients.openWindow).toHaveBeenCalledWith('https://mercury.example/')
+    vi.unstubAllGlobals()
+    vi.restoreAllMocks()
+  })
+
+  it('changes nothing when nobody is logged in on the browser', async () => {
+    const fetch = vi.fn()
+    vi.stubGlobal('fetch', fetch)
+    await db.meta.removeItem('owner')
+    await onNotificationClick(click())
+    expect((await db.inbox.get('n9')).readAt).toBeNull()
+    expect(fetch).not.toHaveBeenCalled()
+    vi.unstubAllGlobals()
+  })
+
+  it('routes the focused window of the app, not a tab showing the API', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue({ ok: true }))
+    const api = { url: 'https://mercury.example/api/inbox', focused: true, visibilityState: 'visible', focus: vi.fn(), postMessage: vi.fn() }
+    const hidden = { url: 'https://mercury.example/topics', focused: false, visibilityState: 'hidden', focus: vi.fn(), postMessage: vi.fn() }
+    const focused = { url: 'https://mercury.example/', focused: true, visibilityState: 'visible', focus: vi.fn(), postMessage: vi.fn() }
+    sw.clients.matchAll.mockResolvedValue([api, hidden, focused])
+    await onNotificationClick(click())
+    expect(focused.postMessage).toHaveBeenCalledWith({ type: 'navigate', url: '/' })
+    expect(api.postMessage).not.toHaveBeenCalled()
+    expect(hidden.postMessage).not.toHaveBeenCalled()
+    vi.unstubAllGlobals()
   })
 })
 
