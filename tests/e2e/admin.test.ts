@@ -341,7 +341,7 @@ describe('forms', () => {
     await context.close()
   })
 
-  it('puts the new-user form back to role user, cancels a confirm with Escape, and ignores bad topics in the address', async () => {
+  it('puts the new-user form back to role user, cancels a confirm with Escape, keeps the focus in the page after a delete, and ignores bad topics in the address', async () => {
     const context = await loggedIn('admin', ADMIN_PASSWORD)
     const users = await openLive(context, '/admin/users')
     const create = users.getByRole('form', { name: 'New user' })
@@ -360,6 +360,11 @@ describe('forms', () => {
     await groups.getByRole('button', { name: 'Yes, delete' }).press('Escape')
     await expect.poll(() => groups.getByRole('button', { name: 'Yes, delete' }).count()).toBe(0)
     expect(await remove.evaluate(button => button === document.activeElement)).toBe(true)
+    // Confirmed, the group goes with its row: the focus goes to the page's heading, not the body.
+    await remove.click()
+    await groups.getByRole('button', { name: 'Yes, delete' }).click()
+    await expect.poll(() => remove.count()).toBe(0)
+    await expect.poll(() => groups.evaluate(() => document.activeElement?.textContent)).toBe('Groups')
 
     const dashboard = await openLive(context, '/admin?topic=bad%20topic!,alerts.x')
     await dashboard.locator('[data-testid="topic-card"][data-topic="alerts.x"]').waitFor()
