@@ -17,8 +17,12 @@ const RELOADS = Number(process.env.RELOADS ?? 7)
 
 async function main() {
   ensureBuilt()
-  const { out, tokens, server } = await startSeededServer('inbox', 19400)
+  // The browser first: without it, there is no server left behind to stop.
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] })
+  const { out, tokens, server } = await startSeededServer('inbox', 19400).catch(async (error) => {
+    await browser.close()
+    throw error
+  })
   try {
     const { url } = server
     await api(url, 'POST', '/api/subscriptions', { token: tokens.userToken, body: { topic: 'bench.inbox', push: false } })
