@@ -1,9 +1,10 @@
 import { STATUS_CODES } from 'node:http'
 import type { H3Error } from 'h3'
+import { isLayerUnavailable } from '../services/realtime/layer'
 
 // Runs before the error handler renders the answer: a client error gets its reason phrase, and a
-// database that cannot answer becomes a 503 with Retry-After, not a 500, and the server recovers
-// by itself once the database is back.
+// database or channel layer (Redis) that cannot answer becomes a 503 with Retry-After, not a 500,
+// and the server recovers by itself once it is back.
 export default defineNitroPlugin((nitro) => {
   nitro.hooks.hook('error', (error, { event }) => {
     if (!event) return
@@ -13,10 +14,11 @@ export default defineNitroPlugin((nitro) => {
     if (!answer.statusMessage && answer.statusCode >= 400 && answer.statusCode < 500) {
       answer.statusMessage = STATUS_CODES[answer.statusCode] ?? 'Client Error'
     }
-    if (!isDatabaseUnavailable(error)) return
+    const unavailable = isDatabaseUnavailable(error) ? 'database' : isLayerUnavailable(error) ? 'channel layer' : null
+    if (!unavailable) return
     answer.statusCode = 503
     answer.statusMessage = 'Service Unavailable'
-    answer.message = 'The database is unavailable; retry shortly'
+    answer.message = `The ${unavailable} is unavailable; retry shortly`
     answer.unhandled = false
     setResponseHeader(event, 'retry-after', 5)
   })

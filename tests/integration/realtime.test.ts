@@ -112,6 +112,64 @@ describe('publish and receive', () => {
     await ws.close()
   })
 
+  it('a reconnecting client resumes a stored subscription in order even when a message came before its subscribe', async () => {
+    // The join on open holds the topic's live messages for a moment: the client's own subscribe
+    // with since then gets what it missed and what came meanwhile, in order, each once.
+    const late = await createReader(admin, 'late-resumer', 'sensors.*')
+    expect((await late.client.post('/api/subscriptions', { topic: 'sensors.resume2', push: false })).status).toBe(201)
+    const pub = publisher(server.url, source.token)
+    const publish = async (data: unknown) => expect((await pub.post('/api/topics/sensors.resume2/messages', { data })).status).toBe(201)
+    for (let i = 1; i <= 5; i++) await publish(i)
+    const ws = await channel(late.token)
+    await ws.next(f => f.type === 'subscribed' && f.topic === 'sensors.resume2')
+    await publish(6) // before the client's subscribe
+    await new Promise(resolve => setTimeout(resolve, 100)) // the client reads its saved offsets
+    expect(await ws.request({ type: 'subscribe', topic: 'sensors.resume2', since: 3 })).toMatchObject({ type: 'subscribed', offset: 6, recovered: true })
+    await publish(7)
+    await expect.poll(() => ws.frames.filter(f => f.type === 'message').map(f => f.offset)).toEqual([4, 5, 6, 7])
+
+    // A client that does not subscribe itself gets the held messages, in order, within a second.
+    const quiet = await channel(late.token)
+    await quiet.next(f => f.type === 'subscribed' && f.topic === 'sensors.resume2')
+    await publish(8)
+    await publish(9)
+    await expect.poll(() => quiet.frames.filter(f => f.type === 'message').map(f => f.offset), { timeout: 3000 }).toEqual([8, 9])
+    // Later, a since before what it was sent gets what it never had, and nothing twice.
+    expect(await quiet.request({ type: 'subscribe', topic: 'sensors.resume2', since: 5 })).toMatchObject({ type: 'subscribed', offset: 9, recovered: true })
+    await publish(10)
+    await expect.poll(() => quiet.frames.filter(f => f.type === 'message').map(f => f.offset)).toEqual([8, 9, 6, 7, 10])
+    await Promise.all([ws.close(), quiet.close()])
+  })
+
+  it('answers every subscribe, also one replaced by another frame for the topic before its answer', async () => {
+    const pub = publisher(server.url, source.token)
+    for (let i = 0; i < 3; i++) expect((await pub.post('/api/topics/sensors.refs/messages', { data: i })).status).toBe(201)
+    const ws = await channel(reader.token)
+    ws.send({ type: 'subscribe', topic: 'sensors.refs', since: 0, ref: 'a' })
+    ws.send({ type: 'subscribe', topic: 'sensors.refs', since: 1, ref: 'b' })
+    const [a, b] = await Promise.all([ws.next(f => f.ref === 'a'), ws.next(f => f.ref === 'b')])
+    expect(a).toMatchObject({ type: 'subscribed', topic: 'sensors.refs', offset: 3 })
+    expect(b).toMatchObject({ type: 'subscribed', topic: 'sensors.refs', offset: 3 })
+    // What the subscribe that won asked for, once.
+    await expect.poll(() => ws.frames.filter(f => f.type === 'message').map(f => f.offset)).toEqual([2, 3])
+    ws.send({ type: 'unsubscribe', topic: 'sensors.refs', ref: 'c' })
+    ws.send({ type: 'subscribe', topic: 'sensors.refs', since: 0, ref: 'd' })
+    ws.send({ type: 'unsubscribe', topic: 'sensors.refs', ref: 'e' })
+    const answer = async (ref: string) => {
+      await expect.poll(() => ws.frames.some(f => f.ref === ref)).toBe(true)
+      return ws.frames.find(f => f.ref === ref)!
+    }
+    expect(await answer('c')).toMatchObject({ type: 'unsubscribed' })
+    // Answered as it stands when its answer is due: unsubscribed if the unsubscribe came first.
+    expect(['subscribed', 'unsubscribed']).toContain((await answer('d')).type)
+    expect(await answer('e')).toMatchObject({ type: 'unsubscribed' })
+    // Nothing after the last unsubscribe.
+    expect((await pub.post('/api/topics/sensors.refs/messages', { data: 'after' })).status).toBe(201)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    expect(ws.frames.filter(f => f.type === 'message' && f.data === 'after')).toEqual([])
+    await ws.close()
+  })
+
   it('accepts text/plain as the notification body', async () => {
     const res = await publisher(server.url, source.token).post('/api/topics/alerts.disk/messages', 'Disk almost full', {
       raw: true, headers: { 'content-type': 'text/plain', 'title': 'Disk' },
@@ -374,6 +432,8 @@ describe('bad input', () => {
       [{ type: 'subscribe', topic: 'bad topic!', ref: 4 }, 'bad_request'],
       [{ type: 'subscribe', topic: 'sensors.a', since: -5, ref: 5 }, 'bad_request'],
       [{ type: 'subscribe', topic: 'sensors.a', ref: 'x'.repeat(20_000) }, 'payload_too_large'],
+      // The limit is in bytes: 6,000 "€" are 18,000 of them.
+      [{ type: 'ping', ref: '€'.repeat(6000) }, 'payload_too_large'],
     ]
     for (const [frame, code] of cases) {
       ws.send(frame)
@@ -403,6 +463,8 @@ describe('bad input', () => {
       [{ type: 'publish', ref: 'b', topic: 'sensors.x', notification: { body: 'no title' } }, 'bad_request'],
       [{ type: 'publish', ref: 'c', topic: 'sensors.x', notification: { title: 't', priority: 9 } }, 'bad_request'],
       [{ type: 'publish', ref: 'd', topic: 'sensors.x', data: 'x'.repeat(70 * 1024) }, 'payload_too_large'],
+      // 60,000 "€": 180,000 bytes in 60,000 characters.
+      [{ type: 'publish', ref: 'd2', topic: 'sensors.x', data: '€'.repeat(60_000) }, 'payload_too_large'],
       [{ type: 'subscribe', ref: 'e', topic: 'sensors.x' }, 'bad_request'],
     ]
     for (const [frame, code] of cases) {

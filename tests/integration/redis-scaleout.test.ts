@@ -130,6 +130,13 @@ describe('two instances on one Redis', () => {
     // A /channel opened now is refused like any connection the server cannot take, not opened
     // and dropped; the admin figures answer at once and say the layer is down.
     await expect(channel(a)).rejects.toMatchObject({ status: 503, body: expect.stringContaining('channel layer is unavailable') })
+    // Reading history, and subscribing on a connection already open, get the same clear answer.
+    const history = await reader.client.get(`/api/topics/${topic}/messages?since=1`)
+    expect(history.status).toBe(503)
+    expect(history.body.message).toMatch(/channel layer is unavailable/)
+    expect(history.headers.get('retry-after')).toBe('5')
+    ws.send({ type: 'subscribe', topic: 'scale.during', since: 0, ref: 'during' })
+    expect(await ws.next(f => f.ref === 'during', 3000)).toMatchObject({ type: 'error', code: 'unavailable', ref: 'during' })
     const started = Date.now()
     const metrics = await admin.get('/api/admin/metrics')
     expect(Date.now() - started).toBeLessThan(3000)

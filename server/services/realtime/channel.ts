@@ -6,7 +6,7 @@ import { canRead, effectivePermissions, type Permissions } from '../permissions'
 import type { Connection } from './hub'
 import { TokenBucket } from '../../utils/token-bucket'
 import { errorFrame, overFrameLimit, parseFrame, pongFrame, unsubscribedFrame } from './frames'
-import { useHub } from './index'
+import { useChannelLayer, useHub } from './index'
 import { connectionFor } from './peer'
 
 export interface ChannelConnection extends Connection {
@@ -42,7 +42,8 @@ export async function openChannel(peer: Peer, userId: string, tokenId?: string):
   finally {
     loaded()
   }
-  await joinStored(conn, await storedTopics(userId))
+  // Held: a client resuming after a reconnect subscribes with its own `since` right away.
+  await joinStored(conn, await storedTopics(userId), { hold: true })
 }
 
 function storedTopics(userId: string): Promise<string[]> {
@@ -54,13 +55,13 @@ function storedTopics(userId: string): Promise<string[]> {
  * Joins the stored subscriptions this connection may read and does not follow yet, up to its
  * topic limit (past it, one `limit_exceeded` error frame says so).
  */
-async function joinStored(conn: ChannelConnection, topics: string[]): Promise<void> {
+async function joinStored(conn: ChannelConnection, topics: string[], options: { hold?: boolean } = {}): Promise<void> {
   const hub = useHub()
   for (const topic of topics) {
     if (conn.closed) return
     if (!canRead(conn.permissions, topic) || conn.topics.has(topic)) continue
     if (atTopicLimit(conn, topic)) return
-    await hub.subscribe(conn, topic)
+    await hub.subscribe(conn, topic, undefined, undefined, options)
   }
 }
 
@@ -90,6 +91,10 @@ export async function channelMessage(peer: Peer, text: string): Promise<void> {
         return hub.send(conn, errorFrame('forbidden', `no read access to "${frame.topic}"`, frame.ref))
       }
       if (atTopicLimit(conn, frame.topic, frame.ref)) return
+      // Redis away: say so now rather than leave the subscribe waiting for it to come back.
+      if (!useChannelLayer().healthy()) {
+        return hub.send(conn, errorFrame('unavailable', 'the channel layer is unavailable; retry shortly', frame.ref))
+      }
       try {
         await hub.subscribe(conn, frame.topic, frame.since, frame.ref)
       }

@@ -20,7 +20,8 @@ export type Parsed<T> = { ok: true, frame: T } | { ok: false, error: string }
 
 /** Parses one client frame: size, JSON, then the schema. The error is a ready error frame. */
 export function parseFrame<S extends z.ZodType>(text: string, maxBytes: number, schema: S): Parsed<z.output<S>> {
-  if (text.length > maxBytes && Buffer.byteLength(text) > maxBytes) {
+  // A UTF-16 unit takes at most 3 bytes in UTF-8: only a text that could be over is measured.
+  if (text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes) {
     return { ok: false, error: errorFrame('payload_too_large', `frame is larger than ${maxBytes} bytes`, peekRef(text)) }
   }
   let json: unknown

@@ -1,4 +1,5 @@
 import type { ChannelLayer, StreamEntry } from './layer'
+import { errorFrame, unsubscribedFrame } from './frames'
 
 /**
  * A frame going to many peers (a live message): its WebSocket encoding is made once, on the first
@@ -53,9 +54,27 @@ interface TopicState {
   lastOffset: number
   /** Where the subscription started: lastOffset is still there while nothing has been sent. */
   from: number
-  /** Live entries that arrived while history was being replayed; null once live. */
+  /** Live entries that arrived while history was being replayed (or while held); null once live. */
   buffer: StreamEntry[] | null
+  /**
+   * Joined unasked (a stored subscription, on connecting): its live entries wait until the client
+   * had a moment to subscribe with a `since` of its own (see JOIN_HOLD_MS).
+   */
+  held?: boolean
+  /** Entries the connection was sent before this subscription, skipped by its replay. */
+  skip?: { after: number, upTo: number }
+  /** The `subscribed` frame this state answered with, once sent. */
+  answered?: { offset: number, recovered: boolean }
+  /** Refs of earlier subscribes to the topic that this one replaced: answered with it. */
+  waiting?: unknown[]
 }
+
+/**
+ * How long the live messages of a stored subscription joined on connecting wait for the client's
+ * own `subscribe` with `since` (a client resuming after a reconnect): that one then gets the
+ * missed messages and the live ones in offset order, instead of live ones first.
+ */
+export const JOIN_HOLD_MS = 1000
 
 export interface Connection {
   readonly id: string
@@ -180,16 +199,24 @@ export class Hub {
 
   /**
    * Follows a topic. Without `since`: from now on. With `since`: first every retained message
-   * after that offset, then live ones; `recovered` is false when some of them are gone.
+   * after that offset, then live ones; `recovered` is false when some of them are gone. `hold`:
+   * joined unasked (a stored subscription): live messages wait up to JOIN_HOLD_MS for the client's
+   * own subscribe, then follow in order.
    */
-  async subscribe(conn: Connection, topic: string, since?: number, ref?: unknown): Promise<void> {
+  async subscribe(conn: Connection, topic: string, since?: number, ref?: unknown, { hold = false } = {}): Promise<void> {
     // Subscribing again to a topic this connection follows live: what it was sent stays sent
-    // (each message arrives once per connection), so a `since` before that starts after it.
-    // Until something was sent, a new `since` is taken as it is.
+    // (each message arrives once per connection). A `since` within or after that starts after it;
+    // a `since` before it gets the messages before it too, skipping what was sent. Until something
+    // was sent, a new `since` is taken as it is; a subscription still held starts where it began.
     const previous = conn.topics.get(topic)
     const sent = previous && previous.buffer === null && previous.lastOffset > previous.from ? previous : null
-    if (sent && since !== undefined) since = Math.max(since, sent.lastOffset)
-    const state: TopicState = { lastOffset: Number.MAX_SAFE_INTEGER, from: Number.MAX_SAFE_INTEGER, buffer: [] }
+    let skip: TopicState['skip']
+    if (sent && since !== undefined) {
+      if (since < sent.from) skip = { after: sent.from, upTo: sent.lastOffset }
+      else since = Math.max(since, sent.lastOffset)
+    }
+    if (previous?.held && since === undefined) since = previous.from
+    const state: TopicState = { lastOffset: Number.MAX_SAFE_INTEGER, from: Number.MAX_SAFE_INTEGER, buffer: [], held: hold, skip }
     conn.topics.set(topic, state)
     let members = this.topics.get(topic)
     if (!members) {
@@ -201,39 +228,90 @@ export class Hub {
       await this.ensureLayerSubscription(topic)
       if (since === undefined) {
         state.lastOffset = state.from = await this.layer.lastOffset(topic)
-        if (!this.current(conn, topic, state)) return
-        this.send(conn, subscribedFrame(topic, state.lastOffset, true, ref))
+        if (!this.current(conn, topic, state)) return this.superseded(conn, topic, ref)
+        this.answer(conn, topic, state, state.lastOffset, true, ref)
       }
-      else {
-        await this.replay(conn, topic, state, since, ref)
-        if (!this.current(conn, topic, state)) return
-      }
+      else if (!await this.replay(conn, topic, state, since, ref)) return this.superseded(conn, topic, ref)
       if (sent) state.from = Math.min(state.from, sent.from)
-      const buffered = state.buffer ?? []
-      state.buffer = null
-      for (const entry of buffered) this.sendEntry(conn, state, entry)
+      state.skip = undefined
+      if (hold) setTimeout(() => void this.release(conn, topic, state), JOIN_HOLD_MS).unref?.()
+      else this.goLive(conn, state)
     }
     catch (error) {
-      if (this.current(conn, topic, state)) this.leave(conn, topic)
+      if (this.current(conn, topic, state)) {
+        this.leave(conn, topic)
+        for (const waiting of state.waiting ?? []) this.send(conn, errorFrame('unavailable', 'could not subscribe now; retry shortly', waiting))
+      }
       throw error
     }
   }
 
-  private async replay(conn: Connection, topic: string, state: TopicState, since: number, ref: unknown) {
+  /** Says that the connection follows the topic, to `ref` and to the subscribes this one replaced. */
+  private answer(conn: Connection, topic: string, state: TopicState, offset: number, recovered: boolean, ref: unknown) {
+    state.answered = { offset, recovered }
+    this.send(conn, subscribedFrame(topic, offset, recovered, ref))
+    for (const waiting of state.waiting ?? []) this.send(conn, subscribedFrame(topic, offset, recovered, waiting))
+    state.waiting = undefined
+  }
+
+  /**
+   * A subscribe replaced before it was answered (another subscribe or an unsubscribe of the topic
+   * came meanwhile) is still answered: as the topic stands now, or with the subscribe that won.
+   */
+  private superseded(conn: Connection, topic: string, ref: unknown) {
+    if (ref === undefined || conn.closed) return
+    const now = conn.topics.get(topic)
+    if (!now) this.send(conn, unsubscribedFrame(topic, ref))
+    else if (now.answered) this.send(conn, subscribedFrame(topic, now.answered.offset, now.answered.recovered, ref))
+    else (now.waiting ??= []).push(ref)
+  }
+
+  /** What arrived while the state was replaying (or held), then live. */
+  private goLive(conn: Connection, state: TopicState) {
+    const buffered = state.buffer ?? []
+    state.buffer = null
+    for (const entry of buffered) this.sendEntry(conn, state, entry)
+  }
+
+  /**
+   * The client did not subscribe to a held topic itself: what was published since the join is
+   * read from the history (held entries may have missed a resync), then it goes live. Should the
+   * history be unavailable, what was held is sent as it is.
+   */
+  private async release(conn: Connection, topic: string, state: TopicState) {
+    if (!this.current(conn, topic, state) || !state.held) return
+    state.held = false
+    try {
+      if (!await this.replay(conn, topic, state, state.lastOffset, undefined, false)) return
+    }
+    catch (error) {
+      console.warn(`mercury: history of ${topic} unavailable to a joined subscription:`, (error as Error).message)
+    }
+    if (this.current(conn, topic, state)) this.goLive(conn, state)
+  }
+
+  /**
+   * Sends the retained messages after `since`, page by page; first the `subscribed` frame (or,
+   * when `announce` is false, only if messages are gone). False when the state was replaced.
+   */
+  private async replay(conn: Connection, topic: string, state: TopicState, since: number, ref: unknown, announce = true): Promise<boolean> {
     let first = true
     let cursor = since
     for (;;) {
       const page = await this.layer.history(topic, cursor, this.options.replayPage)
-      if (!this.current(conn, topic, state)) return
+      if (!this.current(conn, topic, state)) return false
       if (first) {
-        this.send(conn, subscribedFrame(topic, page.lastOffset, page.recovered, ref))
+        if (announce || !page.recovered) this.answer(conn, topic, state, page.lastOffset, page.recovered, ref)
         // A `since` past the newest offset is from before the stream restarted (Redis lost its
         // data, say): recovered:false, and every message from now on is new to this client.
         state.lastOffset = state.from = Math.min(since, page.lastOffset)
         first = false
       }
-      for (const entry of page.entries) this.sendEntry(conn, state, entry)
-      if (page.entries.length < this.options.replayPage) return
+      for (const entry of page.entries) {
+        if (state.skip && entry.offset > state.skip.after && entry.offset <= state.skip.upTo) state.lastOffset = entry.offset
+        else this.sendEntry(conn, state, entry)
+      }
+      if (page.entries.length < this.options.replayPage) return true
       cursor = page.entries[page.entries.length - 1]!.offset
       await this.drained(conn)
     }
@@ -259,7 +337,7 @@ export class Hub {
    */
   sendSubscribed(conn: Connection, topic: string): void {
     const state = conn.topics.get(topic)
-    if (state?.buffer === null) this.send(conn, subscribedFrame(topic, state.lastOffset, true))
+    if (state && (state.buffer === null || state.held)) this.send(conn, subscribedFrame(topic, state.lastOffset, true))
   }
 
   unsubscribe(conn: Connection, topic: string): boolean {

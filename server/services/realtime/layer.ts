@@ -59,6 +59,17 @@ export interface ChannelLayer {
   close(): Promise<void>
 }
 
+/** A read or write the layer could not make now (Redis away): the client is told to retry. */
+export class LayerUnavailableError extends Error {
+  override readonly name = 'LayerUnavailableError'
+}
+
+export function isLayerUnavailable(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 4) return false
+  if ((error as Error).name === 'LayerUnavailableError') return true
+  return isLayerUnavailable((error as { cause?: unknown }).cause, depth + 1)
+}
+
 /** Computes `recovered` the same way for every layer. */
 export function isRecovered(since: number, entries: StreamEntry[], lastOffset: number): boolean {
   if (since > lastOffset) return false // the client saw offsets this stream never had (a reset)

@@ -7,7 +7,7 @@
 // - Control events travel as JSON on `{prefix}control`, to which every instance is subscribed.
 // It must stay free of Nitro auto-imports so tests can load it directly.
 import Redis, { type RedisOptions } from 'ioredis'
-import { isRecovered, type ChannelLayer, type ControlEvent, type ControlListener, type EntryListener, type HistoryLimits, type HistoryResult, type StreamEntry } from './layer'
+import { LayerUnavailableError, isRecovered, type ChannelLayer, type ControlEvent, type ControlListener, type EntryListener, type HistoryLimits, type HistoryResult, type StreamEntry } from './layer'
 
 export interface RedisLayerOptions {
   /** Prefix of every key and channel, so that several deployments can share one Redis. */
@@ -79,6 +79,14 @@ const connectionOptions: RedisOptions = {
   // may then be stored twice. Turning that off is worse: ioredis drops those commands without ever
   // settling their promises.
   maxRetriesPerRequest: 2,
+}
+
+/** A Redis command that failed (Redis away, or the connection lost) means: retry shortly. */
+function unavailableIfFailed<T>(command: Promise<T>): Promise<T> {
+  return command.catch((error: Error) => {
+    // No `cause`: h3 would wrap that instead of this error, and the 503 would be lost.
+    throw new LayerUnavailableError(`the channel layer is unavailable: ${error.message}`)
+  })
 }
 
 function untilReady(connection: Redis): Promise<void> {
@@ -239,14 +247,14 @@ export class RedisChannelLayer implements ChannelLayer {
   }
 
   async history(topic: string, since: number, limit: number): Promise<HistoryResult> {
-    const reply = await this.scripts.mercuryHistory(
+    const reply = await unavailableIfFailed(this.scripts.mercuryHistory(
       `${this.prefix}offset:${topic}`,
       `${this.prefix}stream:${topic}`,
       String(Math.max(0, Math.floor(since))),
       String(Math.max(0, Math.floor(limit))),
       this.maxLength,
       this.maxAgeMs,
-    )
+    ))
     const lastOffset = reply[0] as number
     const entries: StreamEntry[] = []
     for (let i = 1; i < reply.length; i += 2) {
@@ -256,7 +264,7 @@ export class RedisChannelLayer implements ChannelLayer {
   }
 
   async lastOffset(topic: string): Promise<number> {
-    const value = await this.redis.get(`${this.prefix}offset:${topic}`)
+    const value = await unavailableIfFailed(this.redis.get(`${this.prefix}offset:${topic}`))
     return value === null ? 0 : Number(value)
   }
 
