@@ -1,34 +1,12 @@
 // `npm start`: build when the sources changed since the last build, apply migrations, serve.
 import { spawnSync } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { hashSources, stampFile } from './source-hash.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const stampFile = path.join(root, '.output', '.source-hash')
-const SOURCES = ['app.vue', 'nuxt.config.ts', 'package.json', 'assets', 'components', 'composables',
-  'layouts', 'middleware', 'pages', 'plugins', 'public', 'server', 'shared', 'stores', 'service-worker', 'prisma/schema.prisma']
-
-function hashSources() {
-  const hash = createHash('sha256')
-  const visit = (rel) => {
-    const abs = path.join(root, rel)
-    if (!existsSync(abs)) return
-    const stat = statSync(abs)
-    if (stat.isDirectory()) {
-      for (const entry of readdirSync(abs).sort()) {
-        if (entry !== 'node_modules' && entry !== 'generated') visit(path.join(rel, entry))
-      }
-    }
-    else {
-      hash.update(rel).update(readFileSync(abs))
-    }
-  }
-  SOURCES.forEach(visit)
-  return hash.digest('hex')
-}
 
 function run(command, args, env = process.env) {
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env })
@@ -70,7 +48,7 @@ if (!built) {
 
 const port = process.env.PORT || process.env.NITRO_PORT || '3000'
 const host = process.env.HOST || process.env.NITRO_HOST || ''
-if (!/^\d+$/.test(port) || Number(port) > 65535) refuse(`PORT must be a port number (0-65535), got "${port}"`)
+if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) refuse(`PORT must be a port number (1-65535), got "${port}"`)
 
 const dataDir = path.resolve(root, process.env.MERCURY_DATA_DIR || 'data')
 try {
@@ -85,13 +63,17 @@ if (!/^(file:|postgres(ql)?:\/\/)/.test(env.DATABASE_URL)) {
   refuse('DATABASE_URL must be a SQLite file (file:./data/mercury.db) or a PostgreSQL URL (postgresql://user:pass@host:5432/db)')
 }
 if (env.DATABASE_URL.startsWith('file:')) {
-  const dir = path.dirname(path.resolve(root, env.DATABASE_URL.slice('file:'.length)))
-  if (!existsSync(dir)) refuse(`the directory of the SQLite file in DATABASE_URL does not exist: ${dir}`)
+  // A relative path is taken from the project, like MERCURY_DATA_DIR, and made absolute: the
+  // migrations and the server then open the same file wherever this is started from.
+  const file = path.resolve(root, env.DATABASE_URL.slice('file:'.length))
+  env.DATABASE_URL = `file:${file}`
+  if (!existsSync(path.dirname(file))) refuse(`the directory of the SQLite file in DATABASE_URL does not exist: ${path.dirname(file)}`)
 }
 await checkListen(Number(port), host)
 run('prisma', ['migrate', 'deploy'], env)
 
-console.log(`\nmercury: starting on http://${host && host !== '0.0.0.0' ? host : 'localhost'}:${port}`)
+const shownHost = !host || host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
+console.log(`\nmercury: starting on http://${shownHost}:${port}`)
 console.log('mercury: log in as "admin" with MERCURY_ADMIN_PASSWORD, or the password printed below on the first start.')
 console.log('mercury: lost it? Start once with MERCURY_RESET_ADMIN_PASSWORD=<new password>.\n')
 Object.assign(process.env, env)

@@ -14,6 +14,21 @@ export default defineNitroPlugin(() => {
     process.exit(1)
   }
   startupReady().catch((error: unknown) => {
-    console.error('Mercury: start-up failed:', error)
+    // A database never migrated (migrations forgotten before starting the server itself): say
+    // what to do and stop, rather than serve 500s.
+    if (isUnmigrated(error)) {
+      console.error('Mercury: the database has no Mercury tables: run "npm run migrate" (prisma migrate deploy) with the same DATABASE_URL first; "npm start" does it by itself')
+      process.exit(1)
+    }
+    if (isDatabaseUnavailable(error)) console.error(`Mercury: start-up failed, the database is unavailable: ${(error as Error).message}`)
+    else console.error('Mercury: start-up failed:', error)
   })
 })
+
+function isUnmigrated(error: unknown, depth = 0): boolean {
+  if (!error || typeof error !== 'object' || depth > 4) return false
+  const { code, message, cause } = error as { code?: unknown, message?: unknown, cause?: unknown }
+  if (code === 'P2021' || code === '42P01') return true
+  if (typeof message === 'string' && /no such table|relation "[^"]+" does not exist/.test(message)) return true
+  return isUnmigrated(cause, depth + 1)
+}

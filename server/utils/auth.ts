@@ -94,5 +94,5 @@ declare module 'h3' {
 
 /** Whether the request came over TLS (directly, or through a proxy trusted by MERCURY_TRUST_PROXY=1). */
 export function isSecureRequest(event: H3Event): boolean {
-  return getRequestProtocol(event, { xForwardedProto: process.env.MERCURY_TRUST_PROXY === '1' }) === 'https'
+  return getRequestProtocol(event, { xForwardedProto: mercuryConfig().trustProxy }) === 'https'
 }

@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { passwordSchema } from '#shared/schemas/accounts'
@@ -59,12 +60,36 @@ export interface MercuryConfig {
 
 let cached: MercuryConfig | undefined
 
-function intFromEnv(name: string, fallback: number, min = 1): number {
+// The longest delay a Node timer takes (about 24.8 days): a longer one fires at once.
+const MAX_TIMER_MS = 2 ** 31 - 1
+const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000)
+
+function intFromEnv(name: string, fallback: number, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
-  if (!Number.isInteger(value) || value < min) {
-    throw new ConfigError(`${name} must be ${min === 1 ? 'a positive integer' : `an integer ≥ ${min}`}, got "${raw}"`)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max < Number.MAX_SAFE_INTEGER
+      ? `an integer from ${min} to ${max}`
+      : min === 1 ? 'a positive integer' : `an integer ≥ ${min}`
+    throw new ConfigError(`${name} must be ${range}, got "${raw}"`)
+  }
+  return value
+}
+
+/** A switch: 1, true, yes or on; 0, false, no or off; unset is off. Anything else stops the start. */
+function flagFromEnv(name: string): boolean {
+  const raw = (process.env[name] ?? '').trim().toLowerCase()
+  if (raw === '' || ['0', 'false', 'no', 'off'].includes(raw)) return false
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  throw new ConfigError(`${name} must be 1 or 0 (true or false), got "${process.env[name]}"`)
+}
+
+function redisUrlFrom(value: string | null): string | null {
+  if (!value) return null
+  const protocol = URL.canParse(value) ? new URL(value).protocol : ''
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new ConfigError(`REDIS_URL must be a redis:// or rediss:// URL (redis://127.0.0.1:6379), got "${value}"`)
   }
   return value
 }
@@ -81,26 +106,26 @@ export function mercuryConfig(): MercuryConfig {
   cached = {
     dataDir,
     databaseUrl: process.env.DATABASE_URL || runtime.databaseUrl || `file:${path.join(dataDir, 'mercury.db')}`,
-    redisUrl: process.env.REDIS_URL || runtime.redisUrl || null,
+    redisUrl: redisUrlFrom(process.env.REDIS_URL || runtime.redisUrl || null),
     adminPassword: passwordFromEnv('MERCURY_ADMIN_PASSWORD', process.env.MERCURY_ADMIN_PASSWORD || runtime.adminPassword || null),
     resetAdminPassword: passwordFromEnv('MERCURY_RESET_ADMIN_PASSWORD', process.env.MERCURY_RESET_ADMIN_PASSWORD || null),
     maxBodyBytes: intFromEnv('MERCURY_MAX_BODY_BYTES', 64 * 1024),
     loginMaxFailures: intFromEnv('MERCURY_LOGIN_MAX_FAILURES', 10),
-    loginWindowSeconds: intFromEnv('MERCURY_LOGIN_WINDOW_SECONDS', 15 * 60),
+    loginWindowSeconds: intFromEnv('MERCURY_LOGIN_WINDOW_SECONDS', 15 * 60, { max: MAX_TIMER_SECONDS }),
     maxPayloadBytes: intFromEnv('MERCURY_MAX_PAYLOAD_BYTES', 64 * 1024),
     maxClientFrameBytes: intFromEnv('MERCURY_MAX_CLIENT_FRAME_BYTES', 16 * 1024),
     historySize: intFromEnv('MERCURY_HISTORY_SIZE', 1000),
-    historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60),
-    heartbeatSeconds: intFromEnv('MERCURY_HEARTBEAT_SECONDS', 30),
+    historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60, { max: MAX_TIMER_SECONDS }),
+    heartbeatSeconds: intFromEnv('MERCURY_HEARTBEAT_SECONDS', 30, { max: MAX_TIMER_SECONDS }),
     maxBufferedBytes: intFromEnv('MERCURY_MAX_BUFFERED_BYTES', 4 * 1024 * 1024),
     role: roleFromEnv(),
     pushMaxAttempts: intFromEnv('MERCURY_PUSH_MAX_ATTEMPTS', 5),
-    pushRetryBaseMs: intFromEnv('MERCURY_PUSH_RETRY_BASE_MS', 2000),
-    pushTimeoutMs: intFromEnv('MERCURY_PUSH_TIMEOUT_MS', 10_000),
+    pushRetryBaseMs: intFromEnv('MERCURY_PUSH_RETRY_BASE_MS', 2000, { max: MAX_TIMER_MS }),
+    pushTimeoutMs: intFromEnv('MERCURY_PUSH_TIMEOUT_MS', 10_000, { max: MAX_TIMER_MS }),
     pushConcurrency: intFromEnv('MERCURY_PUSH_CONCURRENCY', 64),
-    pushThreads: intFromEnv('MERCURY_PUSH_THREADS', 1, 0),
-    pushAllowInsecure: process.env.MERCURY_PUSH_ALLOW_INSECURE === '1',
-    queueStalledMs: intFromEnv('MERCURY_QUEUE_STALLED_MS', 10_000),
+    pushThreads: intFromEnv('MERCURY_PUSH_THREADS', 1, { min: 0 }),
+    pushAllowInsecure: flagFromEnv('MERCURY_PUSH_ALLOW_INSECURE'),
+    queueStalledMs: intFromEnv('MERCURY_QUEUE_STALLED_MS', 10_000, { max: MAX_TIMER_MS }),
     sourceRateLimit: intFromEnv('MERCURY_SOURCE_RATE_LIMIT', 2000),
     channelFrameRate: intFromEnv('MERCURY_CHANNEL_FRAME_RATE', 50),
     datalinkFrameRate: intFromEnv('MERCURY_DATALINK_FRAME_RATE', 5000),
@@ -108,8 +133,12 @@ export function mercuryConfig(): MercuryConfig {
     maxConnectionsPerSource: intFromEnv('MERCURY_MAX_CONNECTIONS_PER_SOURCE', 100),
     maxSubscriptionsPerConnection: intFromEnv('MERCURY_MAX_SUBSCRIPTIONS', 200),
     allowedOrigins: (process.env.MERCURY_ALLOWED_ORIGINS ?? '').split(',').map(o => o.trim()).filter(Boolean),
-    trustProxy: process.env.MERCURY_TRUST_PROXY === '1',
+    trustProxy: flagFromEnv('MERCURY_TRUST_PROXY'),
     vapid: vapidFromEnv(),
+  }
+  if (cached.role === 'worker' && !cached.redisUrl) {
+    cached = undefined
+    throw new ConfigError('MERCURY_ROLE=worker needs REDIS_URL: a worker takes its jobs from the Redis queues that the web processes fill')
   }
   return cached
 }
@@ -136,6 +165,17 @@ function vapidFromEnv(): MercuryConfig['vapid'] {
   const length = (key: string) => /^[\w-]+$/.test(key) ? Buffer.from(key, 'base64url').length : -1
   if (length(publicKey) !== 65) throw new ConfigError('NUXT_VAPID_PUBLIC_KEY must be a P-256 public key: 65 bytes in base64url (as web-push generate-vapid-keys prints it)')
   if (length(privateKey) !== 32) throw new ConfigError('NUXT_VAPID_PRIVATE_KEY must be a P-256 private key: 32 bytes in base64url (as web-push generate-vapid-keys prints it)')
+  // Of the right length is not enough: the private key must be one, and the public key its own.
+  const ecdh = createECDH('prime256v1')
+  try {
+    ecdh.setPrivateKey(Buffer.from(privateKey, 'base64url'))
+  }
+  catch {
+    throw new ConfigError('NUXT_VAPID_PRIVATE_KEY is not a valid P-256 private key')
+  }
+  if (!ecdh.getPublicKey().equals(Buffer.from(publicKey, 'base64url'))) {
+    throw new ConfigError('NUXT_VAPID_PUBLIC_KEY is not the public key of NUXT_VAPID_PRIVATE_KEY: set the two keys web-push generate-vapid-keys printed together')
+  }
   return { subject, keys: { publicKey, privateKey } }
 }
 

@@ -1,6 +1,15 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, createTestDatabase, startServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'mercury-startup-'))
+const vapidPair = webpush.generateVAPIDKeys()
+const mismatched = webpush.generateVAPIDKeys()
 
 // Start-up: settings that cannot work stop the server with a message (no stack trace), and the
 // admin password reset of the README ends the admin's sessions.
@@ -12,22 +21,34 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.drop()
+  rmSync(scratch, { recursive: true, force: true })
 })
 
 describe('start-up', () => {
   it.each([
     [{ MERCURY_ROLE: 'foo' }, 'MERCURY_ROLE must be all, web or worker, got "foo"'],
-    [{ MERCURY_HEARTBEAT_SECONDS: '0' }, 'MERCURY_HEARTBEAT_SECONDS must be a positive integer, got "0"'],
+    [{ MERCURY_HEARTBEAT_SECONDS: '0' }, 'MERCURY_HEARTBEAT_SECONDS must be an integer from 1 to 2147483, got "0"'],
     [{ NUXT_VAPID_SUBJECT: 'admin@example.com' }, 'NUXT_VAPID_SUBJECT must be a mailto: or https: URL'],
     [{ NUXT_VAPID_PUBLIC_KEY: 'abc', NUXT_VAPID_PRIVATE_KEY: 'def' }, 'NUXT_VAPID_PUBLIC_KEY must be a P-256 public key'],
     [{ NUXT_VAPID_PRIVATE_KEY: 'def' }, 'NUXT_VAPID_PUBLIC_KEY and NUXT_VAPID_PRIVATE_KEY go together'],
     [{ NUXT_SESSION_PASSWORD: 'short' }, 'NUXT_SESSION_PASSWORD must be at least 32 characters'],
     [{ MERCURY_ADMIN_PASSWORD: 'a' }, 'MERCURY_ADMIN_PASSWORD must be at least 8 characters'],
     [{ MERCURY_RESET_ADMIN_PASSWORD: 'short' }, 'MERCURY_RESET_ADMIN_PASSWORD must be at least 8 characters'],
+    // Past what a timer can wait, Node fires it at once: the login limit would forget every failure.
+    [{ MERCURY_LOGIN_WINDOW_SECONDS: '3000000' }, 'MERCURY_LOGIN_WINDOW_SECONDS must be an integer from 1 to 2147483, got "3000000"'],
+    [{ MERCURY_HEARTBEAT_SECONDS: '3000000' }, 'MERCURY_HEARTBEAT_SECONDS must be an integer from 1 to 2147483'],
+    [{ MERCURY_PUSH_TIMEOUT_MS: '3000000000' }, 'MERCURY_PUSH_TIMEOUT_MS must be an integer from 1 to 2147483647'],
+    [{ MERCURY_TRUST_PROXY: 'maybe' }, 'MERCURY_TRUST_PROXY must be 1 or 0 (true or false), got "maybe"'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
+    [{ REDIS_URL: 'notaurl' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
+    [{ MERCURY_ROLE: 'worker' }, 'MERCURY_ROLE=worker needs REDIS_URL'],
+    [{ NUXT_VAPID_PUBLIC_KEY: mismatched.publicKey, NUXT_VAPID_PRIVATE_KEY: vapidPair.privateKey }, 'NUXT_VAPID_PUBLIC_KEY is not the public key of NUXT_VAPID_PRIVATE_KEY'],
+    // The server started by itself on a database nobody migrated.
+    [{ DATABASE_URL: `file:${path.join(scratch, 'never-migrated.db')}` }, 'Mercury: the database has no Mercury tables: run "npm run migrate"'],
   ])('refuses to start with %o, saying why', async (env, message) => {
     const failed = await startServer({ db, env }).then(() => null, (error: Error) => error.message)
     expect(failed).toMatch(/server exited with 1/)
-    expect(failed).toContain(`Mercury: ${message}`)
+    expect(failed).toContain(message.startsWith('Mercury: ') ? message : `Mercury: ${message}`)
     expect(failed).not.toMatch(/\n\s+at /) // no stack trace
   })
 
@@ -55,6 +76,35 @@ describe('start-up', () => {
     }
     finally {
       await second.stop()
+    }
+  })
+
+  it('stops the server when npm start is told to stop (SIGTERM to npm, as a supervisor sends it)', async () => {
+    const port = 20000 + Math.floor(Math.random() * 5000)
+    const env: NodeJS.ProcessEnv = {
+      ...process.env, PORT: String(port), HOST: '127.0.0.1', MERCURY_DATA_DIR: path.join(scratch, 'npm-start'),
+      DATABASE_URL: '', MERCURY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    }
+    delete env.REDIS_URL
+    // In a process group of its own, so that whatever is left of it can be ended at the end.
+    const npm = spawn('npm', ['start'], { cwd: path.resolve(import.meta.dirname, '../..'), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    let output = ''
+    npm.stdout!.on('data', (chunk: Buffer) => output += chunk.toString())
+    npm.stderr!.on('data', (chunk: Buffer) => output += chunk.toString())
+    const health = () => fetch(`http://127.0.0.1:${port}/api/health`).then(res => res.status, () => 0)
+    try {
+      await expect.poll(health, { timeout: 60_000, interval: 250 }).toBe(200)
+      expect(output).not.toMatch(/building the app/) // the build npm test made is current
+      const exited = new Promise(resolve => npm.once('exit', resolve))
+      npm.kill('SIGTERM')
+      await exited
+      await expect.poll(health, { timeout: 10_000, interval: 250 }).toBe(0)
+    }
+    finally {
+      try {
+        process.kill(-npm.pid!, 'SIGKILL')
+      }
+      catch { /* nothing left */ }
     }
   })
 })

@@ -1,0 +1,30 @@
+// What `npm start` compares to decide whether to build: a hash of every source of the built app,
+// kept beside the build once it is made (by `npm start`, or by `npm test` after its own build).
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+export const stampFile = path.join(root, '.output', '.source-hash')
+const SOURCES = ['app.vue', 'nuxt.config.ts', 'package.json', 'assets', 'components', 'composables',
+  'layouts', 'middleware', 'pages', 'plugins', 'public', 'server', 'shared', 'stores', 'service-worker', 'prisma/schema.prisma']
+
+export function hashSources() {
+  const hash = createHash('sha256')
+  const visit = (rel) => {
+    const abs = path.join(root, rel)
+    if (!existsSync(abs)) return
+    const stat = statSync(abs)
+    if (stat.isDirectory()) {
+      for (const entry of readdirSync(abs).sort()) {
+        if (entry !== 'node_modules' && entry !== 'generated') visit(path.join(rel, entry))
+      }
+    }
+    else {
+      hash.update(rel).update(readFileSync(abs))
+    }
+  }
+  SOURCES.forEach(visit)
+  return hash.digest('hex')
+}
