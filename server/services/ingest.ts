@@ -58,7 +58,7 @@ export function publisherMay(publisher: Publisher, topic: string): boolean {
  * instance), then — only for messages that carry a notification — persist it with the inbox rows.
  */
 export async function publishMessage(publisher: Publisher, topic: string, input: PublishInput): Promise<Published> {
-  if (!TOPIC_RE.test(topic)) throw new PublishError('bad_request', 'topic must be 1-128 letters, digits or _ . -')
+  if (!TOPIC_RE.test(topic)) throw new PublishError('bad_request', 'topic must be 1-128 letters, digits or _ . - (not dots alone)')
   if (publisher.kind === 'source' && publisher.source.status !== 'active') {
     throw new PublishError('forbidden', `source "${publisher.source.name}" is ${publisher.source.status}`)
   }

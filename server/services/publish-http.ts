@@ -33,6 +33,7 @@ export async function readPublishBody(event: H3Event, topic: string): Promise<Pu
     const title = getRequestHeader(event, 'title') ?? getRequestHeader(event, 'x-title')
     // A title alone (in its header) is a notification; with neither there is nothing to say.
     if (raw.trim() === '' && title === undefined) badRequest('The text body is empty (and no Title header was given)')
+    if (priority !== undefined && !/^\s*[1-5]\s*$/.test(priority)) badRequest(`The Priority header must be a number from 1 to 5, got "${priority}"`)
     const input = {
       notification: {
         title: title === undefined ? topic : headerText(title),

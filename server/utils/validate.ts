@@ -22,27 +22,32 @@ function textProblem(text: string): string | null {
 }
 
 /**
- * The first string that cannot be stored as text (see textProblem), with its path, or null. Such
- * input is refused up front rather than failing in the database. `skip` names top-level keys
- * stored as JSON text, where these characters are escaped and harmless. Keys are checked too.
+ * The first string that cannot be stored as text (see textProblem), or number that JSON cannot
+ * carry (1e400 parses to Infinity, which would go out as null), with its path, or null. Such input
+ * is refused up front rather than changed or failing in the database. `skip` names top-level keys
+ * stored as JSON text, where those characters are escaped and harmless (their numbers are still
+ * checked). Keys are checked too.
  */
-export function badText(value: unknown, skip: string[] = [], path = ''): { path: string, problem: string } | null {
+export function badText(value: unknown, skip: string[] = [], path = '', text = true): { path: string, problem: string } | null {
+  if (typeof value === 'number') {
+    return Number.isFinite(value) ? null : { path: path || 'value', problem: 'is a number too large for JSON' }
+  }
   if (typeof value === 'string') {
-    const problem = textProblem(value)
+    const problem = text ? textProblem(value) : null
     return problem ? { path: path || 'value', problem } : null
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = badText(value[i], [], `${path}[${i}]`)
+      const found = badText(value[i], [], `${path}[${i}]`, text)
       if (found) return found
     }
   }
   else if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      if (path === '' && skip.includes(key)) continue
-      const keyProblem = textProblem(key)
+      const checkText = text && !(path === '' && skip.includes(key))
+      const keyProblem = checkText ? textProblem(key) : null
       if (keyProblem) return { path: path || 'value', problem: `keys ${keyProblem}` }
-      const found = badText(item, [], path ? `${path}.${key}` : key)
+      const found = badText(item, [], path ? `${path}.${key}` : key, checkText)
       if (found) return found
     }
   }

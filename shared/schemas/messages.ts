@@ -3,7 +3,7 @@ import '../utils/zod-messages'
 import { TOPIC_RE } from '../utils/topics'
 import { beforeIdNeedsBefore, beforeIdSchema, queryDateSchema } from './dates'
 
-export const topicSchema = z.string().regex(TOPIC_RE, 'must be 1-128 letters, digits or _ . -')
+export const topicSchema = z.string().regex(TOPIC_RE, 'must be 1-128 letters, digits or _ . - (not dots alone)')
 
 // An absolute http(s) URL, or a path of the app ("/devices"): never "//host/…" or "/\host" (another
 // site, opened as if it were a path), nor anything with spaces or control characters.

@@ -1,7 +1,10 @@
 // Topic names and topic patterns, shared by the server, the forms and the service worker.
 
-/** A topic name: letters, digits, `_`, `.`, `-`; 1 to 128 characters. */
-export const TOPIC_RE = /^[A-Za-z0-9_.-]{1,128}$/
+/**
+ * A topic name: letters, digits, `_`, `.`, `-`; 1 to 128 characters, not dots alone (`.` and `..`
+ * would not survive in a URL path: clients normalise them away).
+ */
+export const TOPIC_RE = /^(?!\.+$)[A-Za-z0-9_.-]{1,128}$/
 
 /** A topic pattern: a topic name in which `*` stands for any run of characters (dots included). */
 export const TOPIC_PATTERN_RE = /^[A-Za-z0-9_.*-]{1,128}$/

@@ -519,6 +519,24 @@ describe('bad input', () => {
       expect(refused.status).toBe(400)
       expect(refused.body.message).toMatch(/^Invalid message/)
     }
+    // A number JSON cannot carry would go out changed (as null): refused, over /datalink too.
+    const huge = await pub.post('/api/topics/sensors.nobody/messages', '{"data":{"reading":[1,1e400]}}', { raw: true, headers: { 'content-type': 'application/json' } })
+    expect(huge.status).toBe(400)
+    expect(huge.body.message).toBe('Invalid message: data.reading[1]: is a number too large for JSON')
+    const producer = await datalink(source.token)
+    producer.send('{"type":"publish","topic":"sensors.nobody","data":-1e999,"ref":"huge"}')
+    expect(await producer.next(f => f.ref === 'huge')).toMatchObject({ type: 'error', code: 'bad_request', message: 'data: is a number too large for JSON' })
+    // Topics of dots alone cannot be read back through a URL (clients drop ./..): not names.
+    for (const topic of ['.', '..', '...']) {
+      expect(await producer.request({ type: 'publish', topic, data: 1 }), topic).toMatchObject({ type: 'error', code: 'bad_request', message: expect.stringMatching(/not dots alone/) })
+    }
+    await producer.close()
+    // A Priority header that is not 1-5 says so.
+    for (const priority of ['high', '', '0', '6']) {
+      const refused = await pub.post('/api/topics/sensors.nobody/messages', 'text', { raw: true, headers: { 'content-type': 'text/plain', 'priority': priority } })
+      expect(refused.status, priority).toBe(400)
+      expect(refused.body.message).toBe(`The Priority header must be a number from 1 to 5, got "${priority}"`)
+    }
     expect((await reader.client.get('/api/topics/sensors.nobody/messages')).body.messages).toEqual([])
     expect((await pub.post('/api/topics/sensors.x/messages', { notification: { title: '' } })).status).toBe(400)
     expect((await pub.post('/api/topics/sensors.x/messages', { data: 'x'.repeat(70 * 1024) })).status).toBe(413)
