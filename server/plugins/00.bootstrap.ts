@@ -1,10 +1,12 @@
 import { persistentSecret, startupReady } from '../services/bootstrap'
-import { ConfigError, mercuryConfig } from '../utils/config'
+import { ConfigError, isPostgresUrl, mercuryConfig } from '../utils/config'
+import { claimSqlite } from '../utils/sqlite-owner'
 
 export default defineNitroPlugin(() => {
   try {
     // Every setting is read and checked here, before anything starts.
-    mercuryConfig()
+    const config = mercuryConfig()
+    if (!config.redisUrl && !isPostgresUrl(config.databaseUrl)) claimSqlite(config.databaseUrl)
     // nuxt-auth-utils reads the session password lazily from this variable.
     process.env.NUXT_SESSION_PASSWORD = persistentSecret('NUXT_SESSION_PASSWORD', 'session-secret')
   }

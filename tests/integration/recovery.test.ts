@@ -121,24 +121,28 @@ describe('recovery beyond the history', () => {
   it('keeps offsets increasing across a restart', async () => {
     const topic = 'rec.restart'
     await publishMany(s.server.url, s.sourceToken, topic, 5)
-    const restarted = await startServer({ db: s.server.db, env: { MERCURY_HISTORY_SIZE: '100' } })
-    try {
-      const ws = await TestSocket.open(`${restarted.url}/channel`, { token: s.readerToken })
-      const subscribed = await ws.request({ type: 'subscribe', topic, since: 5 })
-      // The history did not survive (embedded mode), but the offsets go on past the old ones.
-      await publishMany(restarted.url, s.sourceToken, topic, 1)
-      const message = await ws.next(f => f.type === 'message')
-      expect(message.offset).toBeGreaterThan(5)
-      expect(subscribed.offset).toBeGreaterThanOrEqual(5)
-      await ws.close()
-    }
-    finally {
+    // One process per SQLite database: this one stops (keeping its database) before the next starts.
+    const first = s.server
+    const exited = new Promise(resolve => first.process.once('exit', resolve))
+    first.process.kill('SIGTERM')
+    await exited
+    const restarted = await startServer({ db: first.db, env: { MERCURY_HISTORY_SIZE: '100' } })
+    s.server = { ...restarted, stop: async () => {
       await restarted.stop()
-    }
+      await first.db.drop()
+    } }
+    const ws = await TestSocket.open(`${restarted.url}/channel`, { token: s.readerToken })
+    const subscribed = await ws.request({ type: 'subscribe', topic, since: 5 })
+    // The history did not survive (embedded mode), but the offsets go on past the old ones.
+    await publishMany(restarted.url, s.sourceToken, topic, 1)
+    const message = await ws.next(f => f.type === 'message')
+    expect(message.offset).toBeGreaterThan(5)
+    expect(subscribed.offset).toBeGreaterThanOrEqual(5)
+    await ws.close()
   })
 
   it('closes every WebSocket with 1001 when the server stops, so clients reconnect at once', async () => {
-    const stopping = await startServer({ db: s.server.db })
+    const stopping = s.server
     const reader = await TestSocket.open(`${stopping.url}/channel`, { token: s.readerToken })
     const producer = await TestSocket.open(`${stopping.url}/datalink`, { token: s.sourceToken })
     await stopping.stop()

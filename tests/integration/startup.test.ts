@@ -79,6 +79,24 @@ describe('start-up', () => {
     }
   })
 
+  it.skipIf(Boolean(process.env.MERCURY_TEST_PG_URL))('refuses a second process on the same SQLite database without Redis, and lets the next one in once the first stopped', async () => {
+    const first = await startServer({ db })
+    try {
+      const failed = await startServer({ db }).then(() => null, (error: Error) => error.message)
+      expect(failed).toMatch(/server exited with 1/)
+      expect(failed).toContain(`Mercury: another Mercury process (pid ${first.process.pid}) already serves`)
+    }
+    finally {
+      const exited = new Promise(resolve => first.process.once('exit', resolve))
+      first.process.kill('SIGKILL') // not a clean exit: the next process finds the file left behind
+      await exited
+    }
+    const next = await startServer({ db })
+    const exited = new Promise(resolve => next.process.once('exit', resolve))
+    next.process.kill('SIGTERM')
+    await exited
+  })
+
   it('stops the server when npm start is told to stop (SIGTERM to npm, as a supervisor sends it)', async () => {
     const port = 20000 + Math.floor(Math.random() * 5000)
     const env: NodeJS.ProcessEnv = {

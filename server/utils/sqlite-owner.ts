@@ -1,0 +1,70 @@
+// Without Redis, one process serves a SQLite database: a second one would number the topics'
+// offsets on its own and reach only its own clients. A file beside the database names the
+// process that serves it; another process finding that one alive stops at start-up and says so.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { ConfigError } from './config'
+
+interface Owner { pid: number, file: string, boot: string }
+
+function bootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  }
+  catch {
+    return ''
+  }
+}
+
+/** Whether the owner recorded is this machine's process, still running, for this very file. */
+function serving(owner: Owner, file: string): boolean {
+  // A copy of the data directory (a backup restored elsewhere), or a file from before a reboot.
+  if (owner.file !== file || owner.boot !== bootId()) return false
+  try {
+    process.kill(owner.pid, 0)
+  }
+  catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    return readFileSync(`/proc/${owner.pid}/cmdline`, 'utf8').includes('node') // not a reused pid
+  }
+  catch {
+    return true
+  }
+}
+
+function readOwner(ownerFile: string): Owner | null {
+  try {
+    const owner = JSON.parse(readFileSync(ownerFile, 'utf8')) as Owner
+    return Number.isInteger(owner.pid) ? owner : null
+  }
+  catch {
+    return null
+  }
+}
+
+/** Claims the SQLite file of `databaseUrl` for this process, until it exits. */
+export function claimSqlite(databaseUrl: string): void {
+  const file = path.resolve(databaseUrl.slice('file:'.length).split('?')[0]!)
+  const ownerFile = `${file}.owner`
+  const mine: Owner = { pid: process.pid, file, boot: bootId() }
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(ownerFile, JSON.stringify(mine), { flag: 'wx' })
+      process.once('exit', () => {
+        if (readOwner(ownerFile)?.pid === process.pid) rmSync(ownerFile, { force: true })
+      })
+      return
+    }
+    catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return // a read-only directory: nothing to guard with
+    }
+    const owner = readOwner(ownerFile)
+    if (owner?.pid === process.pid) return
+    if (owner && serving(owner, file)) {
+      throw new ConfigError(`another Mercury process (pid ${owner.pid}) already serves ${file} without Redis: run one process per SQLite database, or set REDIS_URL to run several (see docs/OPERATIONS.md)`)
+    }
+    rmSync(ownerFile, { force: true }) // left by a process that did not exit cleanly
+  }
+}
