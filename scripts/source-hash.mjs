@@ -18,7 +18,8 @@ export function hashSources() {
     const stat = statSync(abs)
     if (stat.isDirectory()) {
       for (const entry of readdirSync(abs).sort()) {
-        if (entry !== 'node_modules' && entry !== 'generated') visit(path.join(rel, entry))
+        // Not what builds and type checks leave among the sources (generated clients, tsc's cache).
+        if (entry !== 'node_modules' && entry !== 'generated' && !entry.endsWith('.tsbuildinfo')) visit(path.join(rel, entry))
       }
     }
     else {

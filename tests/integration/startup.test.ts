@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, createTestDatabase, startServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
+import { hashSources, stampFile } from '../../scripts/source-hash.mjs'
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'mercury-startup-'))
 const vapidPair = webpush.generateVAPIDKeys()
@@ -110,6 +111,8 @@ describe('start-up', () => {
     npm.stdout!.on('data', (chunk: Buffer) => output += chunk.toString())
     npm.stderr!.on('data', (chunk: Buffer) => output += chunk.toString())
     const health = () => fetch(`http://127.0.0.1:${port}/api/health`).then(res => res.status, () => 0)
+    // npm start would build again, under the other tests' servers: npm test's build must be current.
+    expect(readFileSync(stampFile, 'utf8')).toBe(hashSources())
     try {
       await expect.poll(health, { timeout: 60_000, interval: 250 }).toBe(200)
       expect(output).not.toMatch(/building the app/) // the build npm test made is current
