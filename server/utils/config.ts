@@ -115,7 +115,7 @@ export function mercuryConfig(): MercuryConfig {
     maxPayloadBytes: intFromEnv('MERCURY_MAX_PAYLOAD_BYTES', 64 * 1024),
     maxClientFrameBytes: intFromEnv('MERCURY_MAX_CLIENT_FRAME_BYTES', 16 * 1024),
     historySize: intFromEnv('MERCURY_HISTORY_SIZE', 1000),
-    historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60, { max: MAX_TIMER_SECONDS }),
+    historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60),
     heartbeatSeconds: intFromEnv('MERCURY_HEARTBEAT_SECONDS', 30, { max: MAX_TIMER_SECONDS }),
     maxBufferedBytes: intFromEnv('MERCURY_MAX_BUFFERED_BYTES', 4 * 1024 * 1024),
     role: roleFromEnv(),
