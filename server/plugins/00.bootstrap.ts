@@ -3,6 +3,16 @@ import { ConfigError, isPostgresUrl, mercuryConfig } from '../utils/config'
 import { claimSqlite } from '../utils/sqlite-owner'
 
 export default defineNitroPlugin(() => {
+  // A port that is taken or not allowed, for a server started by itself (npm start checks first):
+  // one line and exit 1, before Nitro's handler would log the stack and carry on without a port.
+  process.on('uncaughtException', (error: NodeJS.ErrnoException & { address?: string, port?: number }) => {
+    if (error.syscall !== 'listen') return
+    const where = `${error.address || 'all interfaces'} port ${error.port}`
+    console.error(error.code === 'EADDRINUSE'
+      ? `Mercury: ${where} is in use by another program: stop it, or set PORT to another port`
+      : `Mercury: cannot listen on ${where} (${error.code}): check HOST and PORT`)
+    process.exit(1)
+  })
   try {
     // Every setting is read and checked here, before anything starts.
     const config = mercuryConfig()

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import webpush from 'web-push'
@@ -96,6 +97,21 @@ describe('start-up', () => {
     const exited = new Promise(resolve => next.process.once('exit', resolve))
     next.process.kill('SIGTERM')
     await exited
+  })
+
+  it('says in one line that the port is taken when the server is started by itself', async () => {
+    const busy = createServer()
+    await new Promise<void>(resolve => busy.listen(0, '127.0.0.1', resolve))
+    const port = String((busy.address() as { port: number }).port)
+    try {
+      const failed = await startServer({ db, env: { PORT: port, NITRO_PORT: port } }).then(() => null, (error: Error) => error.message)
+      expect(failed).toMatch(/server exited with 1/)
+      expect(failed).toContain(`Mercury: 127.0.0.1 port ${port} is in use by another program`)
+      expect(failed).not.toMatch(/\n\s+at /)
+    }
+    finally {
+      busy.close()
+    }
   })
 
   it('stops the server when npm start is told to stop (SIGTERM to npm, as a supervisor sends it)', async () => {
