@@ -6,8 +6,12 @@ import { sw } from './scope'
 
 export async function onNotificationClick(event: NotificationEvent): Promise<void> {
   event.notification.close()
-  const data = event.notification.data as { id?: string, url?: string } | null
-  await Promise.all([open(data?.url ?? '/'), typeof data?.id === 'string' ? markRead(data.id) : undefined])
+  const data = event.notification.data as { id?: string, url?: string, owner?: string | null } | null
+  // Another user's notification, left on screen from before a logout (or shown while nobody was
+  // logged in): it opens the app, and reads and routes nothing of whoever is logged in now.
+  const owner = await useInboxDb().meta.getItem<string>('owner').catch(() => null)
+  if (!data?.owner || data.owner !== owner) return open('/')
+  await Promise.all([open(data.url ?? '/'), typeof data.id === 'string' ? markRead(data.id, owner) : undefined])
 }
 
 async function open(url: string): Promise<void> {
@@ -35,12 +39,11 @@ const rank = (w: WindowClient) => (w.focused ? 2 : 0) + (w.visibilityState === '
  * Read here at once (the inbox, open pages, the snapshot and the badge), queued for the server
  * first, as the app does: if the server cannot be told now, the app sends it with its next sync.
  */
-async function markRead(id: string): Promise<void> {
+async function markRead(id: string, owner: string): Promise<void> {
   try {
-    const { inbox, readQueue, meta } = useInboxDb()
-    const owner = await meta.getItem<string>('owner')
-    const item = owner ? await inbox.get(id) : null
-    if (!owner || !item || item.readAt) return
+    const { inbox, readQueue } = useInboxDb()
+    const item = await inbox.get(id)
+    if (!item || item.readAt) return
     const readAt = new Date().toISOString()
     await readQueue.add([id])
     await inbox.markRead([id], readAt)

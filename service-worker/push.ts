@@ -15,16 +15,18 @@ function parse(event: PushEvent): PushPayload | null {
   }
 }
 
-async function store(item: InboxItem, shortened: boolean): Promise<void> {
+/** Stores the push in the inbox of the user logged in here; returns that user (null: nobody). */
+async function store(item: InboxItem, shortened: boolean): Promise<string | null> {
   const { inbox, meta } = useInboxDb()
   // Nobody is logged in on this browser (a push still on its way at a logout): it belongs to no
   // inbox here. It is still shown; the next login syncs its own inbox from the server.
   const owner = await meta.getItem<string>('owner')
-  if (!owner) return
+  if (!owner) return null
   // A push cut to fit does not replace the whole copy the app stored (from /channel or the server).
   const whole = shortened ? await inbox.get(item.id) : null
   const { changed } = await inbox.add([whole ? { ...item, body: whole.body, url: whole.url } : item])
   await announce(owner, changed.length ? { type: 'added', items: changed } : null)
+  return owner
 }
 
 export async function onPush(event: PushEvent): Promise<void> {
@@ -34,8 +36,9 @@ export async function onPush(event: PushEvent): Promise<void> {
     return
   }
   const item = fromPush(payload)
+  let owner: string | null = null
   try {
-    await store(item, payload.shortened === true)
+    owner = await store(item, payload.shortened === true)
   }
   catch (error) {
     // Storage can fail (quota, private mode); the notification must still show.
@@ -48,6 +51,7 @@ export async function onPush(event: PushEvent): Promise<void> {
     badge: '/icons/icon-192.png',
     timestamp: Date.parse(item.createdAt),
     requireInteraction: item.priority >= 5,
-    data: { id: item.id, url: item.url ?? '/' },
+    // Whose it is: a click acts on it only while that user is the one logged in here.
+    data: { id: item.id, url: item.url ?? '/', owner },
   } as NotificationOptions)
 }

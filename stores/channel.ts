@@ -179,10 +179,15 @@ export const useChannelStore = defineStore('channel', () => {
 
   function handle(frame: ServerFrame) {
     switch (frame.type) {
-      case 'subscribed':
+      case 'subscribed': {
         if (frame.topic in refused.value) refused.value = withoutKey(refused.value, frame.topic)
+        // Joined by the server with nothing of it seen here yet (this page's first connection).
+        let joinedFresh = false
         if (asked.has(frame.topic)) asked.delete(frame.topic)
-        else if (!(typeof frame.ref === 'string' && resumeRefs.has(frame.ref))) keepStored(frame.topic) // the server joined it
+        else if (!(typeof frame.ref === 'string' && resumeRefs.has(frame.ref))) { // the server joined it
+          joinedFresh = frame.ref === undefined && !offsets.has(frame.topic)
+          keepStored(frame.topic)
+        }
         // (A resume's own answer says nothing of that: the topic stays unconfirmed.)
         if (!following.value.includes(frame.topic)) following.value = [...following.value, frame.topic].sort()
         if (!frame.recovered) {
@@ -192,7 +197,11 @@ export const useChannelStore = defineStore('channel', () => {
         else if (!offsets.has(frame.topic)) {
           offsets.set(frame.topic, frame.offset)
         }
+        // The server holds a joined topic's live messages a moment for a client that resumes it
+        // from its own offset; this page has none, so it follows the topic from the join at once.
+        if (joinedFresh) send({ type: 'subscribe', topic: frame.topic, since: frame.offset })
         break
+      }
       case 'message':
         onMessage(frame)
         break

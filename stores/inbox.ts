@@ -111,7 +111,7 @@ export const useInboxStore = defineStore('inbox', () => {
     preloaded = null
     forgetShown()
     if (await reads.owner !== userId) {
-      await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem(SNAPSHOT_KEY)])
+      await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem(SNAPSHOT_KEY), closeShownNotifications()])
       await meta.setItem('owner', userId)
       if (mine !== generation) return
     }
@@ -290,7 +290,16 @@ export const useInboxStore = defineStore('inbox', () => {
     generation++
     forgetShown()
     loaded.value = false
-    await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem('owner'), meta.removeItem(SNAPSHOT_KEY)])
+    await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem('owner'), meta.removeItem(SNAPSHOT_KEY), closeShownNotifications()])
+  }
+
+  /** The notifications this user's pushes left on screen go with the inbox. */
+  async function closeShownNotifications() {
+    try {
+      const registration = await navigator.serviceWorker?.getRegistration()
+      for (const notification of await registration?.getNotifications() ?? []) notification.close()
+    }
+    catch { /* no service worker here: nothing shown */ }
   }
 
   /** Shows nothing (a new owner's inbox, or none). */

@@ -193,6 +193,11 @@ describe('the PWA', () => {
     // Logged out, a push still on its way is shown but stored in nobody's inbox.
     await reopened.getByRole('button', { name: 'Log out' }).click()
     await reopened.waitForURL(/\/login$/)
+    // What the user's pushes left on screen goes with the logout: the next user cannot open it.
+    await expect.poll(() => worker.evaluate(async () => {
+      const shown = await (self as unknown as ServiceWorkerGlobalScope).registration.getNotifications()
+      return shown.map(n => n.title)
+    }), { timeout: 5000 }).not.toContain('Pushed while closed')
     const late = { ...payload, id: 'push-after-logout', title: 'Pushed after the logout' }
     await cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: JSON.stringify(late) })
     await expect.poll(() => worker.evaluate(async () => {
@@ -359,6 +364,21 @@ describe('the PWA', () => {
     await message.waitFor()
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375)
     expect((await message.locator('.live-body').innerText()).trim().split('\n').slice(1)).toEqual(lines)
+    await context.close()
+  })
+
+  it('follows the stored subscriptions the server joins on a fresh page from the join at once', async () => {
+    // The server holds a joined topic's live messages a moment for a client resuming it with its
+    // own offset; a page without offsets subscribes from the join, so nothing waits.
+    const context = await browser.newContext()
+    const sent: string[] = []
+    context.on('page', page => page.on('websocket', (ws) => {
+      if (ws.url().endsWith('/channel')) ws.on('framesent', frame => sent.push(String(frame.payload)))
+    }))
+    const page = await loggedIn(context)
+    await expect.poll(() => sent.map(text => JSON.parse(text)).find(f => f.type === 'subscribe' && f.topic === 'alerts.cpu')).toMatchObject({ since: expect.any(Number) })
+    await publish('alerts.cpu', 'Right after the start')
+    await item(page, 'Right after the start').waitFor()
     await context.close()
   })
 

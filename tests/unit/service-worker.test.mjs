@@ -37,8 +37,8 @@ const { onNotificationClick } = await import('../../service-worker/notification-
 const { onPushSubscriptionChange } = await import('../../service-worker/subscription-change')
 const { onPush } = await import('../../service-worker/push')
 
-function clickOn(url) {
-  return { notification: { data: { url }, close: vi.fn() } }
+function clickOn(url, owner = 'alice') {
+  return { notification: { data: { url, owner }, close: vi.fn() } }
 }
 
 beforeEach(() => {
@@ -46,6 +46,10 @@ beforeEach(() => {
 })
 
 describe('notificationclick', () => {
+  beforeEach(async () => {
+    await db.meta.setItem('owner', 'alice')
+  })
+
   it('focuses an open window of the app and routes it to the URL, without opening another', async () => {
     const window = { url: 'https://mercury.example/topics', focus: vi.fn(), postMessage: vi.fn() }
     sw.clients.matchAll.mockResolvedValue([window])
@@ -72,11 +76,19 @@ describe('notificationclick', () => {
     await onNotificationClick({ notification: { data: null, close: vi.fn() } })
     expect(sw.clients.openWindow).toHaveBeenLastCalledWith('https://mercury.example/')
   })
+
+  it('opens the app, and no URL, for a notification of another user than the one logged in now', async () => {
+    sw.clients.matchAll.mockResolvedValue([])
+    await onNotificationClick(clickOn('/hosts/1', 'bob'))
+    expect(sw.clients.openWindow).toHaveBeenLastCalledWith('https://mercury.example/')
+    await onNotificationClick(clickOn('/hosts/1', null))
+    expect(sw.clients.openWindow).toHaveBeenLastCalledWith('https://mercury.example/')
+  })
 })
 
 describe('notificationclick on a notification of the inbox', () => {
   const stored = { id: 'n9', topic: 'alerts.disk', title: 'Disk full', body: 'b', url: null, priority: 3, createdAt: '2026-11-24T10:00:00.000Z', readAt: null }
-  const click = () => ({ notification: { data: { id: 'n9', url: '/' }, close: vi.fn() } })
+  const click = (owner = 'alice') => ({ notification: { data: { id: 'n9', url: '/', owner }, close: vi.fn() } })
 
   beforeEach(async () => {
     await db.meta.setItem('owner', 'alice')
@@ -108,9 +120,12 @@ describe('notificationclick on a notification of the inbox', () => {
     vi.restoreAllMocks()
   })
 
-  it('changes nothing when nobody is logged in on the browser', async () => {
+  it('changes nothing when nobody is logged in on the browser, or someone else than its user', async () => {
     const fetch = vi.fn()
     vi.stubGlobal('fetch', fetch)
+    // The same notification id is in bob's inbox: alice's notification, left on screen, is not his.
+    await db.meta.setItem('owner', 'bob')
+    await onNotificationClick(click('alice'))
     await db.meta.removeItem('owner')
     await onNotificationClick(click())
     expect((await db.inbox.get('n9')).readAt).toBeNull()
@@ -168,7 +183,7 @@ describe('push', () => {
     await db.meta.setItem('owner', 'alice')
     await onPush(pushed(whole))
     expect(await db.inbox.get('n1')).toMatchObject({ body: 'the whole body', url: '/disks/1' })
-    expect(sw.registration.showNotification).toHaveBeenCalledWith('Disk full', expect.objectContaining({ body: 'the whole body' }))
+    expect(sw.registration.showNotification).toHaveBeenCalledWith('Disk full', expect.objectContaining({ body: 'the whole body', data: { id: 'n1', url: '/disks/1', owner: 'alice' } }))
 
     await onPush(pushed({ ...whole, body: 'the wh…', url: null, shortened: true }))
     expect(await db.inbox.get('n1')).toMatchObject({ body: 'the whole body', url: '/disks/1' })
