@@ -38,11 +38,13 @@ function words(q: string | undefined): string[] {
 }
 
 /**
- * Lower case for search, the same for the text and the words sought. "İ" lowers to "i" plus a
- * combining dot (U+0307), which "i" typed on any keyboard would never match: the dot is dropped.
+ * Lower case for search, the same for the text and the words sought. Composed first (NFC): "é"
+ * typed is found in an "e" followed by a combining accent, and the other way. "İ" lowers to "i"
+ * plus a combining dot (U+0307), which "i" typed on any keyboard would never match: the dot is
+ * dropped.
  */
-function fold(text: string): string {
-  return text.toLowerCase().replace(/i\u0307/g, 'i')
+export function fold(text: string): string {
+  return text.normalize('NFC').toLowerCase().replace(/i\u0307/g, 'i')
 }
 
 export function matcher(filter: InboxFilter): (item: InboxItem) => boolean {

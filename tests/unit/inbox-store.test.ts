@@ -96,6 +96,10 @@ describe('inbox store', () => {
     await store.add([item('d', { title: 'Ünïcödé', body: 'İstanbul ΣΟΦΙΑ' })])
     expect((await store.list({ q: 'istanbul' })).map(i => i.id)).toEqual(['d'])
     expect((await store.list({ q: 'İSTANBUL ünïcödé σοφια' })).map(i => i.id)).toEqual(['d'])
+    // A composed "é" typed finds an "e" with a combining accent, and the other way.
+    await store.add([item('e', { title: 'Cafe\u0301 closed', body: 'Caf\u00e9 open' })])
+    expect((await store.list({ q: 'caf\u00e9 closed' })).map(i => i.id)).toEqual(['e'])
+    expect((await store.list({ q: 'cafe\u0301 OPEN' })).map(i => i.id)).toEqual(['e'])
   })
 
   it('filters by topic and unread, newest first', async () => {

@@ -1,11 +1,14 @@
 import { inboxQuerySchema } from '#shared/schemas/messages'
+import { fold } from '#shared/inbox/logic'
 import { toInboxEntry } from '../../services/notifications'
 
 // The user's notifications, newest first. Page with ?before=<nextBefore>&beforeId=<nextBeforeId>
 // (utils/paging.ts).
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
-  const { before, beforeId, limit, q, topic, unread } = parseQuery(event, inboxQuerySchema)
+  const { before, beforeId, limit, q: typed, topic, unread } = parseQuery(event, inboxQuerySchema)
+  // Composed (NFC), as the text is compared below: "é" typed finds an "e" and a combining accent.
+  const q = typed?.normalize('NFC')
   // SQLite's LIKE ignores case for ASCII; PostgreSQL needs to be told.
   const mode = isPostgresUrl(mercuryConfig().databaseUrl) ? { mode: 'insensitive' } : {}
   const contains = (text: string) => ({ contains: text, ...mode }) as { contains: string }
@@ -29,9 +32,9 @@ export default defineEventHandler(async (event) => {
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take: limit,
   })
-  const wanted = q && /[%_]|[^\x20-\x7e]/.test(q) ? q.toLowerCase() : null
+  const wanted = q && /[%_]|[^\x20-\x7e]/.test(q) ? fold(q) : null
   const items = rows.map(toInboxEntry)
-    .filter(item => !wanted || item.title.toLowerCase().includes(wanted) || item.body.toLowerCase().includes(wanted))
+    .filter(item => !wanted || fold(item.title).includes(wanted) || fold(item.body).includes(wanted))
   const unreadCount = await useDb().inboxItem.count({ where: { userId: user.id, readAt: null } })
   const lastRow = rows.length === limit ? rows[rows.length - 1]! : null
   return { items, unread: unreadCount, nextBefore: lastRow?.createdAt.toISOString() ?? null, nextBeforeId: lastRow?.id ?? null }
