@@ -1,7 +1,7 @@
 import { frameReadLimit, mercuryConfig } from '../utils/config'
 import { closeConnections, closeRealtime, useChannelLayer, useHub } from '../services/realtime'
 import { flushCounters } from '../services/sources'
-import { handleControl } from '../services/control'
+import { handleControl, reconcileConnections } from '../services/control'
 
 export default defineNitroPlugin((nitro) => {
   const config = mercuryConfig()
@@ -15,6 +15,12 @@ export default defineNitroPlugin((nitro) => {
   useChannelLayer().onControl((event) => {
     handleControl(event).catch((error: unknown) => {
       console.error(`mercury: control event ${event.type} failed:`, error)
+    })
+  })
+  // The control channel was away (Redis reconnected): what it carried meanwhile is made good.
+  useChannelLayer().onResync(() => {
+    reconcileConnections().catch((error: unknown) => {
+      console.error('mercury: checking open connections after a reconnection failed:', error)
     })
   })
   // Nitro's graceful shutdown destroys the HTTP server's idle sockets — upgraded WebSockets

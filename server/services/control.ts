@@ -6,7 +6,8 @@ import { atTopicLimit, refreshChannelPermissions, type ChannelConnection } from 
 import { recheckSourceConnections } from './realtime/datalink'
 import { unsubscribedFrame } from './realtime/frames'
 import { CLOSE } from './realtime/hub'
-import { forgetSource } from './sources'
+import { useDb } from '../utils/db'
+import { forgetAllSources, forgetSource } from './sources'
 
 // Changes that every instance must apply to its own connections. Each is broadcast through the
 // channel layer (Redis pub/sub when scaled out) and handled here, on every instance.
@@ -55,6 +56,8 @@ export async function handleControl(raw: ControlEvent): Promise<void> {
     }
     case 'subscription.changed':
       for (const conn of hub.userConnections(event.userId) as ChannelConnection[]) {
+        if (event.subscribed) conn.stored.add(event.topic)
+        else conn.stored.delete(event.topic)
         // The socket says so, as it says `subscribed` when a stored subscription is added.
         if (!event.subscribed) {
           if (hub.unsubscribe(conn, event.topic)) hub.send(conn, unsubscribedFrame(event.topic))
@@ -79,4 +82,33 @@ export async function handleControl(raw: ControlEvent): Promise<void> {
       }
     }
   }
+}
+
+/**
+ * After this instance's control channel was away (Redis reconnected, or a broadcast that failed):
+ * events sent meanwhile may never have arrived. Every open connection is checked against the
+ * database as those events would have done: sources read again (deactivated, rotated, deleted:
+ * their producers close), sessions and tokens that ended and deleted users close, permissions and
+ * stored subscriptions are compared.
+ */
+export async function reconcileConnections(): Promise<void> {
+  const hub = useHub()
+  forgetAllSources()
+  for (const sourceId of hub.connectedSources()) await recheckSourceConnections(sourceId)
+  const users = hub.connectedUsers()
+  if (users.length === 0) return
+  const conns = users.flatMap(userId => hub.userConnections(userId) as ChannelConnection[])
+  const tokenIds = [...new Set(conns.flatMap(conn => conn.tokenId ? [conn.tokenId] : []))]
+  const db = useDb()
+  const [liveUsers, liveTokens] = await Promise.all([
+    db.user.findMany({ where: { id: { in: users } }, select: { id: true } }),
+    db.accessToken.findMany({ where: { id: { in: tokenIds } }, select: { id: true } }),
+  ])
+  const userIds = new Set(liveUsers.map(user => user.id))
+  const tokens = new Set(liveTokens.map(token => token.id))
+  for (const conn of conns) {
+    if (!userIds.has(conn.userId)) hub.disconnect(conn, CLOSE.UNAUTHORIZED, 'user deleted')
+    else if (conn.tokenId && !tokens.has(conn.tokenId)) hub.disconnect(conn, CLOSE.UNAUTHORIZED, 'logged out or token revoked')
+  }
+  await refreshChannelPermissions(undefined, { subscriptions: true })
 }

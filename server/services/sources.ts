@@ -54,6 +54,12 @@ function toInfo(row: { id: string, name: string, status: string, topics: string,
   return { id: row.id, name: row.name, status: row.status as SourceStatus, patterns: splitPatterns(row.topics), tokenHash: row.tokenHash }
 }
 
+/** Every source read again from the database on its next use (changes may have been missed). */
+export function forgetAllSources(): void {
+  byId.clear()
+  byHash.clear()
+}
+
 export function forgetSource(id: string): void {
   const cached = byId.get(id)
   if (cached?.info) byHash.delete(cached.info.tokenHash)

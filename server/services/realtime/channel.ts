@@ -14,6 +14,8 @@ export interface ChannelConnection extends Connection {
   /** The personal access token it was opened with, or the login token of its session. */
   tokenId?: string
   permissions: Permissions
+  /** The user's stored subscriptions as this connection knows them (joined or not). */
+  stored: Set<string>
   /** Resolves once the permissions are loaded. */
   ready: Promise<void>
 }
@@ -30,6 +32,7 @@ export async function openChannel(peer: Peer, userId: string, tokenId?: string):
     userId,
     tokenId,
     permissions: { admin: false, read: [], publish: [] },
+    stored: new Set<string>(),
     ready: new Promise<void>(resolve => loaded = resolve),
     frames: new TokenBucket(mercuryConfig().channelFrameRate, mercuryConfig().channelFrameRate * 2),
   })
@@ -42,8 +45,10 @@ export async function openChannel(peer: Peer, userId: string, tokenId?: string):
   finally {
     loaded()
   }
+  const stored = await storedTopics(userId)
+  conn.stored = new Set(stored)
   // Held: a client resuming after a reconnect subscribes with its own `since` right away.
-  await joinStored(conn, await storedTopics(userId), { hold: true })
+  await joinStored(conn, stored, { hold: true })
 }
 
 function storedTopics(userId: string): Promise<string[]> {
@@ -115,8 +120,12 @@ export function closeChannel(peer: Peer): void {
   connections.delete(peer)
 }
 
-/** After grants changed: reload each connection's permissions and leave what is no longer readable. */
-export async function refreshChannelPermissions(userIds?: string[]): Promise<void> {
+/**
+ * After grants changed: reload each connection's permissions and leave what is no longer readable.
+ * `subscriptions`: the stored subscriptions are compared too, as after missed control events:
+ * those deleted meanwhile are left, those added are joined.
+ */
+export async function refreshChannelPermissions(userIds?: string[], { subscriptions = false } = {}): Promise<void> {
   const hub = useHub()
   const users = userIds ?? hub.connectedUsers()
   for (const userId of users) {
@@ -127,7 +136,14 @@ export async function refreshChannelPermissions(userIds?: string[]): Promise<voi
       // Read access given (back): the stored subscriptions it opens are joined, as on connecting.
       // Only those this connection could not read until now: one it could read and does not
       // follow, it left with an `unsubscribe`, and that stays so.
-      const opened = stored.filter(topic => !canRead(conn.permissions, topic))
+      const opened = stored.filter(topic => !canRead(conn.permissions, topic) || (subscriptions && !conn.stored.has(topic)))
+      if (subscriptions) {
+        for (const topic of conn.stored) {
+          if (stored.includes(topic)) continue
+          if (hub.unsubscribe(conn, topic)) hub.send(conn, unsubscribedFrame(topic))
+        }
+        conn.stored = new Set(stored)
+      }
       conn.permissions = permissions
       for (const topic of [...conn.topics.keys()]) {
         if (canRead(permissions, topic)) continue

@@ -417,6 +417,10 @@ export class Hub {
     return [...this.users.keys()]
   }
 
+  connectedSources(): string[] {
+    return [...this.sources.keys()]
+  }
+
   userConnections(userId: string): Connection[] {
     return [...this.users.get(userId) ?? []]
   }

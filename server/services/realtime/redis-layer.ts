@@ -141,6 +141,7 @@ export class RedisChannelLayer implements ChannelLayer {
     this.redis.once('ready', () => {
       this.redis.options.enableOfflineQueue = false
     })
+    this.redis.on('ready', () => this.sendUnsent())
     this.watch(this.redis, 'command')
 
     // The subscriber keeps its offline queue: a subscribe during a short outage takes effect on
@@ -214,13 +215,17 @@ export class RedisChannelLayer implements ChannelLayer {
         return
       }
       if (!event || typeof event !== 'object' || typeof event.type !== 'string') return
-      for (const listener of this.controlListeners) {
-        try {
-          listener(event)
-        }
-        catch (error) {
-          console.error('[mercury] control listener failed', error)
-        }
+      this.deliverControl(event)
+    }
+  }
+
+  private deliverControl(event: ControlEvent) {
+    for (const listener of this.controlListeners) {
+      try {
+        listener(event)
+      }
+      catch (error) {
+        console.error('[mercury] control listener failed', error)
       }
     }
   }
@@ -291,7 +296,27 @@ export class RedisChannelLayer implements ChannelLayer {
 
   async broadcast(event: ControlEvent): Promise<void> {
     // Through Redis even for this instance, so every instance sees events in the same order.
-    await this.redis.publish(this.controlChannel, JSON.stringify(event))
+    try {
+      await this.redis.publish(this.controlChannel, JSON.stringify(event))
+    }
+    catch (error) {
+      // Redis away: this instance applies it at once, and it is sent to the others once Redis is
+      // back (they also check their connections against the database when they reconnect).
+      // (At most the last thousand: the others' reconnection check covers what is dropped.)
+      if (this.unsent.push(event) > 1000) this.unsent.shift()
+      this.deliverControl(event)
+      throw error
+    }
+  }
+
+  /** Events that could not be broadcast, sent when the command connection is back. */
+  private readonly unsent: ControlEvent[] = []
+
+  private sendUnsent() {
+    const events = this.unsent.splice(0)
+    for (const event of events) {
+      this.redis.publish(this.controlChannel, JSON.stringify(event)).catch(() => this.unsent.push(event))
+    }
   }
 
   onResync(listener: () => void): void {
