@@ -3,8 +3,10 @@
 const REASONS = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' } as const
 
 export function rejectUpgrade(status: keyof typeof REASONS, message: string): never {
-  // No content-type header: crossws (0.3) URL-encodes header values of refusals.
-  throw new Response(JSON.stringify({ statusCode: status, message }), { status, statusText: REASONS[status] })
+  // No content-type header: crossws (0.3) URL-encodes header values of refusals. A number is safe:
+  // a server that cannot take the connection now says when to retry, as its REST answers do.
+  const headers: Record<string, string> = status === 503 ? { 'retry-after': '5' } : {}
+  throw new Response(JSON.stringify({ statusCode: status, message }), { status, statusText: REASONS[status], headers })
 }
 
 /** `?token=` or `Authorization: Bearer`, as on every Mercury socket. */

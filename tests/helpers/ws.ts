@@ -33,8 +33,8 @@ export class TestSocket {
         let body = ''
         res.setEncoding('utf8')
         res.on('data', (chunk: string) => body += chunk)
-        res.on('end', () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body })))
-        res.on('error', () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body })))
+        res.on('end', () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body, headers: res.headers })))
+        res.on('error', () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { status: res.statusCode, body, headers: res.headers })))
       })
       ws.once('error', reject)
     })

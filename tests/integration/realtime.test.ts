@@ -168,6 +168,13 @@ describe('publish and receive', () => {
     await new Promise(resolve => setTimeout(resolve, 200))
     expect(ws.frames.filter(f => f.type === 'message' && f.data === 'after')).toEqual([])
     await ws.close()
+
+    // A client resuming as many topics as it may follow sends them all at once: each is answered.
+    const many = await channel(reader.token)
+    for (let i = 0; i < 199; i++) many.send({ type: 'subscribe', topic: `sensors.many${i}`, since: 0, ref: `m${i}` })
+    const answers = await many.collect(f => typeof f.ref === 'string' && f.ref.startsWith('m'), 199)
+    expect(answers.filter(f => f.type === 'subscribed')).toHaveLength(199)
+    await many.close()
   })
 
   it('accepts text/plain as the notification body', async () => {

@@ -129,7 +129,7 @@ describe('two instances on one Redis', () => {
     expect(during.body.message).toMatch(/unavailable/)
     // A /channel opened now is refused like any connection the server cannot take, not opened
     // and dropped; the admin figures answer at once and say the layer is down.
-    await expect(channel(a)).rejects.toMatchObject({ status: 503, body: expect.stringContaining('channel layer is unavailable') })
+    await expect(channel(a)).rejects.toMatchObject({ status: 503, body: expect.stringContaining('channel layer is unavailable'), headers: expect.objectContaining({ 'retry-after': '5' }) })
     // Reading history, and subscribing on a connection already open, get the same clear answer.
     const history = await reader.client.get(`/api/topics/${topic}/messages?since=1`)
     expect(history.status).toBe(503)

@@ -34,7 +34,9 @@ export async function openChannel(peer: Peer, userId: string, tokenId?: string):
     permissions: { admin: false, read: [], publish: [] },
     stored: new Set<string>(),
     ready: new Promise<void>(resolve => loaded = resolve),
-    frames: new TokenBucket(mercuryConfig().channelFrameRate, mercuryConfig().channelFrameRate * 2),
+    // Bursts of twice the rate, and at least enough for a client resuming every topic it may
+    // follow (one subscribe each, at once, as PROTOCOL.md tells it to).
+    frames: new TokenBucket(mercuryConfig().channelFrameRate, Math.max(mercuryConfig().channelFrameRate * 2, mercuryConfig().maxSubscriptionsPerConnection + mercuryConfig().channelFrameRate)),
   })
   connections.set(peer, conn)
   const hub = useHub()
