@@ -43,7 +43,7 @@ function sourceBucket(sourceId: string): TokenBucket {
 
 /** A refusal the routes turn into an HTTP status or an error frame. */
 export class PublishError extends Error {
-  constructor(readonly code: 'bad_request' | 'forbidden' | 'unauthorized' | 'unavailable' | 'rate_limited', message: string) {
+  constructor(readonly code: 'bad_request' | 'forbidden' | 'unauthorized' | 'unavailable' | 'rate_limited' | 'payload_too_large', message: string) {
     super(message)
   }
 }
@@ -77,8 +77,14 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   const stored = input.notification
     ? { id, topic, offset: 0, event: input.event, data: input.data, notification: input.notification, sourceId, createdAt }
     : null
-  const readers = stored ? await storeNotification(stored).catch(error => refusedIfSourceGone(error, sourceId)) : []
   const { head, tail } = messageFrameParts(topic, id, input.event, input.data, input.notification, createdAt)
+  // The message as it is delivered and kept: numbers are written out in full (1e20 takes 21 bytes),
+  // so a body within the limit could make a message several times larger.
+  const limit = mercuryConfig().maxPayloadBytes + FRAME_ENVELOPE_BYTES
+  if ((head.length + tail.length) * 3 > limit && Buffer.byteLength(head) + Buffer.byteLength(tail) > limit) {
+    throw new PublishError('payload_too_large', `the message is larger than ${mercuryConfig().maxPayloadBytes} bytes once serialized (numbers are written out in full)`)
+  }
+  const readers = stored ? await storeNotification(stored).catch(error => refusedIfSourceGone(error, sourceId)) : []
   let offset: number
   try {
     offset = (await layer.publish(topic, head, tail)).offset
@@ -118,6 +124,9 @@ async function refusedIfSourceGone(error: unknown, sourceId: string | null): Pro
 }
 
 /** The `message` frame split around its offset, serialized once for every subscriber. */
+/** What a delivered message adds to what was published: its type, topic, offset, id, createdAt. */
+const FRAME_ENVELOPE_BYTES = 1024
+
 export function messageFrameParts(topic: string, id: string, event: string, data: unknown, notification: NotificationInput | undefined, createdAt: string) {
   const head = `{"type":"message","topic":${JSON.stringify(topic)},"offset":`
   const tail = `,"id":"${id}","event":${JSON.stringify(event)},"data":${JSON.stringify(data ?? null)}`

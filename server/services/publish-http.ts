@@ -90,7 +90,7 @@ function validated(input: unknown): PublishInput {
   return result.data
 }
 
-const STATUS: Record<PublishError['code'], number> = { bad_request: 400, unauthorized: 401, forbidden: 403, rate_limited: 429, unavailable: 503 }
+const STATUS: Record<PublishError['code'], number> = { bad_request: 400, unauthorized: 401, forbidden: 403, payload_too_large: 413, rate_limited: 429, unavailable: 503 }
 
 export function publishErrorToHttp(event: H3Event, error: PublishError) {
   if (error.code === 'rate_limited' || error.code === 'unavailable') setResponseHeader(event, 'retry-after', 1)

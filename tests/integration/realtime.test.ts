@@ -533,6 +533,14 @@ describe('bad input', () => {
     const producer = await datalink(source.token)
     producer.send('{"type":"publish","topic":"sensors.nobody","data":-1e999,"ref":"huge"}')
     expect(await producer.next(f => f.ref === 'huge')).toMatchObject({ type: 'error', code: 'bad_request', message: 'data: is a number too large for JSON' })
+    // Numbers are written out in full: a body within the limit must not make a message beyond it.
+    const expanding = `{"data":[${Array(13_000).fill('1e20').join(',')}]}`
+    expect(Buffer.byteLength(expanding)).toBeLessThan(64 * 1024)
+    const expanded = await pub.post('/api/topics/sensors.nobody/messages', expanding, { raw: true, headers: { 'content-type': 'application/json' } })
+    expect(expanded.status).toBe(413)
+    expect(expanded.body.message).toMatch(/once serialized/)
+    producer.send(`{"type":"publish","topic":"sensors.nobody","data":[${Array(13_000).fill('1e20').join(',')}],"ref":"expands"}`)
+    expect(await producer.next(f => f.ref === 'expands')).toMatchObject({ type: 'error', code: 'payload_too_large' })
     // Topics of dots alone cannot be read back through a URL (clients drop ./..): not names.
     for (const topic of ['.', '..', '...']) {
       expect(await producer.request({ type: 'publish', topic, data: 1 }), topic).toMatchObject({ type: 'error', code: 'bad_request', message: expect.stringMatching(/not dots alone/) })
