@@ -1,4 +1,5 @@
 import type { Role } from '#shared/schemas/accounts'
+import { isPostgresUrl, mercuryConfig } from '../utils/config'
 import { queryRaw, useDb, type Db } from '../utils/db'
 import { announce } from './control'
 import { newToken, hashToken } from '../utils/secrets'
@@ -55,8 +56,23 @@ export async function updateUser(id: string, input: { username?: string, passwor
   return toPublicUser(row)
 }
 
-export async function countAdmins(): Promise<number> {
-  return useDb().user.count({ where: { role: 'admin' } })
+type Tx = Omit<Db, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>
+
+/**
+ * Demotes or deletes `userId` with `change`, unless that would leave no admin: false then, and
+ * nothing is done. The admins are locked while it decides (SQLite: the transaction holds the
+ * write lock from its start; PostgreSQL: the admin rows, FOR UPDATE), so two admins removing each
+ * other at the same moment cannot both succeed.
+ */
+export async function unlessLastAdmin(userId: string, change: (tx: Tx) => Promise<unknown>): Promise<boolean> {
+  return useDb().$transaction(async (tx) => {
+    const admins = isPostgresUrl(mercuryConfig().databaseUrl)
+      ? await tx.$queryRawUnsafe<{ id: string }[]>(`SELECT "id" FROM "User" WHERE "role" = 'admin' FOR UPDATE`)
+      : await tx.user.findMany({ where: { role: 'admin' }, select: { id: true } })
+    if (admins.length <= 1 && admins.some(admin => admin.id === userId)) return false
+    await change(tx)
+    return true
+  })
 }
 
 export const LOGIN_TOKEN_NAME = 'login'

@@ -209,6 +209,38 @@ describe('admin: users, groups, grants', () => {
     expect((await admin.patch(`/api/admin/users/${adminId}`, { role: 'user' })).status).toBe(409)
   })
 
+  it('keeps an admin when the two last admins demote or delete each other at the same moment', async () => {
+    const adminId = (await admin.get('/api/me')).body.user.id as string
+    for (const [round, how] of (['demote', 'delete', 'demote'] as const).entries()) {
+      const peers = await Promise.all(['p', 'q'].map(async (name) => {
+        const username = `peer-${name}-${round}`
+        const created = await admin.post('/api/admin/users', { username, password: 'peer-admin-pass', role: 'admin' })
+        expect(created.status).toBe(201)
+        const client = new ApiClient(server.url)
+        await client.login(username, 'peer-admin-pass')
+        return { id: created.body.id as string, client }
+      }))
+      const [p, q] = peers as [typeof peers[0], typeof peers[0]]
+      // Two admins left: p and q.
+      expect((await p.client.patch(`/api/admin/users/${adminId}`, { role: 'user' })).status).toBe(200)
+      // p also sets a password: hashing it used to open the gap between the check and the write.
+      const [first, second] = await Promise.all([
+        p.client.patch(`/api/admin/users/${q.id}`, { role: 'user', password: 'a-new-password' }),
+        how === 'demote' ? q.client.patch(`/api/admin/users/${p.id}`, { role: 'user' }) : q.client.delete(`/api/admin/users/${p.id}`),
+      ])
+      // One wins; the other is refused: 409 (it would leave no admin), 403 (no longer an admin) or
+      // 401 (deleted).
+      const refused = [first.status, second.status].filter(status => [401, 403, 409].includes(status))
+      expect(refused, `${how}: ${first.status} ${second.status}`).toHaveLength(1)
+      const winner = first.status < 300 ? p : q
+      const admins = ((await winner.client.get('/api/admin/users')).body as { id: string, role: string }[]).filter(u => u.role === 'admin')
+      expect(admins.map(u => u.id)).toEqual([winner.id])
+      // Back to "admin" alone, for what follows.
+      expect((await winner.client.patch(`/api/admin/users/${adminId}`, { role: 'admin' })).status).toBe(200)
+      for (const peer of [p, q]) expect([204, 404]).toContain((await admin.delete(`/api/admin/users/${peer.id}`)).status)
+    }
+  })
+
   it('manages groups, members and grants, and computes effective permissions', async () => {
     const group = await admin.post('/api/admin/groups', { name: 'ops' })
     expect(group.status).toBe(201)

@@ -1,5 +1,5 @@
 import { idParamSchema } from '#shared/schemas/accounts'
-import { countAdmins, findUser } from '../../../services/accounts'
+import { findUser, unlessLastAdmin } from '../../../services/accounts'
 import { announce } from '../../../services/control'
 
 export default defineEventHandler(async (event) => {
@@ -8,8 +8,8 @@ export default defineEventHandler(async (event) => {
   const user = await findUser(id)
   if (!user) notFound('User')
   if (user.id === admin.id) conflict('You cannot delete yourself')
-  if (user.role === 'admin' && await countAdmins() <= 1) conflict('This is the last admin')
-  await useDb().user.delete({ where: { id } })
+  // With the admins locked: two admins deleting (or demoting) each other at once cannot leave none.
+  if (!await unlessLastAdmin(id, tx => tx.user.delete({ where: { id } }))) conflict('This is the last admin')
   await announce({ type: 'user.deleted', userId: id })
   await announce({ type: 'admin.event', event: { entity: 'user', action: 'deleted', id } })
   setResponseStatus(event, 204)

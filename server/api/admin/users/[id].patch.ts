@@ -1,5 +1,5 @@
 import { idParamSchema, userUpdateSchema } from '#shared/schemas/accounts'
-import { countAdmins, findUser, isUniqueViolation, updateUser, usernameTakenAs } from '../../../services/accounts'
+import { findUser, isUniqueViolation, unlessLastAdmin, updateUser, usernameTakenAs } from '../../../services/accounts'
 import { announce } from '../../../services/control'
 
 export default defineEventHandler(async (event) => {
@@ -10,7 +10,9 @@ export default defineEventHandler(async (event) => {
   if (!user) notFound('User')
   const taken = input.username === undefined ? null : await usernameTakenAs(input.username, id)
   if (taken) conflict(`Username "${input.username}" is taken (as "${taken}")`)
-  if (user.role === 'admin' && input.role === 'user' && await countAdmins() <= 1) {
+  // The demotion first, with the admins locked: two admins demoting each other at once cannot
+  // leave none. The rest (a password takes a while to hash) follows.
+  if (input.role === 'user' && !await unlessLastAdmin(id, tx => tx.user.update({ where: { id }, data: { role: 'user' } }))) {
     conflict('This is the last admin: make another admin first')
   }
   try {
