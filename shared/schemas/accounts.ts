@@ -48,7 +48,7 @@ export const memberSchema = z.object({
 })
 
 export const topicPatternSchema = z.string().trim()
-  .regex(TOPIC_PATTERN_RE, 'must be a topic pattern: letters, digits, _ . - and * (1-128 characters)')
+  .regex(TOPIC_PATTERN_RE, 'must be a topic pattern: letters, digits, _ . - and * (1-128 characters, not dots alone)')
 
 export const grantCreateSchema = z.object({
   userId: z.string().min(1).max(64).optional(),

@@ -12,7 +12,7 @@ export const sourceTopicsSchema = z.union([z.string().max(2000), z.array(z.strin
   // "," or [" "] is a typo, not "every topic": only an empty value means that.
   .refine(value => (typeof value === 'string' ? value.trim() === '' || splitPatterns(value).length > 0 : value.length === 0 || value.some(p => p.trim() !== '')), 'give at least one pattern, or leave it empty for every topic')
   .transform(value => (typeof value === 'string' ? splitPatterns(value) : value.map(p => p.trim()).filter(Boolean)))
-  .refine(list => list.every(p => TOPIC_PATTERN_RE.test(p)), 'each pattern must be letters, digits, _ . - and * (1-128 characters)')
+  .refine(list => list.every(p => TOPIC_PATTERN_RE.test(p)), 'each pattern must be letters, digits, _ . - and * (1-128 characters, not dots alone)')
   .transform(list => (list.length ? [...new Set(list)].join(',') : '*'))
 
 export const sourceCreateSchema = z.object({
