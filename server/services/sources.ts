@@ -31,11 +31,20 @@ export async function createSource(input: { name: string, description: string, t
   return { source, token }
 }
 
+/**
+ * A new token for the source; null when there is no such source, 'raced' when another rotation
+ * replaced the token at the same moment (its token is the one that works: this one would not).
+ */
 export async function rotateSourceToken(id: string) {
+  const db = useDb()
+  const current = await db.source.findUnique({ where: { id }, select: { tokenHash: true } })
+  if (!current) return null
   const token = newToken('msrc')
-  const source = await useDb().source.update({ where: { id }, data: { tokenHash: hashToken(token) }, select: publicSelect })
+  const { count } = await db.source.updateMany({ where: { id, tokenHash: current.tokenHash }, data: { tokenHash: hashToken(token) } })
   forgetSource(id)
-  return { source, token }
+  if (count === 0) return 'raced' as const
+  const source = await db.source.findUnique({ where: { id }, select: publicSelect })
+  return source ? { source, token } : null
 }
 
 export async function updateSource(id: string, data: { name?: string, description?: string, topics?: string, status?: SourceStatus }) {

@@ -275,6 +275,20 @@ describe('publish and receive', () => {
     expect((await producer.closed).code).toBe(4001)
     expect((await publisher(server.url, own.token).post('/api/topics/sensors.x/messages', { data: 1 })).status).toBe(401)
     expect((await publisher(server.url, rotated.body.token).post('/api/topics/sensors.x/messages', { data: 1 })).status).toBe(201)
+    // Rotations at the same moment: one token is the source's; one that another rotation replaced
+    // at the same moment is not handed out (that caller is told to rotate again).
+    const racing = await Promise.all([1, 2, 3, 4].map(() => admin.post(`/api/admin/sources/${own.id}/rotate-token`)))
+    for (const answer of racing) {
+      expect([200, 409]).toContain(answer.status)
+      if (answer.status === 409) expect(answer.body.message).toMatch(/rotate again/)
+    }
+    const handedOut = racing.filter(r => r.status === 200).map(r => r.body.token as string)
+    const working = []
+    for (const token of handedOut) {
+      if ((await publisher(server.url, token).post('/api/topics/sensors.x/messages', { data: 2 })).status === 201) working.push(token)
+    }
+    expect(working).toHaveLength(1)
+    expect((await admin.post(`/api/admin/sources/${'0'.repeat(8)}-0000-0000-0000-000000000000/rotate-token`)).status).toBe(404)
   })
 })
 

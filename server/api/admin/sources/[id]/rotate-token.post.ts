@@ -8,6 +8,8 @@ export default defineEventHandler(async (event) => {
   const { id } = parseParams(event, idParamSchema)
   try {
     const rotated = await rotateSourceToken(id)
+    if (!rotated) notFound('Source')
+    if (rotated === 'raced') conflict('The token was rotated by another request at the same moment: rotate again to get a token of your own')
     await announceSource(id, 'rotated', rotated.source)
     return rotated
   }
