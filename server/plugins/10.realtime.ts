@@ -12,9 +12,12 @@ export default defineNitroPlugin((nitro) => {
   const websocket = nitro.h3App.websocket as { serverOptions?: Record<string, unknown> }
   websocket.serverOptions = { ...websocket.serverOptions, maxPayload: frameReadLimit(config) }
   const hub = useHub()
+  // One after the other, in the order they came: an admin event that follows a demotion reaches
+  // only those who are still admins once the demotion is applied.
+  let controls = Promise.resolve()
   useChannelLayer().onControl((event) => {
-    handleControl(event).catch((error: unknown) => {
-      console.error(`mercury: control event ${event.type} failed:`, error)
+    controls = controls.then(() => handleControl(event)).catch((error: unknown) => {
+      console.error(`mercury: control event ${event.type} failed: ${(error as Error).message}`)
     })
   })
   // The control channel was away (Redis reconnected): what it carried meanwhile is made good.

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { ControlEvent } from './realtime/layer'
 import { broadcastControl, useHub } from './realtime'
 import { canRead } from './permissions'
-import { atTopicLimit, refreshChannelPermissions, type ChannelConnection } from './realtime/channel'
+import { joinStored, refreshChannelPermissions, type ChannelConnection } from './realtime/channel'
 import { recheckSourceConnections } from './realtime/datalink'
 import { unsubscribedFrame } from './realtime/frames'
 import { CLOSE } from './realtime/hub'
@@ -63,9 +63,7 @@ export async function handleControl(raw: ControlEvent): Promise<void> {
           if (hub.unsubscribe(conn, event.topic)) hub.send(conn, unsubscribedFrame(event.topic))
         }
         else if (!canRead(conn.permissions, event.topic)) continue
-        else if (!conn.topics.has(event.topic)) {
-          if (!atTopicLimit(conn, event.topic)) await hub.subscribe(conn, event.topic)
-        }
+        else if (!conn.topics.has(event.topic)) await joinStored(conn, [event.topic])
         // Already followed (a live view asked for it): it says so again, now unasked, so that the
         // client knows the topic's notifications are its own from now on.
         else hub.sendSubscribed(conn, event.topic)

@@ -163,6 +163,13 @@ describe('two instances on one Redis', () => {
     for (const ws of [onA, onB]) expect(await ws.request({ type: 'subscribe', topic: 'scale.ctl.x' })).toMatchObject({ type: 'subscribed' })
     const leaver = await createReader(admin, 'outage-leaver', 'scale.*')
     const leaving = await TestSocket.open(`${b.url}/channel`, { token: leaver.token })
+    // Read access given back while Redis is away: the stored subscription it opens is joined on
+    // every instance (a stored subscription stays when its access goes).
+    const joiner = await createReader(admin, 'outage-joiner', null)
+    const first = await admin.post('/api/admin/grants', { userId: joiner.id, topic: 'scale.ctl.joined', read: true })
+    expect((await joiner.client.post('/api/subscriptions', { topic: 'scale.ctl.joined' })).status).toBe(201)
+    expect((await admin.delete(`/api/admin/grants/${first.body.id}`)).status).toBe(204)
+    const joinerOn = await Promise.all([a, b].map(server => TestSocket.open(`${server.url}/channel`, { token: joiner.token })))
     const producerSource = await createActiveSource(admin, 'outage-producer', 'scale.*')
     const producer = await TestSocket.open(`${b.url}/datalink`, { token: producerSource.token })
     expect(await producer.request({ type: 'publish', topic: 'scale.ctl.y', data: 1 })).toMatchObject({ type: 'ack' })
@@ -171,11 +178,18 @@ describe('two instances on one Redis', () => {
     // Made on A while Redis is down: the grant goes, a session ends.
     expect((await admin.delete(`/api/admin/grants/${grant!.id}`)).status).toBe(204)
     expect((await leaver.client.post('/api/auth/logout', {})).status).toBe(200)
+    expect((await admin.post('/api/admin/grants', { userId: joiner.id, topic: 'scale.ctl.joined', read: true })).status).toBe(201)
+    // Long enough for the joins tried meanwhile to give up (they are tried again later).
+    await new Promise(resolve => setTimeout(resolve, 3000))
     expect(await onA.next(f => f.type === 'unsubscribed' && f.topic === 'scale.ctl.x', 5000)).toBeTruthy()
     await redis.restart()
     expect(await onB.next(f => f.type === 'unsubscribed' && f.topic === 'scale.ctl.x', 20_000)).toBeTruthy()
     expect((await leaving.closed).code).toBe(4001)
     expect((await producer.closed).code).toBe(4001)
+    for (const ws of joinerOn) expect(await ws.next(f => f.type === 'subscribed' && f.topic === 'scale.ctl.joined', 20_000)).toBeTruthy()
+    await expect.poll(async () => (await publisher(a.url, source.token).post('/api/topics/scale.ctl.joined/messages', { data: 'in' })).status, { timeout: 10_000 }).toBe(201)
+    for (const ws of joinerOn) expect(await ws.next(f => f.type === 'message' && f.topic === 'scale.ctl.joined', 10_000)).toBeTruthy()
+    await Promise.all(joinerOn.map(ws => ws.close()))
     const refused = await publisher(b.url, producerSource.token).post('/api/topics/scale.ctl.y/messages', { data: 2 })
     expect(refused.status).toBe(403)
     await Promise.all([onA.close(), onB.close()])

@@ -60,16 +60,28 @@ function storedTopics(userId: string): Promise<string[]> {
 
 /**
  * Joins the stored subscriptions this connection may read and does not follow yet, up to its
- * topic limit (past it, one `limit_exceeded` error frame says so).
+ * topic limit (past it, one `limit_exceeded` error frame says so). One that cannot be joined now
+ * (Redis away) is tried again, 1 s, 2 s … 30 s later, for as long as it is still wanted.
  */
-async function joinStored(conn: ChannelConnection, topics: string[], options: { hold?: boolean } = {}): Promise<void> {
+export async function joinStored(conn: ChannelConnection, topics: string[], options: { hold?: boolean, attempt?: number } = {}): Promise<void> {
   const hub = useHub()
+  const failed: string[] = []
   for (const topic of topics) {
     if (conn.closed) return
     if (!canRead(conn.permissions, topic) || conn.topics.has(topic)) continue
-    if (atTopicLimit(conn, topic)) return
-    await hub.subscribe(conn, topic, undefined, undefined, options)
+    if (options.attempt && !conn.stored.has(topic)) continue // deleted since the first try
+    if (atTopicLimit(conn, topic)) break
+    try {
+      await hub.subscribe(conn, topic, undefined, undefined, { hold: options.hold })
+    }
+    catch (error) {
+      failed.push(topic)
+      if (failed.length === 1) console.warn(`mercury: joining ${topic} failed, trying again shortly:`, (error as Error).message)
+    }
   }
+  if (failed.length === 0 || conn.closed) return
+  const attempt = (options.attempt ?? 0) + 1
+  setTimeout(() => void joinStored(conn, failed, { attempt }), Math.min(30_000, 1000 * 2 ** (attempt - 1))).unref?.()
 }
 
 /** True, after saying so with an error frame, when following one more topic is over the limit. */
