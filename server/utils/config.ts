@@ -2,6 +2,7 @@ import { createECDH } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { passwordSchema } from '#shared/schemas/accounts'
+import { MAX_TIMER_MS } from '#shared/utils/timers'
 
 /** A setting with a wrong value: start-up stops with its message alone (no stack trace). */
 export class ConfigError extends Error {}
@@ -60,8 +61,6 @@ export interface MercuryConfig {
 
 let cached: MercuryConfig | undefined
 
-// The longest delay a Node timer takes (about 24.8 days): a longer one fires at once.
-const MAX_TIMER_MS = 2 ** 31 - 1
 const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000)
 
 function intFromEnv(name: string, fallback: number, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {

@@ -1,24 +1,14 @@
 // The JSON a push carries to the service worker. Push services accept 4,096 bytes of encrypted
 // payload, and aes128gcm adds 103 (header, tag, padding delimiter): the JSON is kept to 3,800.
+import type { InboxItem, PushPayload } from '#shared/inbox/types'
 
 export const MAX_PUSH_PAYLOAD_BYTES = 3800
 
-/** A notification as the fanout reads it. */
-export interface PushNotification {
-  id: string
-  topic: string
-  title: string
-  body: string
-  url: string | null
-  priority: number
-  createdAt: Date
-}
+/** A notification as the fanout reads it: the inbox item's fields, its time a Date. */
+export type PushNotification = Omit<InboxItem, 'createdAt' | 'readAt'> & { createdAt: Date }
 
-type Payload = Omit<PushNotification, 'createdAt'> & {
-  createdAt: string
-  /** Present when the body was cut or the URL left out to fit: the inbox keeps a whole copy. */
-  shortened?: true
-}
+/** The service worker's payload (shared/inbox/types.ts), every field given. */
+type Payload = Required<Omit<PushPayload, 'shortened'>> & Pick<PushPayload, 'shortened'>
 
 const fits = (json: string) => Buffer.byteLength(json) <= MAX_PUSH_PAYLOAD_BYTES
 

@@ -1,8 +1,6 @@
+import { MAX_TIMER_MS } from '#shared/utils/timers'
 import { HANDLER_ATTEMPTS, handlerRetryDelayMs } from './retry'
 import type { JobHandler, JobQueue, NewJob, QueueDepth } from './types'
-
-// setTimeout runs a longer delay at once (with a warning): such a job waits in steps.
-const LONGEST_TIMER_MS = 2 ** 31 - 1
 
 interface Entry<T> {
   data: T
@@ -39,13 +37,14 @@ export class MemoryQueue<T> implements JobQueue<T> {
   private later(entry: Entry<T>, delayMs: number) {
     const timer = setTimeout(() => {
       this.timers.delete(timer)
-      if (delayMs > LONGEST_TIMER_MS) {
-        this.later(entry, delayMs - LONGEST_TIMER_MS)
+      // A delay longer than one timer takes is waited in steps.
+      if (delayMs > MAX_TIMER_MS) {
+        this.later(entry, delayMs - MAX_TIMER_MS)
         return
       }
       this.waiting.push(entry)
       this.pump()
-    }, Math.min(delayMs, LONGEST_TIMER_MS))
+    }, Math.min(delayMs, MAX_TIMER_MS))
     this.timers.add(timer)
   }
 
