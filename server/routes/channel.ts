@@ -1,4 +1,5 @@
 import { channelMessage, closeChannel, openChannel } from '../services/realtime/channel'
+import { frameText } from '../services/realtime/frames'
 import { useChannelLayer, useHub } from '../services/realtime'
 
 // /channel: users follow topics live. Auth: session cookie or ?token=<personal access token>.
@@ -42,7 +43,7 @@ export default defineWebSocketHandler({
   },
   async message(peer, message) {
     try {
-      await channelMessage(peer, message.text())
+      await channelMessage(peer, frameText(message))
     }
     catch (error) {
       console.error('mercury: /channel frame failed:', error)

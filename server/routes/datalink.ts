@@ -1,4 +1,5 @@
 import { closeDatalink, datalinkMessage, openDatalink } from '../services/realtime/datalink'
+import { frameText } from '../services/realtime/frames'
 import { sourceByToken } from '../services/sources'
 import { useHub } from '../services/realtime'
 
@@ -20,7 +21,7 @@ export default defineWebSocketHandler({
   },
   async message(peer, message) {
     try {
-      await datalinkMessage(peer, message.text())
+      await datalinkMessage(peer, frameText(message))
     }
     catch (error) {
       console.error('mercury: /datalink frame failed:', error)

@@ -5,6 +5,7 @@ import { useDb } from '../utils/db'
 import { timeOrderedId } from '../utils/ids'
 import { TokenBucket } from '../utils/token-bucket'
 import { isDatabaseUnavailable } from '../utils/unavailable'
+import type { StreamEntry } from './realtime/layer'
 import { useChannelLayer } from './realtime'
 import { countPublish, type SourceInfo } from './sources'
 import { discardNotification, notificationPublished, storeNotification } from './notifications'
@@ -84,10 +85,25 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   if ((head.length + tail.length) * 3 > limit && Buffer.byteLength(head) + Buffer.byteLength(tail) > limit) {
     throw new PublishError('payload_too_large', `the message is larger than ${mercuryConfig().maxPayloadBytes} bytes once serialized (numbers are written out in full)`)
   }
-  const readers = stored ? await storeNotification(stored).catch(error => refusedIfSourceGone(error, sourceId)) : []
+  // Offsets follow the order of the calls, per topic: a notification is stored before it takes its
+  // offset, and a message called after it must not overtake it meanwhile (a producer's "raised"
+  // then "cleared" would reach every subscriber as "cleared", "raised"). A message with nothing
+  // before it in line goes straight on.
+  const turn = stored || turns.has(topic) ? takeTurn(topic) : undefined
+  let readers: string[] = []
+  let entry: Promise<StreamEntry>
+  try {
+    if (stored) readers = await storeNotification(stored).catch(error => refusedIfSourceGone(error, sourceId))
+    if (turn?.previous) await turn.previous
+    // A layer gives offsets in the order it is called: once this one has called, the next may.
+    entry = layer.publish(topic, head, tail)
+  }
+  finally {
+    turn?.done()
+  }
   let offset: number
   try {
-    offset = (await layer.publish(topic, head, tail)).offset
+    offset = (await entry).offset
   }
   catch (error) {
     console.warn(`mercury: publish to ${topic} failed:`, (error as Error).message)
@@ -111,6 +127,22 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   return published
 }
 
+/** Per topic, the last publish in line for its offset: resolved once it has asked for it (or failed). */
+const turns = new Map<string, Promise<void>>()
+
+function takeTurn(topic: string): { previous: Promise<void> | undefined, done: () => void } {
+  const previous = turns.get(topic)
+  let resolve!: () => void
+  const mine = new Promise<void>(r => resolve = r)
+  turns.set(topic, mine)
+  const finish = () => {
+    if (turns.get(topic) === mine) turns.delete(topic)
+    resolve()
+  }
+  // Never before the previous one, even when this one failed early: the line stays in order.
+  return { previous, done: () => previous ? void previous.then(finish) : finish() }
+}
+
 /**
  * A notification whose source was deleted after this publish was let in fails the foreign key:
  * that is the source's refusal (its producers are being closed with 4001), not a server fault.
@@ -123,10 +155,10 @@ async function refusedIfSourceGone(error: unknown, sourceId: string | null): Pro
   throw error
 }
 
-/** The `message` frame split around its offset, serialized once for every subscriber. */
 /** What a delivered message adds to what was published: its type, topic, offset, id, createdAt. */
 const FRAME_ENVELOPE_BYTES = 1024
 
+/** The `message` frame split around its offset, serialized once for every subscriber. */
 export function messageFrameParts(topic: string, id: string, event: string, data: unknown, notification: NotificationInput | undefined, createdAt: string) {
   const head = `{"type":"message","topic":${JSON.stringify(topic)},"offset":`
   const tail = `,"id":"${id}","event":${JSON.stringify(event)},"data":${JSON.stringify(data ?? null)}`

@@ -67,21 +67,44 @@ function toInfo(row: { id: string, name: string, status: string, topics: string,
 export function forgetAllSources(): void {
   byId.clear()
   byHash.clear()
+  loading.clear()
+  changes++
 }
 
 export function forgetSource(id: string): void {
   const cached = byId.get(id)
   if (cached?.info) byHash.delete(cached.info.tokenHash)
   byId.delete(id)
+  loading.delete(id)
+  changes++
 }
 
-export async function sourceById(id: string): Promise<SourceInfo | null> {
+/** Reads under way: the frames of a producer that arrive meanwhile wait for the same one, in order. */
+const loading = new Map<string, Promise<SourceInfo | null>>()
+/** Counts the changes signalled: a read begun before one is not kept (it may predate the change). */
+let changes = 0
+
+export function sourceById(id: string): Promise<SourceInfo | null> {
   const cached = byId.get(id)
-  if (cached && Date.now() - cached.at < CACHE_MS) return cached.info
+  if (cached && Date.now() - cached.at < CACHE_MS) return Promise.resolve(cached.info)
+  let load = loading.get(id)
+  if (!load) {
+    load = loadSource(id).finally(() => {
+      if (loading.get(id) === load) loading.delete(id)
+    })
+    loading.set(id, load)
+  }
+  return load
+}
+
+async function loadSource(id: string): Promise<SourceInfo | null> {
+  const seen = changes
   const row = await useDb().source.findUnique({ where: { id }, select: { id: true, name: true, status: true, topics: true, tokenHash: true } })
   const info = row ? toInfo(row) : null
-  byId.set(id, { info, at: Date.now() })
-  if (info) byHash.set(info.tokenHash, id)
+  if (seen === changes) {
+    byId.set(id, { info, at: Date.now() })
+    if (info) byHash.set(info.tokenHash, id)
+  }
   return info
 }
 
@@ -94,11 +117,14 @@ export async function sourceByToken(token: string): Promise<SourceInfo | null> {
     const info = await sourceById(id)
     if (info?.tokenHash === hash) return info
   }
+  const seen = changes
   const row = await useDb().source.findUnique({ where: { tokenHash: hash }, select: { id: true, name: true, status: true, topics: true, tokenHash: true } })
   if (!row) return null
   const info = toInfo(row)
-  byId.set(info.id, { info, at: Date.now() })
-  byHash.set(hash, info.id)
+  if (seen === changes) {
+    byId.set(info.id, { info, at: Date.now() })
+    byHash.set(hash, info.id)
+  }
   return info
 }
 

@@ -38,11 +38,15 @@ export type PublishInput = z.output<typeof publishSchema>
 
 const ref = z.union([z.string().max(128), z.number()], { error: 'must be a string (up to 128 characters) or a number' }).optional()
 
+const datalinkPublishSchema = publishSchema.extend({ type: z.literal('publish'), ref, topic: topicSchema })
+
 /** Frames a /datalink producer sends. */
 export const datalinkFrameSchema = z.discriminatedUnion('type', [
-  publishSchema.extend({ type: z.literal('publish'), ref, topic: topicSchema }),
+  datalinkPublishSchema,
   z.object({ type: z.literal('ping'), ref }),
 ])
+
+export type DatalinkPublish = z.output<typeof datalinkPublishSchema>
 
 /** Frames a /channel client sends. */
 export const channelFrameSchema = z.discriminatedUnion('type', [

@@ -267,6 +267,68 @@ describe('publish and receive', () => {
     await ws.close()
   })
 
+  it('gives one socket\'s messages to a topic their offsets in the order they were sent, notifications and plain alike', async () => {
+    const ws = await channel(reader.token)
+    await ws.request({ type: 'subscribe', topic: 'sensors.order' })
+    const producer = await datalink(source.token)
+    // A notification is stored before it takes its offset: a plain message sent after it overtook it.
+    for (let i = 0; i < 20; i++) {
+      producer.send({ type: 'publish', ref: i, topic: 'sensors.order', data: i, ...(i % 2 === 0 ? { notification: { title: `n${i}` } } : {}) })
+    }
+    const acks = await producer.collect(f => f.type === 'ack', 20)
+    const byRef = acks.sort((a, b) => a.ref - b.ref).map(a => a.offset)
+    expect(byRef).toEqual([...byRef].sort((a, b) => a - b))
+    const received = await ws.collect(f => f.type === 'message', 20)
+    expect(received.map(f => f.data)).toEqual([...Array(20).keys()])
+    await producer.close()
+    await ws.close()
+  })
+
+  it('reads a binary /datalink frame as UTF-8, and refuses one that is not instead of publishing it changed', async () => {
+    const ws = await channel(reader.token)
+    await ws.request({ type: 'subscribe', topic: 'sensors.binary' })
+    const producer = await datalink(source.token)
+    producer.ws.send(Buffer.from('{"type":"publish","ref":"ok","topic":"sensors.binary","data":"caf\u00e9 ✓"}'), { binary: true })
+    expect(await producer.next(f => f.ref === 'ok')).toMatchObject({ type: 'ack' })
+    producer.ws.send(Buffer.concat([Buffer.from('{"type":"publish","ref":"bad","topic":"sensors.binary","data":"caf'), Buffer.from([0xE9]), Buffer.from('"}')]), { binary: true })
+    expect(await producer.next(f => f.type === 'error')).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/UTF-8/) })
+    expect(await producer.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    const received = await ws.collect(f => f.type === 'message', 1)
+    expect(received.map(f => f.data)).toEqual(['café ✓'])
+    await producer.close()
+    await ws.close()
+  })
+
+  it('takes over /datalink any message REST takes: the frame has room for its type, ref and topic', async () => {
+    const producer = await datalink(source.token)
+    const topic = `sensors.${'x'.repeat(100)}`
+    // The largest REST body of a data string: 64 KiB.
+    const data = 'd'.repeat(65536 - '{"data":""}'.length)
+    expect((await publisher(server.url, source.token).post(`/api/topics/${topic}/messages`, { data })).status).toBe(201)
+    expect(await producer.request({ type: 'publish', ref: 'r'.repeat(128), topic, data })).toMatchObject({ type: 'ack' })
+    expect(await producer.request({ type: 'publish', ref: 'big', topic, data: data + 'd'.repeat(2048) })).toMatchObject({ type: 'error', code: 'payload_too_large' })
+    await producer.close()
+  })
+
+  it('answers every publish already sent when its source is deactivated, then closes with 4001', async () => {
+    const own = await createActiveSource(admin, 'inflight', 'sensors.*')
+    const producer = await datalink(own.token)
+    expect((await producer.request({ type: 'publish', topic: 'sensors.inflight', data: 0 })).type).toBe('ack')
+    for (let i = 1; i <= 40; i++) producer.send({ type: 'publish', ref: i, topic: 'sensors.inflight', data: i, notification: { title: `n${i}` } })
+    const deactivated = admin.post(`/api/admin/sources/${own.id}/deactivate`)
+    for (let i = 41; i <= 60; i++) producer.send({ type: 'publish', ref: i, topic: 'sensors.inflight', data: i })
+    expect((await deactivated).status).toBe(200)
+    const closed = await producer.closed
+    expect(closed).toMatchObject({ code: 4001, reason: 'source inactive' })
+    // Each one has its answer, so the producer knows which were published: those acked, and no other.
+    const answers = producer.frames.filter(f => typeof f.ref === 'number')
+    expect(answers.map(f => f.ref).sort((a, b) => a - b)).toEqual([...Array(60).keys()].map(i => i + 1))
+    for (const refused of answers.filter(f => f.type === 'error')) expect(refused).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/not published: source inactive/) })
+    const acked = answers.filter(f => f.type === 'ack').map(f => f.offset)
+    const history = await reader.client.get('/api/topics/sensors.inflight/messages?since=1&limit=100')
+    expect(history.body.messages.map((m: { offset: number }) => m.offset)).toEqual(acked.sort((a, b) => a - b))
+  })
+
   it('rotating the token closes the old producers and refuses the old token', async () => {
     const own = await createActiveSource(admin, 'rotated', 'sensors.*')
     const producer = await datalink(own.token)

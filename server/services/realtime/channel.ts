@@ -92,7 +92,7 @@ export function atTopicLimit(conn: ChannelConnection, topic: string, ref?: unkno
   return true
 }
 
-export async function channelMessage(peer: Peer, text: string): Promise<void> {
+export async function channelMessage(peer: Peer, text: string | null): Promise<void> {
   const conn = connections.get(peer)
   if (!conn || conn.closed) return
   conn.alive = true

@@ -1,7 +1,7 @@
 import type { z } from 'zod'
 import type { ErrorCode } from '#shared/schemas/messages'
 import type { Connection } from './hub'
-import { MAX_JSON_DEPTH, badText, tooDeep } from '../../utils/validate'
+import { MAX_JSON_DEPTH, badText, strictUtf8, tooDeep } from '../../utils/validate'
 
 export function errorFrame(code: ErrorCode, message: string, ref?: unknown): string {
   return JSON.stringify({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
@@ -18,8 +18,25 @@ export function pongFrame(ref?: unknown): string {
 
 export type Parsed<T> = { ok: true, frame: T } | { ok: false, error: string }
 
-/** Parses one client frame: size, JSON, then the schema. The error is a ready error frame. */
-export function parseFrame<S extends z.ZodType>(text: string, maxBytes: number, schema: S): Parsed<z.output<S>> {
+/**
+ * A client frame's text: a text frame as ws gave it (ws closes the socket with 1007 on one that
+ * is not UTF-8); a binary frame decoded strictly, null when it is not UTF-8.
+ */
+export function frameText(message: { rawData: unknown }): string | null {
+  const raw = message.rawData
+  if (typeof raw === 'string') return raw
+  try {
+    return strictUtf8.decode(raw as Uint8Array)
+  }
+  catch {
+    return null
+  }
+}
+
+/** Parses one client frame: text, size, JSON, then the schema. The error is a ready error frame. */
+export function parseFrame<S extends z.ZodType>(text: string | null, maxBytes: number, schema: S): Parsed<z.output<S>> {
+  // Read as U+FFFD, it would be published changed; REST refuses the same bytes too.
+  if (text === null) return { ok: false, error: errorFrame('bad_request', 'frame is not valid UTF-8') }
   // A UTF-16 unit takes at most 3 bytes in UTF-8: only a text that could be over is measured.
   if (text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes) {
     return { ok: false, error: errorFrame('payload_too_large', `frame is larger than ${maxBytes} bytes`, peekRef(text)) }
@@ -59,7 +76,8 @@ function refOf(json: unknown): unknown {
 
 // An oversized frame (or one refused for its rate) is not parsed whole; its ref is looked for
 // near the start so the producer can still match the error to its publish.
-export function peekRef(text: string): unknown {
+export function peekRef(text: string | null): unknown {
+  if (text === null) return undefined
   const match = /"ref"\s*:\s*("(?:[^"\\]|\\.){0,128}"|-?\d{1,16})/.exec(text.slice(0, 4096))
   if (!match) return undefined
   try {
