@@ -58,6 +58,11 @@ export default defineNuxtConfig({
     // read the cookie themselves (server/utils/upgrade.ts), so the plugin only cost CPU.
     'nitro:config'(config) {
       config.plugins = config.plugins?.filter(plugin => !plugin || !/nuxt-auth-utils[\\/].*server[\\/]plugins[\\/]ws/.test(plugin))
+      // Its DELETE /api/_auth/session clears the cookie but leaves the login's token valid (a copy
+      // of the cookie still works): logging out is POST /api/auth/logout, which ends both.
+      config.handlers = config.handlers?.filter(handler => !(handler?.route === '/api/_auth/session' && handler.method === 'delete'))
+      // API errors answered as JSON with the API's own headers, before Nuxt's handler (app pages).
+      config.errorHandler = ['~~/server/error-api', ...[config.errorHandler ?? []].flat()]
     },
   },
   eslint: { config: { stylistic: true } },

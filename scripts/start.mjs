@@ -52,7 +52,7 @@ if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) refuse(`POR
 
 const dataDir = path.resolve(root, process.env.MERCURY_DATA_DIR || 'data')
 try {
-  mkdirSync(dataDir, { recursive: true })
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
 }
 catch (error) {
   refuse(`cannot use ${dataDir} as the data directory (MERCURY_DATA_DIR): ${error.message}`)

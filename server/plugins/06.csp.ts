@@ -30,6 +30,8 @@ export function contentSecurityPolicy(html: string): string {
 
 export default defineNitroPlugin((nitro) => {
   nitro.hooks.hook('render:response', (response) => {
+    // Nuxt names itself on every page: nothing a client needs, something an attacker may use.
+    if (response.headers) delete response.headers['x-powered-by']
     if (typeof response.body !== 'string' || !response.body.includes('<html')) return
     response.headers = { ...response.headers, 'content-security-policy': contentSecurityPolicy(response.body) }
   })

@@ -3,17 +3,31 @@
 // three more promises before reaching its handler. A connection's route never changes, so its
 // hooks are looked up once and kept with its context (the object the upgrade creates and every
 // later event of that connection carries), as crossws 0.4 does.
-type Resolve = (info: object) => unknown
+//
+// A path with no WebSocket route (`/`, `/CHANNEL` …) resolves to no hooks at all, which crossws
+// takes as "accept": an anonymous socket nothing reads, pings or counts. Such upgrades get 404.
+type Hooks = Record<string, unknown>
+type Resolve = (info: object) => Hooks | Promise<Hooks>
+
+const NO_ROUTE: Hooks = {
+  upgrade: () => rejectUpgrade(404, 'No WebSocket endpoint at this path: producers use /datalink, users /channel'),
+}
+
+function routed(hooks: Hooks | undefined): Hooks {
+  return hooks && Object.keys(hooks).length > 0 ? hooks : NO_ROUTE
+}
 
 export default defineNitroPlugin((nitro) => {
   const options = nitro.h3App.websocket as { resolve?: Resolve }
   const resolve = options.resolve
   if (!resolve) return
-  const cache = new WeakMap<object, unknown>()
+  const cache = new WeakMap<object, Hooks | Promise<Hooks>>()
   options.resolve = (info) => {
     const key = (info as { context?: object }).context ?? info
-    if (cache.has(key)) return cache.get(key)
-    const hooks = resolve(info)
+    const cached = cache.get(key)
+    if (cached) return cached
+    const found = resolve(info)
+    const hooks = found instanceof Promise ? found.then(routed) : routed(found)
     cache.set(key, hooks)
     if (hooks instanceof Promise) hooks.catch(() => cache.delete(key))
     return hooks

@@ -101,7 +101,7 @@ export function mercuryConfig(): MercuryConfig {
   if (cached) return cached
   const runtime = useRuntimeConfig()
   const dataDir = path.resolve(process.env.MERCURY_DATA_DIR || runtime.dataDir || 'data')
-  mkdirSync(dataDir, { recursive: true })
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   cached = {
     dataDir,
     databaseUrl: process.env.DATABASE_URL || runtime.databaseUrl || `file:${path.join(dataDir, 'mercury.db')}`,

@@ -7,7 +7,7 @@ import { reserveLoginAttempt } from '../services/login-limiter'
  * address, which a right password gives its attempt back to (recordLoginSuccess).
  */
 export async function passwordAttempt(event: H3Event, username: string, what: string): Promise<string> {
-  const address = getRequestIP(event) ?? 'unknown'
+  const address = clientAddress(event)
   const wait = await reserveLoginAttempt(username, address)
   if (wait > 0) {
     setResponseHeader(event, 'Retry-After', wait)

@@ -1,12 +1,14 @@
 // Authentication of WebSocket upgrades: a refused upgrade is an HTTP answer with a JSON body.
 
-const REASONS = { 401: 'Unauthorized', 403: 'Forbidden', 429: 'Too Many Requests', 503: 'Service Unavailable' } as const
+const REASONS = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' } as const
 
 export function rejectUpgrade(status: keyof typeof REASONS, message: string): never {
-  // No content-type header: crossws (0.3) URL-encodes header values of refusals. A number is safe:
-  // a server that cannot take the connection now says when to retry, as its REST answers do.
+  // No content-type header: crossws (0.3) URL-encodes header values of refusals ("text%2Fplain").
+  // A body of bytes gets none (a string would be labelled text/plain). A number is safe: a server
+  // that cannot take the connection now says when to retry, as its REST answers do.
   const headers: Record<string, string> = status === 503 ? { 'retry-after': '5' } : {}
-  throw new Response(JSON.stringify({ statusCode: status, message }), { status, statusText: REASONS[status], headers })
+  const body = new TextEncoder().encode(JSON.stringify({ statusCode: status, message }))
+  throw new Response(body, { status, statusText: REASONS[status], headers })
 }
 
 /** `?token=` or `Authorization: Bearer`, as on every Mercury socket. */

@@ -337,7 +337,7 @@ describe('web security', () => {
     }
     expect(unauthorized.status).toBe(401)
     expect(Object.keys(unauthorized.body).sort()).toEqual(Object.keys(other.body).sort())
-    expect(unauthorized.body).toMatchObject({ statusCode: 401, message: 'Invalid or revoked source token', url: `${server.url}/api/topics/fp.a/messages` })
+    expect(unauthorized.body).toMatchObject({ statusCode: 401, message: 'Invalid or revoked source token', url: '/api/topics/fp.a/messages' })
     // Encoded topics are decoded as the router would; a topic that is not one is refused.
     expect((await publisher(server.url, fast.token).post('/api/topics/fp.%62/messages?x=1', { data: 2 })).body).toMatchObject({ topic: 'fp.b' })
     expect((await publisher(server.url, fast.token).post('/api/topics/fp%20b/messages', { data: 2 })).status).toBe(400)
@@ -348,6 +348,72 @@ describe('web security', () => {
     expect(foreign.status).toBe(403)
     expect(foreign.body.message).toBe('Requests from https://evil.example may not use this session')
     expect((await admin.post('/api/topics/fp.c/messages', { data: 3 }, { headers: { origin: server.url } })).status).toBe(201)
+  })
+
+  it('answers API errors with the API\'s own headers, without echoing the host asked for', async () => {
+    const ok = await fetch(`${server.url}/api/health`)
+    for (const path of ['/api/me', '/api/admin/users', '/api/no-such-route', '/api/topics/lim.a/messages?since=x']) {
+      const res = await fetch(`${server.url}${path}`, { headers: { host: 'attacker.example' } })
+      expect(res.status, path).toBeGreaterThanOrEqual(400)
+      expect(res.status, path).toBeLessThan(500)
+      for (const header of ['content-type', 'content-security-policy', 'referrer-policy', 'x-frame-options']) {
+        expect(res.headers.get(header), `${path} ${header}`).toBe(ok.headers.get(header))
+      }
+      const body = await res.json()
+      expect(body.url).toBe(path)
+      expect(JSON.stringify(body)).not.toContain('attacker.example')
+    }
+    const page = await fetch(`${server.url}/login`)
+    expect(page.headers.get('x-powered-by')).toBeNull()
+  })
+
+  it('refuses WebSocket upgrades on any path but /channel and /datalink', async () => {
+    for (const path of ['/', '/login', '/api/me', '/CHANNEL', '/Datalink', '/channel/x']) {
+      const refused = await TestSocket.open(`${server.url}${path}`, { token: reader.token }).then(() => null, (error: { status: number, body: string }) => error)
+      expect(refused, path).toMatchObject({ status: 404 })
+      expect(JSON.parse(refused!.body).message).toMatch(/\/channel/)
+    }
+  })
+
+  it('refuses an upgrade with a JSON body and no garbled content type', async () => {
+    const refused = await TestSocket.open(`${server.url}/datalink`, { token: 'msrc_bogus' }).then(() => null, (error: { status: number, body: string, headers: Record<string, string> }) => error)
+    expect(refused).toMatchObject({ status: 401 })
+    expect(JSON.parse(refused!.body)).toMatchObject({ statusCode: 401, message: 'Invalid or revoked source token' })
+    expect(refused!.headers['content-type'] ?? '').not.toMatch(/%/)
+  })
+
+  it('behind a trusted proxy, checks a WebSocket\'s Origin against the forwarded host, as REST does', async () => {
+    const headers = { 'cookie': reader.client.cookie, 'host': 'mercury-internal:3000', 'x-forwarded-host': 'mercury.example', 'origin': 'https://mercury.example' }
+    expect((await reader.client.post('/api/me/tokens', { name: 'proxied' }, { headers })).status).toBe(201)
+    const ws = await TestSocket.open(`${server.url}/channel`, { headers })
+    await ws.close()
+    await expect(TestSocket.open(`${server.url}/channel`, { headers: { ...headers, origin: 'https://evil.example' } })).rejects.toMatchObject({ status: 403 })
+  })
+
+  it('behind a trusted proxy, counts failed logins per client address, not per proxy', async () => {
+    // The proxy appends the address it saw: entries before it are the client's own say.
+    for (let i = 0; i < 50; i++) {
+      const guess = await new ApiClient(server.url).post('/api/auth/login', { username: `nobody${i}`, password: 'wrong-password' }, { headers: { 'x-forwarded-for': `10.9.9.${i}, 203.0.113.7` } })
+      expect(guess.status).toBe(401)
+    }
+    const attacker = await new ApiClient(server.url).post('/api/auth/login', { username: 'nobody', password: 'wrong-password' }, { headers: { 'x-forwarded-for': '10.1.1.1, 203.0.113.7' } })
+    expect(attacker.status).toBe(429)
+    const someoneElse = await new ApiClient(server.url).post('/api/auth/login', { username: 'admin', password: ADMIN_PASSWORD }, { headers: { 'x-forwarded-for': '198.51.100.99' } })
+    expect(someoneElse.status).toBe(200)
+  })
+
+  it('has no logout that leaves the session\'s token valid (nuxt-auth-utils\' DELETE /api/_auth/session)', async () => {
+    const user = await createReader(admin, 'sessioncopy', null)
+    const copy = user.client.cookie
+    const res = await user.client.request('DELETE', '/api/_auth/session', undefined, { headers: { origin: server.url } })
+    expect(res.status).toBeGreaterThanOrEqual(400)
+    const still = new ApiClient(server.url)
+    still.cookie = copy
+    expect((await still.get('/api/me')).status).toBe(200)
+    expect((await still.post('/api/auth/logout', undefined, { headers: { origin: server.url } })).status).toBe(200)
+    const after = new ApiClient(server.url)
+    after.cookie = copy
+    expect((await after.get('/api/me')).status).toBe(401)
   })
 
   it('never logs passwords or tokens', async () => {

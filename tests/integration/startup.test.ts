@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -132,6 +132,8 @@ describe('start-up', () => {
     try {
       await expect.poll(health, { timeout: 60_000, interval: 250 }).toBe(200)
       expect(output).not.toMatch(/building the app/) // the build npm test made is current
+      // The database holds the VAPID private key, password and token hashes: its owner's only.
+      expect(statSync(path.join(scratch, 'npm-start')).mode & 0o777).toBe(0o700)
       const exited = new Promise(resolve => npm.once('exit', resolve))
       npm.kill('SIGTERM')
       await exited
