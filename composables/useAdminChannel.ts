@@ -46,6 +46,9 @@ function connect() {
     catch {
       return
     }
+    // The role taken away (or a topic's read access): the app asks who it is now, and an admin
+    // page left without the role goes to "Admins only".
+    if (frame.type === 'error' && frame.code === 'forbidden') void checkSession?.()
     if (frame.type === 'message' && typeof frame.offset === 'number') {
       const state = watched.get(frame.topic)
       if (state) state.lastOffset = Math.max(state.lastOffset ?? 0, frame.offset)

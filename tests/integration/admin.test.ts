@@ -84,6 +84,20 @@ describe('admin events over /channel', () => {
     await ws.close()
   })
 
+  it('tells an admin\'s socket when the role is taken away, and sends it no admin frame after', async () => {
+    const created = await admin.post('/api/admin/users', { username: 'demoted', password: 'demoted-password', role: 'admin' })
+    const token = (await new ApiClient(server.url).login('demoted', 'demoted-password')).body.token
+    const ws = await TestSocket.open(`${server.url}/channel`, { token })
+    await admin.post('/api/admin/groups', { name: 'seen-by-demoted' })
+    await ws.next(f => f.type === 'admin' && f.entity === 'group')
+    await admin.patch(`/api/admin/users/${created.body.id}`, { role: 'user' })
+    expect(await ws.next(f => f.type === 'error')).toMatchObject({ code: 'forbidden', message: expect.stringMatching(/admin access ended/) })
+    await admin.post('/api/admin/groups', { name: 'unseen-by-demoted' })
+    expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    expect(ws.frames.filter(f => f.type === 'admin' && f.entity === 'group')).toHaveLength(1)
+    await ws.close()
+  })
+
   it('pushes live metrics every second to admins only, counting per source and per topic', async () => {
     const source = await createActiveSource(admin, 'metrics-probe', 'probe.*')
     const adminWs = await TestSocket.open(`${server.url}/channel`, { token: adminToken })

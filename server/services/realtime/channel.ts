@@ -158,6 +158,9 @@ export async function refreshChannelPermissions(userIds?: string[], { subscripti
         }
         conn.stored = new Set(stored)
       }
+      // An admin console on this socket stops receiving admin frames: it says so, so that the
+      // console does not go on showing itself live.
+      if (conn.permissions.admin && !permissions.admin) hub.send(conn, errorFrame('forbidden', 'admin access ended: admin frames are no longer sent'))
       conn.permissions = permissions
       for (const topic of [...conn.topics.keys()]) {
         if (canRead(permissions, topic)) continue
