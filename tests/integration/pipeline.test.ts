@@ -445,6 +445,40 @@ describe('endpoint guard (without MERCURY_PUSH_ALLOW_INSECURE)', () => {
 })
 
 describe('embedded mode (in-process queues)', () => {
+  it('a restart waits for a queued retry\'s Retry-After, and sends it with what is left of its TTL', async () => {
+    const env = { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile }
+    const first = await startServer({ env })
+    const client = new ApiClient(first.url)
+    await client.login('admin', ADMIN_PASSWORD)
+    const own = await createActiveSource(client, 'patient', 'wait.*')
+    await client.post('/api/subscriptions', { topic: 'wait.test', push: true })
+    const deviceId = (await client.post('/api/devices', { subscription: push.subscribe('waiter').subscription })).body.id
+    push.script('waiter', [{ status: 429, retryAfter: 5 }])
+    let restarted: RunningServer | undefined
+    try {
+      const res = await publisher(first.url, own.token).post('/api/topics/wait.test/messages', { notification: { title: 'later', priority: 5 } }) // TTL 1 hour
+      await expect.poll(async () => (await client.get(`/api/devices/${deviceId}/deliveries`)).body[0]?.log?.length, { timeout: 10_000, interval: 50 }).toBe(1)
+      const askedAt = Date.now()
+      // Stopped (the in-process queue goes with it), its database kept for the restart.
+      first.process.kill('SIGTERM')
+      await new Promise(resolve => first.process.once('exit', resolve))
+      restarted = await startServer({ db: first.db, env })
+      const again = new ApiClient(restarted.url)
+      await again.login('admin', ADMIN_PASSWORD)
+      await expect.poll(() => push.to('waiter').length, { timeout: 15_000, interval: 50 }).toBe(2)
+      // Not at once on start-up: when the push service said.
+      expect(Date.now() - askedAt).toBeGreaterThanOrEqual(4500)
+      const ttl = Number(push.to('waiter')[1]!.headers.ttl)
+      expect(ttl).toBeLessThanOrEqual(3600 - 4)
+      await expect.poll(async () => (await again.get(`/api/devices/${deviceId}/deliveries`)).body[0]?.status, { timeout: 10_000 }).toBe('sent')
+      expect(push.to('waiter').map(p => p.payload?.id)).toEqual([res.body.id, res.body.id])
+    }
+    finally {
+      await restarted?.stop()
+      await first.stop()
+    }
+  })
+
   it('a server killed with pushes in flight sends them after its restart', async () => {
     const env = { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile }
     const first = await startServer({ env })

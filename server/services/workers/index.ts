@@ -5,7 +5,7 @@ import { configurePushEncryption, stopPushEncryption } from '../push/encrypt'
 import { pushPayload } from '../push/payload'
 import { useQueues } from '../queue'
 import { runFanout } from './fanout'
-import { runPush } from './push'
+import { priorityDelivery, runPush } from './push'
 import { flushResults, runResult } from './result'
 
 const SWEEP_EVERY_MS = 60_000
@@ -55,23 +55,53 @@ async function sweep(atStart: boolean) {
       take: 1000,
     })
     await useQueues().fanout.add(unfanned.map(n => ({ data: { notificationId: n.id }, id: n.id })))
-    if (atStart && !mercuryConfig().redisUrl) {
-      const queued = await db.delivery.findMany({
-        where: { status: 'queued', notification: { fannedOutAt: { not: null } }, device: { disabledAt: null } },
-        include: { device: true, notification: true },
-        take: 10_000,
-      })
-      await useQueues().push.add(queued.map(d => ({
-        data: {
-          deliveryId: d.id, deviceId: d.deviceId, endpoint: d.device.endpoint, p256dh: d.device.p256dh, auth: d.device.auth,
-          payload: pushPayload(d.notification), priority: d.notification.priority, attempt: d.attempts + 1,
-        },
-        id: `${d.id}-${d.attempts + 1}`,
-      })))
-    }
+    if (atStart && !mercuryConfig().redisUrl) await requeueDeliveries()
   }
   catch (error) {
     console.warn('mercury: delivery sweep failed:', (error as Error).message)
+  }
+}
+
+const REQUEUE_PAGE = 1000
+
+/**
+ * The in-process queue is lost with its process: the deliveries still queued are queued again,
+ * all of them, each as its last try left it: the next try when it is due (the push service's
+ * Retry-After, or the backoff), with what is left of its TTL since publication.
+ */
+async function requeueDeliveries() {
+  let cursor: string | undefined
+  for (;;) {
+    const queued = await useDb().delivery.findMany({
+      where: { status: 'queued', notification: { fannedOutAt: { not: null } }, device: { disabledAt: null } },
+      include: { device: true, notification: true },
+      orderBy: { id: 'asc' },
+      take: REQUEUE_PAGE,
+      ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
+    })
+    const now = Date.now()
+    await useQueues().push.add(queued.map(d => ({
+      data: {
+        deliveryId: d.id, deviceId: d.deviceId, endpoint: d.device.endpoint, p256dh: d.device.p256dh, auth: d.device.auth,
+        payload: pushPayload(d.notification), priority: d.notification.priority, attempt: d.attempts + 1,
+        expiresAt: d.notification.createdAt.getTime() + priorityDelivery(d.notification.priority).ttlSeconds * 1000,
+      },
+      delayMs: Math.max(0, dueAt(d.log) - now),
+      id: `${d.id}-${d.attempts + 1}`,
+    })))
+    if (queued.length < REQUEUE_PAGE) return
+    cursor = queued.at(-1)!.id
+  }
+}
+
+/** When the last try said the next one is due (ms since the epoch); 0: now. */
+function dueAt(log: string): number {
+  try {
+    const retryAt = (JSON.parse(log) as { retryAt?: string }[]).at(-1)?.retryAt
+    return retryAt ? Date.parse(retryAt) || 0 : 0
+  }
+  catch {
+    return 0
   }
 }
 

@@ -36,4 +36,6 @@ export interface ResultJob {
   statusCode: number | null
   error: string | null
   at: string
+  /** When the next try is due (a `queued` outcome): a restart of the in-process queue waits for it too. */
+  retryAt?: string
 }

@@ -77,11 +77,13 @@ export async function runPush(job: PushJob): Promise<void> {
   }
   else status = 'failed'
 
+  const outcomeJob = result(job, status, outcome)
   if (retryInMs !== null) {
     const next = job.attempt + 1
     await queues.push.add([{ data: { ...job, attempt: next, expiresAt }, delayMs: retryInMs, id: `${job.deliveryId}-${next}` }])
+    outcomeJob.retryAt = new Date(Date.now() + retryInMs).toISOString()
   }
-  await queues.result.add([{ data: result(job, status, outcome) }])
+  await queues.result.add([{ data: outcomeJob }])
 }
 
 /** Retry-After when a 429 or 503 gives one, else exponential backoff. */

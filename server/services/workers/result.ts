@@ -10,6 +10,7 @@ interface LogEntry {
   status: string
   statusCode: number | null
   error: string | null
+  retryAt?: string
 }
 
 let pending: { job: ResultJob, done: () => void, failed: (error: unknown) => void }[] = []
@@ -61,7 +62,7 @@ async function write(jobs: ResultJob[]) {
     const log = new Map<number, LogEntry>((JSON.parse(row.log) as LogEntry[]).map(e => [e.attempt, e]))
     // At-least-once delivery may bring the same attempt twice: the log keeps one per attempt.
     for (const job of byDelivery.get(row.id) ?? []) {
-      log.set(job.attempt, { attempt: job.attempt, at: job.at, status: job.status, statusCode: job.statusCode, error: job.error })
+      log.set(job.attempt, { attempt: job.attempt, at: job.at, status: job.status, statusCode: job.statusCode, error: job.error, ...(job.retryAt ? { retryAt: job.retryAt } : {}) })
       if (job.status === 'expired') expiredDevices.add(job.deviceId)
     }
     const entries = [...log.values()].sort((a, b) => a.attempt - b.attempt)
