@@ -123,6 +123,8 @@ describe('two instances on one Redis', () => {
     await ws.request({ type: 'subscribe', topic })
     for (let i = 0; i < 3; i++) await publisher(a.url, source.token).post(`/api/topics/${topic}/messages`, { data: i })
     await ws.collect(f => f.type === 'message', 3)
+    expect((await new ApiClient(a.url).get('/api/health')).body).toMatchObject({ status: 'ok', database: 'up', channelLayer: 'up' })
+    const logBefore = a.output().length
     await redis.stop()
     const during = await publisher(a.url, source.token).post(`/api/topics/${topic}/messages`, { data: 'lost?' })
     expect(during.status).toBe(503)
@@ -141,6 +143,11 @@ describe('two instances on one Redis', () => {
     const metrics = await admin.get('/api/admin/metrics')
     expect(Date.now() - started).toBeLessThan(3000)
     expect(metrics.body).toMatchObject({ layer: { healthy: false }, queues: null })
+    // Reported, not judged: the database answers, so a load balancer keeps the instance.
+    const health = await new ApiClient(a.url).get('/api/health')
+    expect(health.status).toBe(200)
+    expect(health.body).toMatchObject({ status: 'ok', database: 'up', channelLayer: 'down' })
+    await new Promise(resolve => setTimeout(resolve, 3000))
     await redis.restart()
     await expect.poll(async () => (await publisher(a.url, source.token).post(`/api/topics/${topic}/messages`, { data: 'back' })).status,
       { timeout: 15_000, interval: 250 }).toBe(201)
@@ -152,6 +159,14 @@ describe('two instances on one Redis', () => {
     expect(reset).toBeLessThan(ws.frames.indexOf(message))
     expect(a.process.exitCode).toBeNull()
     expect(b.process.exitCode).toBeNull()
+    // Each queue and worker said once that Redis was away, not at every reconnection attempt.
+    const queueLines = a.output().slice(logBefore).split('\n').filter(line => /mercury: (queue|worker) /.test(line))
+    const perName = new Map<string, number>()
+    for (const line of queueLines) {
+      const name = /mercury: ((queue|worker) \w+)/.exec(line)![1]!
+      perName.set(name, (perName.get(name) ?? 0) + 1)
+    }
+    for (const [name, count] of perName) expect(count, name).toBe(1)
     await ws.close()
   })
 

@@ -25,7 +25,7 @@ export class BullQueue<T> implements JobQueue<T> {
         removeOnFail: 1000,
       },
     })
-    this.queue.on('error', error => console.warn(`mercury: queue ${name}:`, error.message))
+    this.queue.on('error', error => warnAtMostEveryMinute(`queue ${name}`, error.message))
   }
 
   async add(jobs: NewJob<T>[]): Promise<void> {
@@ -51,7 +51,7 @@ export class BullQueue<T> implements JobQueue<T> {
       maxStalledCount: 10,
       settings: { backoffStrategy: attemptsMade => handlerRetryDelayMs(attemptsMade) },
     })
-    this.worker.on('error', error => console.warn(`mercury: worker ${this.name}:`, error.message))
+    this.worker.on('error', error => warnAtMostEveryMinute(`worker ${this.name}`, error.message))
   }
 
   async depth(): Promise<QueueDepth> {
@@ -63,6 +63,25 @@ export class BullQueue<T> implements JobQueue<T> {
     await this.worker?.close()
     await this.queue.close()
   }
+}
+
+const warned = new Map<string, { at: number, since: number }>()
+
+/**
+ * BullMQ reports every failed reconnection of every queue and worker while Redis is away (several
+ * lines a second, thousands an hour). Each one's trouble is logged once a minute, saying how many
+ * were left out; the channel layer logs the outage and its end once (realtime/redis-layer.ts).
+ */
+function warnAtMostEveryMinute(what: string, message: string): void {
+  const now = Date.now()
+  const last = warned.get(what)
+  if (last && now - last.at < 60_000) {
+    last.since++
+    return
+  }
+  const more = last?.since ? ` (${last.since} more left out since the last)` : ''
+  warned.set(what, { at: now, since: 0 })
+  console.warn(`mercury: ${what}: ${message}${more}`)
 }
 
 function connection(url: string): ConnectionOptions {
