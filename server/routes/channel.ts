@@ -16,7 +16,7 @@ export default defineWebSocketHandler({
       if (!user) rejectUpgrade(401, 'Log in or pass ?token=<personal access token>')
       // The cookie is sent by the browser whatever page opens the socket: only this site may.
       const origin = request.headers.get('origin')
-      if (origin && !originAllowed(origin, upgradeHost(request))) rejectUpgrade(403, `Connections from ${origin} may not use this session`)
+      if (origin && !upgradeOriginAllowed(origin, request)) rejectUpgrade(403, `Connections from ${origin} may not use this session`)
     }
     const userId = user.id
     // Without the channel layer (Redis down) the connection could not follow a topic.

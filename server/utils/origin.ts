@@ -1,10 +1,14 @@
 import type { H3Event } from 'h3'
 
-/** Whether an Origin header names this server (or an origin allowed by configuration). */
-export function originAllowed(origin: string, host: string | undefined): boolean {
+/**
+ * Whether an Origin header names this server (or an origin allowed by configuration). Served over
+ * TLS, the app's pages are https: a page of the same host over plain http is another origin.
+ */
+export function originAllowed(origin: string, host: string | undefined, secure: boolean): boolean {
   if (mercuryConfig().allowedOrigins.includes(origin)) return true
   try {
-    return new URL(origin).host === host
+    const url = new URL(origin)
+    return url.host === host && (!secure || url.protocol === 'https:')
   }
   catch {
     return false
@@ -15,10 +19,12 @@ export function requestHost(event: H3Event): string {
   return getRequestHost(event, { xForwardedHost: mercuryConfig().trustProxy })
 }
 
-/** The same for a WebSocket upgrade: the host the client asked for. */
-export function upgradeHost(request: Request): string | undefined {
-  const forwarded = mercuryConfig().trustProxy ? request.headers.get('x-forwarded-host')?.split(',')[0]?.trim() : undefined
-  return forwarded || request.headers.get('host') || undefined
+/** originAllowed for a WebSocket upgrade: the host the client asked for, behind a trusted proxy too. */
+export function upgradeOriginAllowed(origin: string, request: Request): boolean {
+  const trusted = mercuryConfig().trustProxy
+  const forwarded = trusted ? request.headers.get('x-forwarded-host')?.split(',')[0]?.trim() : undefined
+  const host = forwarded || request.headers.get('host') || undefined
+  return originAllowed(origin, host, trusted && request.headers.get('x-forwarded-proto') === 'https')
 }
 
 /**

@@ -39,7 +39,7 @@ function assertSameSite(event: H3Event): void {
   if (bearerToken(event)) return
   const origin = getRequestHeader(event, 'origin')
   const crossSite = getRequestHeader(event, 'sec-fetch-site') === 'cross-site'
-  if ((origin && !originAllowed(origin, requestHost(event))) || (crossSite && !origin)) {
+  if ((origin && !originAllowed(origin, requestHost(event), isSecureRequest(event))) || (crossSite && !origin)) {
     throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: `Requests from ${origin ?? 'another site'} may not use this session` })
   }
 }

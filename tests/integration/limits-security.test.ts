@@ -390,6 +390,19 @@ describe('web security', () => {
     await expect(TestSocket.open(`${server.url}/channel`, { headers: { ...headers, origin: 'https://evil.example' } })).rejects.toMatchObject({ status: 403 })
   })
 
+  it('behind TLS, takes a page of the same host over plain http for another origin', async () => {
+    const tls = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'mercury.example' }
+    const http = await reader.client.post('/api/me/tokens', { name: 'from-http' }, { headers: { ...tls, origin: 'http://mercury.example' } })
+    expect(http.status).toBe(403)
+    expect((await reader.client.post('/api/me/tokens', { name: 'from-https' }, { headers: { ...tls, origin: 'https://mercury.example' } })).status).toBe(201)
+    const headers = { ...tls, cookie: reader.client.cookie }
+    await expect(TestSocket.open(`${server.url}/channel`, { headers: { ...headers, origin: 'http://mercury.example' } })).rejects.toMatchObject({ status: 403 })
+    const ws = await TestSocket.open(`${server.url}/channel`, { headers: { ...headers, origin: 'https://mercury.example' } })
+    await ws.close()
+    // Over plain http the scheme says nothing (a TLS proxy not trusted to say so): the host decides.
+    expect((await reader.client.post('/api/me/tokens', { name: 'plain' }, { headers: { origin: server.url } })).status).toBe(201)
+  })
+
   it('behind a trusted proxy, counts failed logins per client address, not per proxy', async () => {
     // The proxy appends the address it saw: entries before it are the client's own say.
     for (let i = 0; i < 50; i++) {
