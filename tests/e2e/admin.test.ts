@@ -317,6 +317,34 @@ describe('edits by two admins at once', () => {
   })
 })
 
+describe('keyboard focus', () => {
+  /** What has the focus: the element's accessible name or, without one, its text. */
+  const focused = (page: Page) => page.evaluate(() => {
+    const element = document.activeElement
+    return element === document.body ? 'BODY' : (element?.getAttribute('aria-label') || element?.textContent || '').trim().replace(/\s+/g, ' ')
+  })
+
+  it('moves the focus to the new token after a rotation, and to the heading after a delete, on sources (the button is busy meanwhile)', async () => {
+    await createActiveSource(admin, 'focus-rotate', '*')
+    await createActiveSource(admin, 'focus-delete', '*')
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/sources')
+
+    await page.getByRole('button', { name: 'Rotate token of focus-rotate' }).focus()
+    await page.keyboard.press('Enter')
+    await page.keyboard.press('Enter')
+    await page.getByTestId('token-reveal').waitFor()
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('token-reveal')
+
+    await page.getByRole('button', { name: 'Delete focus-delete' }).focus()
+    await page.keyboard.press('Enter')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.getByTestId('source-row-focus-delete').count()).toBe(0)
+    await expect.poll(() => focused(page)).toBe('Sources')
+    await context.close()
+  })
+})
+
 describe('forms', () => {
   it('says a draft source must be activated, and its curl example publishes once it is', async () => {
     const context = await loggedIn('admin', ADMIN_PASSWORD)
