@@ -343,6 +343,28 @@ describe('keyboard focus', () => {
     await expect.poll(() => focused(page)).toBe('Sources')
     await context.close()
   })
+
+  it('changes a user\'s role only with Change role: arrowing through the role select saves nothing', async () => {
+    const erin = await admin.post('/api/admin/users', { username: 'erin', password: 'erin-password-1' })
+    const roleOnServer = async () => (await admin.get(`/api/admin/users/${erin.body.id}`)).body.role
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/users')
+    const select = page.getByLabel('Role of erin', { exact: true })
+    await select.focus()
+    await page.keyboard.press('ArrowDown')
+    expect(await select.inputValue()).toBe('admin')
+    await page.waitForTimeout(500)
+    expect(await roleOnServer()).toBe('user')
+
+    await page.keyboard.press('Tab')
+    expect(await focused(page)).toBe('Change role of erin to admin')
+    await page.keyboard.press('Enter')
+    await expect.poll(roleOnServer).toBe('admin')
+    // The button goes with the change made: the focus is back on the select.
+    await expect.poll(() => page.getByRole('button', { name: 'Change role of erin' }).count()).toBe(0)
+    expect(await focused(page)).toBe('Role of erin')
+    await context.close()
+  })
 })
 
 describe('forms', () => {
