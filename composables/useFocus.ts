@@ -12,3 +12,9 @@ export function focusElement(element: HTMLElement | null | undefined) {
 export function focusPageHeading() {
   focusElement(document.querySelector<HTMLElement>('main h1'))
 }
+
+/** Gives `element` the focus only if the focus was lost meanwhile (it is on the body). */
+export function focusIfLost(element: HTMLElement | null | undefined) {
+  if (document.activeElement && document.activeElement !== document.body) return
+  focusElement(element)
+}

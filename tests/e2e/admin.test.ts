@@ -365,6 +365,45 @@ describe('keyboard focus', () => {
     expect(await focused(page)).toBe('Role of erin')
     await context.close()
   })
+
+  it('moves the focus to what takes the place of a control that goes: new source, its token, status, details', async () => {
+    await admin.post('/api/admin/users', { username: 'frank', password: 'frank-password-1' })
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/sources')
+    // New source: to the form's first field; Cancel: back to New source.
+    await page.getByRole('button', { name: 'New source' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.evaluate(() => (document.activeElement as HTMLInputElement).name)).toBe('name')
+    await page.getByRole('button', { name: 'Cancel' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('New source')
+    // Create source: to its token; I have saved it: to the heading.
+    await page.keyboard.press('Enter')
+    await page.keyboard.type('focus-create')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('token-reveal')
+    await page.getByRole('button', { name: 'I have saved it' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Sources')
+    // Deactivate and Reactivate: the same button, busy meanwhile, keeps the focus.
+    const row = page.getByTestId('source-row-focus-create')
+    await page.getByRole('button', { name: 'Deactivate focus-create' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => row.getAttribute('data-status')).toBe('inactive')
+    await expect.poll(() => focused(page)).toBe('Reactivate focus-create')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => row.getAttribute('data-status')).toBe('active')
+    await expect.poll(() => focused(page)).toBe('Deactivate focus-create')
+
+    // Close details: back to the Details button that opened them.
+    const users = await openLive(context, '/admin/users')
+    await users.getByRole('button', { name: 'Details of frank' }).click()
+    await users.getByRole('button', { name: 'Close details' }).focus()
+    await users.keyboard.press('Enter')
+    await expect.poll(() => users.getByTestId('user-detail').count()).toBe(0)
+    expect(await focused(users)).toBe('Details of frank')
+    await context.close()
+  })
 })
 
 describe('forms', () => {

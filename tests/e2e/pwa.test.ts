@@ -840,3 +840,50 @@ describe('the PWA', () => {
     await context.close()
   })
 })
+
+describe('keyboard focus', () => {
+  /** What has the focus: its accessible name, its test id, or BODY when it was lost. */
+  const focused = (page: Page) => page.evaluate(() => {
+    const element = document.activeElement
+    if (!element || element === document.body) return 'BODY'
+    return element.getAttribute('aria-label') || element.getAttribute('data-testid') || element.textContent?.trim()
+  })
+
+  it('stays in place, or moves to what took the control\'s place, after push, subscribe, unsubscribe and reads', async () => {
+    const { client } = await createReader(admin, 'keyboarder', 'alerts.*')
+    expect((await client.post('/api/subscriptions', { topic: 'alerts.kbd', push: false })).status).toBe(201)
+    await publish('alerts.kbd', 'Keyboard one')
+    await publish('alerts.kbd', 'Keyboard two')
+    await publish('alerts.kbdother', 'Keyboard three')
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'keyboarder')
+
+    // Mark read: its button goes, the focus stays on the item.
+    await item(page, 'Keyboard two').getByRole('button', { name: /^Mark read/ }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => item(page, 'Keyboard two').getAttribute('data-read')).toBe('true')
+    await expect.poll(() => page.evaluate(() => document.activeElement?.closest('[data-testid="inbox-item"]')?.textContent ?? 'elsewhere'))
+      .toContain('Keyboard two')
+    // Mark all read: nothing is left to read, and the button keeps the focus.
+    await page.getByTestId('read-all').focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.getByTestId('unread-count').textContent()).toBe('0')
+    expect(await focused(page)).toBe('read-all')
+
+    await nav(page).getByRole('link', { name: 'Topics' }).click()
+    const status = page.getByTestId('topics-status')
+    // The push switch is busy while it saves, and keeps the focus.
+    await page.getByRole('switch', { name: 'Push for alerts.kbd' }).focus()
+    await page.keyboard.press('Space')
+    await expect.poll(() => status.textContent()).toContain('Subscribed to alerts.kbd, with push')
+    expect(await focused(page)).toBe('Push for alerts.kbd')
+    // Subscribing moves the topic to the other list: the focus follows it to its new button.
+    await page.getByRole('button', { name: 'Subscribe to alerts.kbdother' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Unsubscribe from alerts.kbdother')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Subscribe to alerts.kbdother')
+    expect(await status.textContent()).toContain('Unsubscribed from alerts.kbdother')
+    await context.close()
+  })
+})
