@@ -5,6 +5,7 @@ import { launchBrowser } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource } from '../helpers/fixtures'
 import { TestSocket } from '../helpers/ws'
+import { fieldError } from '../helpers/a11y'
 
 let server: RunningServer
 let browser: Browser
@@ -458,6 +459,43 @@ describe('forms', () => {
     const dashboard = await openLive(context, '/admin?topic=bad%20topic!,alerts.x')
     await dashboard.locator('[data-testid="topic-card"][data-topic="alerts.x"]').waitFor()
     expect(await dashboard.getByTestId('topic-card').count()).toBe(1)
+    await context.close()
+  })
+})
+
+describe('form errors', () => {
+  it('says each error when it shows, next to its field, which it describes and marks invalid', async () => {
+    await admin.post('/api/admin/users', { username: 'gina', password: 'gina-password-1' })
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const users = await openLive(context, '/admin/users')
+    const create = users.getByRole('form', { name: 'New user' })
+    await create.getByRole('button', { name: 'Create user' }).click()
+    await expect.poll(() => fieldError(create.getByLabel('Username'))).toEqual({ invalid: true, text: 'Username must be 1-64 letters, digits or _ . @ -', alert: true })
+    // A name taken (whatever its case) is the username field's error too.
+    await create.getByLabel('Username').fill('GINA')
+    await create.getByLabel('Password').fill('gina-password-2')
+    await create.getByRole('button', { name: 'Create user' }).click()
+    await expect.poll(() => fieldError(create.getByLabel('Username'))).toEqual({ invalid: true, text: 'Username is taken (as "gina")', alert: true })
+    expect((await fieldError(create.getByLabel('Password'))).invalid).toBe(false)
+
+    await users.getByRole('button', { name: 'Details of gina' }).click()
+    const grant = users.getByRole('form', { name: 'Grant access to a topic' })
+    await grant.getByLabel('Topic pattern').fill('bad topic!')
+    await grant.getByRole('button', { name: 'Grant' }).click()
+    await expect.poll(async () => (await fieldError(grant.getByLabel('Topic pattern'))).alert).toBe(true)
+    expect((await fieldError(grant.getByLabel('Topic pattern'))).text).toMatch(/^topic /)
+
+    const sources = await openLive(context, '/admin/sources')
+    await sources.getByRole('button', { name: 'New source' }).click()
+    const form = sources.getByTestId('source-form')
+    await form.getByLabel('Name').fill('errors')
+    await form.getByLabel('Allowed topics').fill(',')
+    await form.getByLabel('Description').fill('x'.repeat(1001))
+    await form.getByRole('button', { name: 'Create source' }).click()
+    // The topics' error takes the place of their hint, in the field's description too.
+    await expect.poll(() => fieldError(form.getByLabel('Allowed topics')).then(e => e.invalid && e.alert && e.text)).toBeTruthy()
+    expect((await fieldError(form.getByLabel('Description'))).invalid).toBe(true)
+    expect((await fieldError(form.getByLabel('Description'))).alert).toBe(true)
     await context.close()
   })
 })

@@ -7,6 +7,7 @@ import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/serv
 import { launchBrowser } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
+import { fieldError } from '../helpers/a11y'
 
 let server: RunningServer
 let browser: Browser
@@ -884,6 +885,40 @@ describe('keyboard focus', () => {
     await page.keyboard.press('Enter')
     await expect.poll(() => focused(page)).toBe('Subscribe to alerts.kbdother')
     expect(await status.textContent()).toContain('Unsubscribed from alerts.kbdother')
+    await context.close()
+  })
+})
+
+describe('form errors', () => {
+  it('says each error when it shows, and ties it to its field: login, subscribing by name', async () => {
+    await createReader(admin, 'typist', 'alerts.*')
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${server.url}/login`)
+    await page.getByLabel('Username').fill('typist')
+    await page.getByLabel('Password').fill('not-the-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await expect.poll(async () => (await fieldError(page.getByLabel('Username'))).text).toMatch(/wrong username or password/i)
+    for (const field of ['Username', 'Password']) {
+      expect(await fieldError(page.getByLabel(field))).toMatchObject({ invalid: true, alert: true })
+    }
+
+    await page.getByLabel('Password').fill('reader-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(`${server.url}/`)
+    await nav(page).getByRole('link', { name: 'Topics' }).click()
+    const byName = page.getByLabel('Subscribe to a topic by name')
+    await byName.fill('not a topic!')
+    await byName.press('Enter')
+    await expect.poll(() => fieldError(byName)).toEqual({ invalid: true, text: 'A topic is 1–128 letters, digits, or _ . -', alert: true })
+    // Refused by the server (not readable): said next to the name, which is marked.
+    await byName.fill('secret.x')
+    await byName.press('Enter')
+    const refusal = async () => {
+      const error = await fieldError(byName)
+      return error.text.includes('secret.x') ? error : null
+    }
+    await expect.poll(refusal).toMatchObject({ invalid: true, alert: true })
     await context.close()
   })
 })
