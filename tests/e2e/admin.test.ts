@@ -167,6 +167,33 @@ describe('access', () => {
     }
   })
 
+  it('lets the keyboard reach every scroller at a phone\'s width: each is a named region in the tab order', async () => {
+    // Something to fill the tables: a source, a topic published to in the last minute, its log.
+    const source = await createActiveSource(admin, 'scroller', 'scroll.*')
+    const producer = await datalink(source.token)
+    expect(await producer.request({ type: 'publish', topic: 'scroll.a-rather-long-topic-name', data: { value: 1 } })).toMatchObject({ type: 'ack' })
+    await producer.close()
+    const phone = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })
+    expect((await phone.request.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
+    for (const path of ['/admin?topic=scroll.a-rather-long-topic-name,scroll.empty', '/admin/sources', '/admin/users', '/admin/deliveries']) {
+      const page = await openLive(phone, path)
+      if (path.startsWith('/admin?')) await page.getByTestId('per-topic').getByText('scroll.a-rather-long-topic-name').waitFor({ timeout: 3000 })
+      await page.waitForTimeout(300)
+      // What axe's scrollable-region-focusable asks: a scroller that scrolls can be focused, or holds something that can.
+      const unreachable = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>('body *')].filter((element) => {
+        const style = getComputedStyle(element)
+        const scrolls = (/auto|scroll/.test(style.overflowX) && element.scrollWidth > element.clientWidth + 1)
+          || (/auto|scroll/.test(style.overflowY) && element.scrollHeight > element.clientHeight + 1)
+        return scrolls && element.tabIndex < 0 && !element.querySelector('a[href], button, input, select, textarea, [tabindex="0"]')
+      }).map(element => `${element.tagName}.${element.className}`))
+      expect(unreachable, path).toEqual([])
+      const regions = await page.locator('[role="region"][tabindex="0"]').evaluateAll(list => list.map(element => element.getAttribute('aria-label')))
+      expect(regions.every(Boolean), path).toBe(true)
+      await page.close()
+    }
+    await phone.close()
+  })
+
   it('keeps plain users and visitors out of every admin page', async () => {
     const created = await admin.post('/api/admin/users', { username: 'plain', password: 'plain-password-1' })
     expect(created.status).toBe(201)
