@@ -194,6 +194,19 @@ describe('access', () => {
     await phone.close()
   })
 
+  it('names every column of every admin table, the action columns too (visually hidden)', async () => {
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    for (const path of ['/admin', '/admin/sources', '/admin/users', '/admin/deliveries']) {
+      const page = await openLive(context, path)
+      await page.locator('table').first().waitFor()
+      const headers = await page.locator('th').evaluateAll(list => list.map(th => th.textContent?.trim() ?? ''))
+      expect(headers.length, path).toBeGreaterThan(0)
+      expect(headers.filter(text => !text), `${path}: ${headers.join(' | ')}`).toEqual([])
+      await page.close()
+    }
+    await context.close()
+  })
+
   it('keeps plain users and visitors out of every admin page', async () => {
     const created = await admin.post('/api/admin/users', { username: 'plain', password: 'plain-password-1' })
     expect(created.status).toBe(201)
