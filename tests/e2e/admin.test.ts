@@ -207,6 +207,20 @@ describe('access', () => {
     await context.close()
   })
 
+  it('has a skip link first, as the app has, that takes the focus past the top bar to the content', async () => {
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/users')
+    await page.keyboard.press('Tab')
+    const skip = page.getByRole('link', { name: 'Skip to content' })
+    expect(await skip.evaluate(link => link === document.activeElement)).toBe(true)
+    expect((await skip.boundingBox())!.y).toBeGreaterThanOrEqual(0)
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('main')
+    await page.keyboard.press('Tab')
+    expect(await page.evaluate(() => document.activeElement?.closest('main') !== null)).toBe(true)
+    await context.close()
+  })
+
   it('keeps plain users and visitors out of every admin page', async () => {
     const created = await admin.post('/api/admin/users', { username: 'plain', password: 'plain-password-1' })
     expect(created.status).toBe(201)
