@@ -152,11 +152,21 @@ export const useInboxStore = defineStore('inbox', () => {
    * Stores notifications that arrived live; harmless when they are already there. What is stored
    * is shown, also when another tab (on its own /channel) stored it first.
    */
+  // Told of notifications that arrive live and were not in this tab yet (the layout announces them).
+  const arrivalListeners = new Set<(items: InboxItem[]) => void>()
+  function onArrival(listener: (items: InboxItem[]) => void) {
+    arrivalListeners.add(listener)
+    return () => arrivalListeners.delete(listener)
+  }
+
   async function receive(incoming: InboxItem[]) {
     if (!owner) return
     const mine = generation
     const { stored } = await useInboxDb().inbox.add(incoming)
-    if (mine === generation) apply(stored)
+    if (mine !== generation) return
+    const arrived = stored.filter(item => !byId.has(item.id))
+    apply(stored)
+    if (arrived.length) for (const listener of arrivalListeners) listener(arrived)
   }
 
   /**
@@ -309,5 +319,5 @@ export const useInboxStore = defineStore('inbox', () => {
     snapshotCounts.value = null
   }
 
-  return { items, loaded, syncing, lastSyncError, pendingReads, unread, total, open, receive, sync, markRead, readElsewhere, flushReads, reset }
+  return { items, loaded, syncing, lastSyncError, pendingReads, unread, total, open, receive, onArrival, sync, markRead, readElsewhere, flushReads, reset }
 })

@@ -922,3 +922,30 @@ describe('form errors', () => {
     await context.close()
   })
 })
+
+describe('announcements', () => {
+  it('says politely, on any page, that a notification arrived, once, and a burst as one sentence', async () => {
+    const { client } = await createReader(admin, 'listener', 'alerts.*')
+    expect((await client.post('/api/subscriptions', { topic: 'alerts.said', push: false })).status).toBe(201)
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'listener')
+    await nav(page).getByRole('link', { name: 'Topics' }).click()
+    const said = page.getByTestId('arrivals')
+    // Said after a second's gathering, hence the longer waits.
+    expect(await said.getAttribute('role')).toBe('status')
+    await publish('alerts.said', 'Disk almost full')
+    await expect.poll(() => said.textContent(), { timeout: 5000 }).toBe('New notification: Disk almost full')
+
+    await nav(page).getByRole('link', { name: 'Devices' }).click()
+    await Promise.all([1, 2, 3].map(n => publish('alerts.said', `Burst ${n}`)))
+    await expect.poll(() => said.textContent(), { timeout: 5000 }).toBe('3 new notifications')
+    // Each once: nothing more is said while nothing more arrives.
+    const texts: string[] = []
+    for (let i = 0; i < 6; i++) {
+      texts.push((await said.textContent())!)
+      await page.waitForTimeout(250)
+    }
+    expect(new Set(texts)).toEqual(new Set(['3 new notifications']))
+    await context.close()
+  })
+})
