@@ -221,6 +221,24 @@ describe('access', () => {
     await context.close()
   })
 
+  it('shows every user\'s Details and Delete at a phone\'s width, without scrolling sideways', async () => {
+    await admin.post('/api/admin/users', { username: 'a-user-with-a-rather-long-name', password: 'long-name-password-1' })
+    const phone = await browser.newContext({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true })
+    expect((await phone.request.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
+    const page = await openLive(phone, '/admin/users')
+    const row = page.getByTestId('user-row-a-user-with-a-rather-long-name')
+    for (const name of ['Details of a-user-with-a-rather-long-name', 'Delete a-user-with-a-rather-long-name']) {
+      const button = row.getByRole('button', { name })
+      await button.scrollIntoViewIfNeeded()
+      const box = (await button.boundingBox())!
+      expect(box.x, name).toBeGreaterThanOrEqual(0)
+      expect(box.x + box.width, name).toBeLessThanOrEqual(360)
+      // Nothing scrolled sideways to get there.
+      expect(await button.evaluate(element => element.closest('.table-wrap')!.scrollLeft)).toBe(0)
+    }
+    await phone.close()
+  })
+
   it('keeps plain users and visitors out of every admin page', async () => {
     const created = await admin.post('/api/admin/users', { username: 'plain', password: 'plain-password-1' })
     expect(created.status).toBe(201)
