@@ -148,10 +148,6 @@ export const useInboxStore = defineStore('inbox', () => {
     return channel
   }
 
-  /**
-   * Stores notifications that arrived live; harmless when they are already there. What is stored
-   * is shown, also when another tab (on its own /channel) stored it first.
-   */
   // Told of notifications that arrive live and were not in this tab yet (the layout announces them).
   const arrivalListeners = new Set<(items: InboxItem[]) => void>()
   function onArrival(listener: (items: InboxItem[]) => void) {
@@ -159,6 +155,10 @@ export const useInboxStore = defineStore('inbox', () => {
     return () => arrivalListeners.delete(listener)
   }
 
+  /**
+   * Stores notifications that arrived live; harmless when they are already there. What is stored
+   * is shown, also when another tab (on its own /channel) stored it first.
+   */
   async function receive(incoming: InboxItem[]) {
     if (!owner) return
     const mine = generation
