@@ -1,4 +1,10 @@
 // Mercury — Nuxt configuration. Runtime settings are documented in README.md ("Configuration").
+import { readdirSync } from 'node:fs'
+
+// The migrations this build expects, the same for SQLite and PostgreSQL: a server started on a
+// database that lacks one stops and says to migrate (server/services/bootstrap.ts).
+const migrations = readdirSync(new URL('prisma/migrations', import.meta.url)).filter(name => /^\d{14}_/.test(name)).sort()
+
 export default defineNuxtConfig({
   modules: ['nuxt-auth-utils', '@pinia/nuxt', '@nuxt/eslint', '@vite-pwa/nuxt'],
   // The app renders in the browser: its shell is then the same HTML for every route, which the
@@ -29,6 +35,7 @@ export default defineNuxtConfig({
     redisUrl: '',
     adminPassword: '',
     dataDir: '',
+    migrations,
     session: {
       name: 'mercury-session',
       password: '',

@@ -1,15 +1,23 @@
 // Prisma CLI configuration. The Wasm schema engine (engine: 'js') lets `migrate deploy` run
 // without downloading engines; SQLite by default, PostgreSQL when DATABASE_URL says so.
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import path from 'node:path'
 import { defineConfig } from 'prisma/config'
 import { PrismaLibSQL } from '@prisma/adapter-libsql'
 import { PrismaPg } from '@prisma/adapter-pg'
 
-const url = process.env.DATABASE_URL || 'file:./data/mercury.db'
+// The same database as `npm start` and the server: MERCURY_DATA_DIR's mercury.db by default.
+const url = process.env.DATABASE_URL || `file:${path.resolve(process.env.MERCURY_DATA_DIR || 'data', 'mercury.db')}`
 const pg = /^postgres(ql)?:/.test(url)
 const dir = pg ? 'prisma/postgres' : 'prisma'
+if (process.argv.includes('migrate')) {
+  // The CLI names the schema's placeholder ("unused.db"), not the database migrated: say which.
+  const target = pg ? url.replace(/\/\/[^@/]*@/, '//') : url.slice('file:'.length)
+  console.error(`Mercury: migrating ${target}`)
+  // libsql cannot create the file in a directory that does not exist ("External error id#0").
+  if (!pg) mkdirSync(path.dirname(path.resolve(target)), { recursive: true, mode: 0o700 })
+}
 // The PostgreSQL schema is generated from prisma/schema.prisma (by `npm install`): a tree set up
 // without running install scripts (node_modules copied in) writes it here rather than have the CLI
 // fail with a misleading download error.

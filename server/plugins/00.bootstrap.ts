@@ -1,4 +1,4 @@
-import { persistentSecret, startupReady } from '../services/bootstrap'
+import { MigrationsMissingError, persistentSecret, startupReady } from '../services/bootstrap'
 import { ConfigError, isPostgresUrl, mercuryConfig } from '../utils/config'
 import { claimSqlite } from '../utils/sqlite-owner'
 
@@ -30,6 +30,11 @@ export default defineNitroPlugin(() => {
     // what to do and stop, rather than serve 500s.
     if (isUnmigrated(error)) {
       console.error('Mercury: the database has no Mercury tables: run "npm run migrate" (prisma migrate deploy) with the same DATABASE_URL first; "npm start" does it by itself')
+      process.exit(1)
+    }
+    // Upgraded without migrating: the same advice, naming what is missing.
+    if (error instanceof MigrationsMissingError) {
+      console.error(`Mercury: ${error.message}: run "npm run migrate" (prisma migrate deploy) with the same DATABASE_URL first; "npm start" does it by itself`)
       process.exit(1)
     }
     if (isDatabaseUnavailable(error)) console.error(`Mercury: start-up failed, the database is unavailable: ${(error as Error).message}`)

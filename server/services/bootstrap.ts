@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { dbReady, useDb } from '../utils/db'
+import { dbReady, queryRaw, useDb } from '../utils/db'
 import { ConfigError, mercuryConfig } from '../utils/config'
 import { isUniqueViolation, LOGIN_TOKEN_NAME, revokeTokens } from './accounts'
 
@@ -63,10 +63,39 @@ export async function seedAdmin(): Promise<void> {
   ].join('\n'))
 }
 
+/** The database lacks migrations this version needs (upgraded without `npm run migrate`). */
+export class MigrationsMissingError extends Error {}
+
+/**
+ * The migrations this build expects (nuxt.config.ts) against those applied to the database. One
+ * missing: stop, rather than serve a schema this code does not match (500s where a column is
+ * missing). Applied ones this build does not know (a newer version ran here, and this one is a
+ * rollback) are allowed: migrations only add.
+ */
+async function checkMigrations(): Promise<void> {
+  const expected = useRuntimeConfig().migrations as string[]
+  const applied = await queryRaw<{ migration_name: string }>(() => `SELECT "migration_name" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL`)
+  const done = new Set(applied.map(row => row.migration_name))
+  const missing = expected.filter(name => !done.has(name))
+  if (missing.length) throw new MigrationsMissingError(`the database lacks ${missing.length === 1 ? 'a migration' : `${missing.length} migrations`} of this version (${missing.join(', ')})`)
+}
+
+/**
+ * The migration that made usernames unique ignoring case appended "-<id>" to each name that
+ * differed from an older one only by case. Said at every start while such names remain, so that
+ * an operator knows whom to tell (or an admin renames them).
+ */
+async function reportRenamedUsers(): Promise<void> {
+  const rows = await queryRaw<{ username: string }>(() => `SELECT "username" FROM "User" WHERE "username" LIKE '%-' || "id" ORDER BY "username"`)
+  const renamed = rows.map(row => row.username)
+  if (renamed.length === 0) return
+  console.warn(`Mercury: ${renamed.length} username${renamed.length === 1 ? ' was' : 's were'} changed when usernames became unique ignoring case (each differed from an older one only by case; they log in with the new name, or an admin renames them): ${renamed.join(', ')}`)
+}
+
 let startup: Promise<void> | undefined
 
 /** Resolves once the database answers and the first admin exists. */
 export function startupReady(): Promise<void> {
-  startup ??= dbReady().then(seedAdmin)
+  startup ??= dbReady().then(checkMigrations).then(seedAdmin).then(reportRenamedUsers)
   return startup
 }

@@ -12,7 +12,9 @@ export const passwordSchema = z.string()
   .max(256, 'must be at most 256 characters')
 
 export const loginSchema = z.object({
-  username: z.string().trim().min(1, 'is required').max(64),
+  // Longer than a new name may be: the migration that made names unique ignoring case appended
+  // "-<id>" (26 characters) to a name that differed from an older one only by case.
+  username: z.string().trim().min(1, 'is required').max(128),
   password: z.string().min(1, 'is required').max(256),
 })
 

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { createClient } from '@libsql/client'
 import pg from 'pg'
 
 const root = path.resolve(import.meta.dirname, '../..')
@@ -66,6 +67,27 @@ export async function createTestDatabase(options: { postgres?: boolean } = {}): 
       await drop()
       rmSync(dataDir, { recursive: true, force: true })
     },
+  }
+}
+
+/** Runs one SQL statement on a test database, behind the server's back (SQLite or PostgreSQL). */
+export async function runSql<T = Record<string, unknown>>(db: TestDatabase, statement: string, args: (string | number)[] = []): Promise<T[]> {
+  if (db.url.startsWith('file:')) {
+    const client = createClient({ url: db.url })
+    try {
+      return (await client.execute({ sql: statement.replace(/\$\d+/g, '?'), args })).rows as unknown as T[]
+    }
+    finally {
+      client.close()
+    }
+  }
+  const client = new pg.Client({ connectionString: db.url })
+  await client.connect()
+  try {
+    return (await client.query(statement, args)).rows as T[]
+  }
+  finally {
+    await client.end()
   }
 }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_PASSWORD, createTestDatabase, startServer, type TestDatabase } from '../helpers/server'
+import { ADMIN_PASSWORD, createTestDatabase, runSql, startServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
 import { hashSources, stampFile } from '../../scripts/source-hash.mjs'
 
@@ -111,6 +111,47 @@ describe('start-up', () => {
     }
     finally {
       busy.close()
+    }
+  })
+
+  it('refuses to start on a database that lacks a migration of this version (upgraded without migrating), naming it', async () => {
+    const behind = await createTestDatabase()
+    try {
+      const [last] = await runSql<{ migration_name: string }>(behind, 'SELECT "migration_name" FROM "_prisma_migrations" ORDER BY "migration_name" DESC LIMIT 1')
+      await runSql(behind, 'DELETE FROM "_prisma_migrations" WHERE "migration_name" = $1', [last!.migration_name])
+      const failed = await startServer({ db: behind }).then(() => null, (error: Error) => error.message)
+      expect(failed).toMatch(/server exited with 1/)
+      expect(failed).toContain(`Mercury: the database lacks a migration of this version (${last!.migration_name}): run "npm run migrate"`)
+    }
+    finally {
+      await behind.drop()
+    }
+  })
+
+  it('says at start-up which usernames the case-insensitive migration changed, and they log in with their new names', async () => {
+    const own = await createTestDatabase()
+    try {
+      const first = await startServer({ db: own })
+      const admin = new ApiClient(first.url)
+      await admin.login('admin', ADMIN_PASSWORD)
+      const long = 'o'.repeat(64)
+      const created = await admin.post('/api/admin/users', { username: long, password: 'long-password-1' })
+      await first.stop()
+      // What the migration does to a name that differed from an older one only by case.
+      const renamed = `${long}-${created.body.id}`
+      await runSql(own, 'UPDATE "User" SET "username" = $1 WHERE "id" = $2', [renamed, created.body.id])
+      const second = await startServer({ db: own })
+      try {
+        await expect.poll(() => second.output()).toContain(`Mercury: 1 username was changed when usernames became unique ignoring case`)
+        expect(second.output()).toContain(renamed)
+        expect((await new ApiClient(second.url).login(renamed, 'long-password-1')).status).toBe(200)
+      }
+      finally {
+        await second.stop()
+      }
+    }
+    finally {
+      await own.drop()
     }
   })
 
