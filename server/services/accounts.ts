@@ -48,12 +48,25 @@ export async function updateUser(id: string, input: { username?: string, passwor
     },
     select: publicUserSelect,
   })
-  if (input.password) {
-    // A new password ends every personal token made by logging in with the old one, and so every
-    // session of those logins.
-    await revokeTokens({ userId: id, name: LOGIN_TOKEN_NAME, ...(options.keepTokenId ? { id: { not: options.keepTokenId } } : {}) })
-  }
+  if (input.password) await endLogins(id, options.keepTokenId)
   return toPublicUser(row)
+}
+
+/**
+ * A user's own new password, unless the password was changed since `fromHash` was read (two
+ * changes sent at once from two sessions: the first wins, the other is told its current password
+ * is no longer right): false then, and nothing changed.
+ */
+export async function changeOwnPassword(id: string, fromHash: string, password: string, keepTokenId?: string): Promise<boolean> {
+  const { count } = await useDb().user.updateMany({ where: { id, passwordHash: fromHash }, data: { passwordHash: await hashPassword(password) } })
+  if (count === 0) return false
+  await endLogins(id, keepTokenId)
+  return true
+}
+
+/** A new password ends every personal token made by logging in with the old one, and so every session of those logins. */
+function endLogins(userId: string, keepTokenId?: string) {
+  return revokeTokens({ userId, name: LOGIN_TOKEN_NAME, ...(keepTokenId ? { id: { not: keepTokenId } } : {}) })
 }
 
 type Tx = Omit<Db, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>

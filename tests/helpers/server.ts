@@ -71,7 +71,7 @@ export async function createTestDatabase(options: { postgres?: boolean } = {}): 
 }
 
 /** Runs one SQL statement on a test database, behind the server's back (SQLite or PostgreSQL). */
-export async function runSql<T = Record<string, unknown>>(db: TestDatabase, statement: string, args: (string | number)[] = []): Promise<T[]> {
+export async function runSql<T = Record<string, unknown>>(db: TestDatabase, statement: string, args: (string | number | Date)[] = []): Promise<T[]> {
   if (db.url.startsWith('file:')) {
     const client = createClient({ url: db.url })
     try {

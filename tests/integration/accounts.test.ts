@@ -140,6 +140,25 @@ describe('own password', () => {
     expect((await loginToken.get('/api/me')).status).toBe(401)
   })
 
+  it('takes one of two new passwords sent at once from two sessions, and tells the other', async () => {
+    expect((await admin.post('/api/admin/users', { username: 'twins', password: 'user-password-1' })).status).toBe(201)
+    const first = new ApiClient(server.url)
+    const second = new ApiClient(server.url)
+    await first.login('twins', 'user-password-1')
+    await second.login('twins', 'user-password-1')
+    const answers = await Promise.all([
+      first.post('/api/me/password', { currentPassword: 'user-password-1', newPassword: 'password-of-first' }),
+      second.post('/api/me/password', { currentPassword: 'user-password-1', newPassword: 'password-of-second' }),
+    ])
+    expect(answers.map(a => a.status).sort()).toEqual([200, 403])
+    const winner = answers[0]!.status === 200 ? 'password-of-first' : 'password-of-second'
+    const loser = winner === 'password-of-first' ? 'password-of-second' : 'password-of-first'
+    expect((await new ApiClient(server.url).post('/api/auth/login', { username: 'twins', password: winner })).status).toBe(200)
+    expect((await new ApiClient(server.url).post('/api/auth/login', { username: 'twins', password: loser })).status).toBe(401)
+    // The session that changed it stays, as a change of one's own password keeps its session.
+    expect((await (answers[0]!.status === 200 ? first : second).get('/api/me')).status).toBe(200)
+  })
+
   it('limits guesses of the current password like logins', async () => {
     expect((await admin.post('/api/admin/users', { username: 'dora', password: 'user-password-1' })).status).toBe(201)
     const dora = new ApiClient(server.url)
@@ -379,6 +398,12 @@ describe('bad input', () => {
     const res = await admin.get('/api/does-not-exist')
     expect(res.status).toBe(404)
     expect(res.body).toMatchObject({ statusCode: 404, message: expect.any(String) })
+    // /api itself too, not the app's page.
+    for (const [method, path] of [['GET', '/api'], ['GET', '/api/'], ['POST', '/api/'], ['DELETE', '/api']] as const) {
+      const answer = await admin.request(method, path, undefined, { headers: { origin: server.url } })
+      expect(answer.status, `${method} ${path}`).toBe(404)
+      expect(answer.headers.get('content-type'), `${method} ${path}`).toMatch(/json/)
+    }
   })
 
   it('is still healthy after all of it', async () => {

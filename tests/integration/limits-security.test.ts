@@ -123,6 +123,14 @@ describe('limits', () => {
     expect(ws.frames.some(f => f.type === 'message')).toBe(false)
     await ws.close()
   })
+
+  it('lets no burst of new subscriptions sent at once pass the limit together', async () => {
+    const eager = await createReader(admin, 'eager', 'lim.*')
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => eager.client.post('/api/subscriptions', { topic: `lim.burst${i}`, push: false })))
+    expect(answers.filter(a => a.status === 201)).toHaveLength(2)
+    expect(answers.filter(a => a.status === 409)).toHaveLength(28)
+    expect((await eager.client.get('/api/subscriptions')).body).toHaveLength(2)
+  })
 })
 
 describe('connections per source', () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { ADMIN_PASSWORD, runSql, startServer, type RunningServer } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
 import { TestSocket } from '../helpers/ws'
@@ -701,6 +701,82 @@ describe('admin sources API', () => {
     await expect.poll(counts, { timeout: 5000 }).toEqual({ messages: 5, notifications: 1, topic: 5 })
     const topic = (await admin.get('/api/topics')).body.find((t: { name: string }) => t.name === 'sensors.count')
     expect(Date.parse(topic.lastMessageAt)).toBeGreaterThanOrEqual(Date.parse(source.lastSeenAt))
+  })
+})
+
+describe('user API at the same moment and at its limits', () => {
+  it('marks up to 1,000 ids read in one request', async () => {
+    const user = await createReader(admin, 'bulkreader', 'sensors.*')
+    await user.client.post('/api/subscriptions', { topic: 'sensors.bulk' })
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) ids.push((await publisher(server.url, source.token).post('/api/topics/sensors.bulk/messages', { notification: { title: `b${i}` } })).body.id)
+    const padding = Array.from({ length: 995 }, (_, i) => `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`)
+    const res = await user.client.post('/api/inbox/read', { ids: [...padding, ...ids] })
+    expect(res.status).toBe(200)
+    expect(res.body.updated).toBe(5)
+    expect((await user.client.get('/api/inbox')).body.unread).toBe(0)
+  })
+
+  it('tells the user\'s sockets of each id turned read once, also when two devices mark it at the same moment', async () => {
+    const user = await createReader(admin, 'tworeaders', 'sensors.*')
+    await user.client.post('/api/subscriptions', { topic: 'sensors.twice' })
+    const ids: string[] = []
+    for (let i = 0; i < 3; i++) ids.push((await publisher(server.url, source.token).post('/api/topics/sensors.twice/messages', { notification: { title: `t${i}` } })).body.id)
+    const ws = await channel(user.token)
+    await ws.next(f => f.type === 'subscribed')
+    const answers = await Promise.all([1, 2, 3, 4].map(() => user.client.post('/api/inbox/read', { ids })))
+    expect(answers.map(a => a.body.updated).reduce((a, b) => a + b, 0)).toBe(3)
+    await ws.next(f => f.type === 'read')
+    expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    const announced = ws.frames.filter(f => f.type === 'read').flatMap(f => f.ids as string[])
+    expect(announced.sort()).toEqual([...ids].sort())
+    await ws.close()
+  })
+
+  it('takes the same subscription sent at once from several clients as one, and says subscribed once', async () => {
+    const user = await createReader(admin, 'racer', 'sensors.*')
+    const ws = await channel(user.token)
+    const answers = await Promise.all([1, 2, 3, 4].map(() => user.client.post('/api/subscriptions', { topic: 'sensors.race' })))
+    expect(answers.map(a => a.status)).toEqual([201, 201, 201, 201])
+    // Sent again (push turned off): a change of push is nothing to the sockets.
+    expect((await user.client.post('/api/subscriptions', { topic: 'sensors.race', push: false })).body).toMatchObject({ topic: 'sensors.race', push: false })
+    await ws.next(f => f.type === 'subscribed')
+    expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    expect(ws.frames.filter(f => f.type === 'subscribed')).toHaveLength(1)
+    expect((await user.client.get('/api/subscriptions')).body.filter((sub: { topic: string }) => sub.topic === 'sensors.race')).toHaveLength(1)
+    await ws.close()
+  })
+
+  it('searches for a backslash as typed, and finds "İstanbul" with "istanbul", on every database', async () => {
+    const user = await createReader(admin, 'searcher', 'sensors.*')
+    await user.client.post('/api/subscriptions', { topic: 'sensors.search' })
+    for (const title of ['C:\\temp\\log', 'İstanbul office', 'Kelvin \u212A scale', 'plain']) {
+      await publisher(server.url, source.token).post('/api/topics/sensors.search/messages', { notification: { title } })
+    }
+    const titles = async (q: string) => (await user.client.get(`/api/inbox?q=${encodeURIComponent(q)}`)).body.items.map((i: { title: string }) => i.title)
+    expect(await titles('\\temp')).toEqual(['C:\\temp\\log'])
+    expect(await titles('\\')).toEqual(['C:\\temp\\log'])
+    expect(await titles('istanbul')).toEqual(['İstanbul office'])
+    expect(await titles('kelvin k')).toEqual(['Kelvin \u212A scale'])
+    expect(await titles('plain')).toEqual(['plain'])
+  })
+
+  it('leaves out of the inbox a notification that has not taken its offset yet', async () => {
+    const user = await createReader(admin, 'early', 'sensors.*')
+    await user.client.post('/api/subscriptions', { topic: 'sensors.early' })
+    const seen = (await publisher(server.url, source.token).post('/api/topics/sensors.early/messages', { notification: { title: 'out' } })).body
+    // As a notification is between its storing and its offset (written a moment later).
+    const insert = async (id: string, createdAt: Date) => {
+      const at = server.db.url.startsWith('file:') ? createdAt.toISOString().replace('Z', '+00:00') : createdAt
+      await runSql(server.db, 'INSERT INTO "Notification" ("id", "topic", "offset", "event", "title", "body", "priority", "createdAt") VALUES ($1, $2, 0, $3, $4, $5, 3, $6)', [id, 'sensors.early', 'message', id, '', at])
+      await runSql(server.db, 'INSERT INTO "InboxItem" ("id", "userId", "notificationId", "createdAt") VALUES ($1, $2, $3, $4)', [`item-${id}`, user.id, id, at])
+    }
+    await insert('pending-now', new Date())
+    await insert('pending-long-ago', new Date(Date.now() - 60_000))
+    const inbox = (await user.client.get('/api/inbox')).body
+    expect(inbox.items.map((i: { id: string, title: string }) => i.title)).toEqual(['out', 'pending-long-ago'])
+    expect(inbox.items[0].id).toBe(seen.id)
+    expect(inbox.unread).toBe(2)
   })
 })
 

@@ -1,5 +1,5 @@
 import { passwordChangeSchema } from '#shared/schemas/accounts'
-import { updateUser } from '../../services/accounts'
+import { changeOwnPassword } from '../../services/accounts'
 import { recordLoginSuccess, releaseLoginAttempt } from '../../services/login-limiter'
 
 export default defineEventHandler(async (event) => {
@@ -15,6 +15,8 @@ export default defineEventHandler(async (event) => {
     throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: 'The current password is wrong' })
   }
   await recordLoginSuccess(username, address)
-  await updateUser(id, { password: newPassword }, { keepTokenId: tokenId })
+  if (!await changeOwnPassword(id, user.passwordHash, newPassword, tokenId)) {
+    throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: 'The current password is wrong: it was changed meanwhile' })
+  }
   return { changed: true }
 })

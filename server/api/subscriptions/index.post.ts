@@ -12,18 +12,25 @@ export default defineEventHandler(async (event) => {
   }
   // Every open /channel follows every stored subscription: they are bounded like its topics.
   const max = mercuryConfig().maxSubscriptionsPerConnection
-  const db = useDb()
-  const existing = await db.subscription.findUnique({ where: { userId_topic: { userId: user.id, topic } }, select: { topic: true } })
-  if (!existing && await db.subscription.count({ where: { userId: user.id } }) >= max) {
-    conflict(`At most ${max} subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first`)
-  }
-  const subscription = await db.subscription.upsert({
-    where: { userId_topic: { userId: user.id, topic } },
-    create: { userId: user.id, topic, push: push ?? true },
-    update: push === undefined ? {} : { push },
-    select: { topic: true, push: true, createdAt: true },
+  const select = { topic: true, push: true, createdAt: true }
+  const { subscription, created } = await useDb().$transaction(async (tx) => {
+    // One request of the user's at a time counts and adds: the same subscription sent at once from
+    // two clients is one (the second updates it), and several new ones cannot pass the limit
+    // together. (SQLite: the transaction holds the write lock from its start; PostgreSQL: the
+    // user's row, FOR UPDATE.)
+    if (isPostgresUrl(mercuryConfig().databaseUrl)) await tx.$queryRawUnsafe(`SELECT 1 FROM "User" WHERE "id" = $1 FOR UPDATE`, user.id)
+    const key = { userId_topic: { userId: user.id, topic } }
+    const existing = await tx.subscription.findUnique({ where: key, select })
+    if (existing) {
+      return { subscription: push === undefined ? existing : await tx.subscription.update({ where: key, data: { push }, select }), created: false }
+    }
+    if (await tx.subscription.count({ where: { userId: user.id } }) >= max) {
+      conflict(`At most ${max} subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first`)
+    }
+    return { subscription: await tx.subscription.create({ data: { userId: user.id, topic, push: push ?? true }, select }), created: true }
   })
-  await announce({ type: 'subscription.changed', userId: user.id, topic, subscribed: true })
+  // Open sockets join a new one (and say so); a change of push alone is nothing to them.
+  if (created) await announce({ type: 'subscription.changed', userId: user.id, topic, subscribed: true })
   setResponseStatus(event, 201)
   return subscription
 })
