@@ -26,6 +26,14 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true })
 })
 
+/** How a server's start failed; one that starts after all is stopped again (and null fails the test). */
+function startFailure(options: Parameters<typeof startServer>[0]): Promise<string | null> {
+  return startServer(options).then(async (started) => {
+    await started.stop()
+    return null
+  }, (error: Error) => error.message)
+}
+
 describe('start-up', () => {
   it.each([
     [{ MERCURY_ROLE: 'foo' }, 'MERCURY_ROLE must be all, web or worker, got "foo"'],
@@ -48,7 +56,7 @@ describe('start-up', () => {
     // The server started by itself on a database nobody migrated.
     [{ DATABASE_URL: `file:${path.join(scratch, 'never-migrated.db')}` }, 'Mercury: the database has no Mercury tables: run "npm run migrate"'],
   ])('refuses to start with %o, saying why', async (env, message) => {
-    const failed = await startServer({ db, env }).then(() => null, (error: Error) => error.message)
+    const failed = await startFailure({ db, env })
     expect(failed).toMatch(/server exited with 1/)
     expect(failed).toContain(message.startsWith('Mercury: ') ? message : `Mercury: ${message}`)
     expect(failed).not.toMatch(/\n\s+at /) // no stack trace
@@ -84,7 +92,7 @@ describe('start-up', () => {
   it.skipIf(Boolean(process.env.MERCURY_TEST_PG_URL))('refuses a second process on the same SQLite database without Redis, and lets the next one in once the first stopped', async () => {
     const first = await startServer({ db })
     try {
-      const failed = await startServer({ db }).then(() => null, (error: Error) => error.message)
+      const failed = await startFailure({ db })
       expect(failed).toMatch(/server exited with 1/)
       expect(failed).toContain(`Mercury: another Mercury process (pid ${first.process.pid}) already serves`)
     }
@@ -104,7 +112,7 @@ describe('start-up', () => {
     await new Promise<void>(resolve => busy.listen(0, '127.0.0.1', resolve))
     const port = String((busy.address() as { port: number }).port)
     try {
-      const failed = await startServer({ db, env: { PORT: port, NITRO_PORT: port } }).then(() => null, (error: Error) => error.message)
+      const failed = await startFailure({ db, env: { PORT: port, NITRO_PORT: port } })
       expect(failed).toMatch(/server exited with 1/)
       expect(failed).toContain(`Mercury: 127.0.0.1 port ${port} is in use by another program`)
       expect(failed).not.toMatch(/\n\s+at /)
@@ -119,7 +127,7 @@ describe('start-up', () => {
     try {
       const [last] = await runSql<{ migration_name: string }>(behind, 'SELECT "migration_name" FROM "_prisma_migrations" ORDER BY "migration_name" DESC LIMIT 1')
       await runSql(behind, 'DELETE FROM "_prisma_migrations" WHERE "migration_name" = $1', [last!.migration_name])
-      const failed = await startServer({ db: behind }).then(() => null, (error: Error) => error.message)
+      const failed = await startFailure({ db: behind })
       expect(failed).toMatch(/server exited with 1/)
       expect(failed).toContain(`Mercury: the database lacks a migration of this version (${last!.migration_name}): run "npm run migrate"`)
     }
