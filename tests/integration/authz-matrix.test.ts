@@ -170,6 +170,7 @@ const MATRIX: Record<string, Entry> = {
   'GET /api/health': { expect: everyone(200) },
   'GET /api/push/public-key': { expect: everyone(200) },
   'ANY /api/**': { expect: everyone(404), call: () => ({ params: { '**': 'no/such/route' } }) },
+  'ANY /api': { expect: everyone(404) },
   'GET /metrics': {
     // Its own bearer token (MERCURY_METRICS_TOKEN), not a session: every role is refused.
     expect: everyone(401),
