@@ -477,6 +477,45 @@ describe('keyboard focus', () => {
     expect(await focused(users)).toBe('Details of frank')
     await context.close()
   })
+
+  it('gives the focus back to the row\'s Edit button when the edit form closes: Cancel, Save with nothing changed, Save (busy meanwhile)', async () => {
+    await createActiveSource(admin, 'focus-edit', '*')
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/sources')
+    const form = page.getByRole('form', { name: 'Edit focus-edit' })
+    await page.getByRole('button', { name: 'Edit focus-edit' }).focus()
+    await page.keyboard.press('Enter')
+    await form.getByRole('button', { name: 'Cancel' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => form.count()).toBe(0)
+    await expect.poll(() => focused(page)).toBe('Edit focus-edit')
+
+    await page.keyboard.press('Enter')
+    await form.getByRole('button', { name: 'Save changes' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => form.count()).toBe(0)
+    await expect.poll(() => focused(page)).toBe('Edit focus-edit')
+
+    // A save held at the server: Save is busy meanwhile and keeps the focus, then the form goes.
+    let release = () => {}
+    const held = new Promise<void>(resolve => release = resolve)
+    await page.route('**/api/admin/sources/*', async (route) => {
+      if (route.request().method() === 'PATCH') await held
+      await route.continue()
+    })
+    await page.keyboard.press('Enter')
+    await form.getByLabel('Description').fill('Edited from the keyboard')
+    const save = form.getByRole('button', { name: 'Save changes' })
+    await save.focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => save.getAttribute('aria-disabled')).toBe('true')
+    expect(await focused(page)).toBe('Save changes')
+    release()
+    await expect.poll(() => form.count()).toBe(0)
+    await expect.poll(() => focused(page)).toBe('Edit focus-edit')
+    expect(await page.getByTestId('source-row-focus-edit').getByTestId('source-description').textContent()).toBe('Edited from the keyboard')
+    await context.close()
+  })
 })
 
 describe('forms', () => {
