@@ -516,6 +516,70 @@ describe('keyboard focus', () => {
     expect(await page.getByTestId('source-row-focus-edit').getByTestId('source-description').textContent()).toBe('Edited from the keyboard')
     await context.close()
   })
+
+  it('keeps the focus in a group after Add, Remove, Revoke, Edit and Delete: on the busy control, or on what takes the place of the one that went', async () => {
+    await admin.post('/api/admin/users', { username: 'hank', password: 'hank-password-1' })
+    await admin.post('/api/admin/users', { username: 'ivy', password: 'ivy-password-1' })
+    const made = await admin.post('/api/admin/groups', { name: 'focusers', description: '' })
+    for (const topic of ['focus.a', 'focus.b']) {
+      expect((await admin.post('/api/admin/grants', { groupId: made.body.id, topic, read: true })).status).toBe(201)
+    }
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/groups')
+    const group = page.getByTestId('group-focusers')
+
+    // Add: the choice is cleared once added; the button stays (aria-disabled) with the focus.
+    const add = group.getByRole('button', { name: 'Add', exact: true })
+    for (const name of ['hank', 'ivy']) {
+      await group.getByLabel('Add a member to focusers').selectOption({ label: name })
+      await add.focus()
+      await page.keyboard.press('Enter')
+      await group.getByRole('button', { name: `Remove ${name} from focusers` }).waitFor()
+      expect(await focused(page)).toBe('Add')
+      expect(await add.getAttribute('aria-disabled')).toBe('true')
+    }
+    // Enter on it with nothing chosen adds nobody, and keeps the focus.
+    await page.keyboard.press('Enter')
+    expect(await focused(page)).toBe('Add')
+
+    // Remove: to the next member's button, and after the last to the member select.
+    await group.getByRole('button', { name: 'Remove hank from focusers' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Remove ivy from focusers')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Add a member to focusers')
+    expect(await group.textContent()).toContain('No members.')
+
+    // Revoke: to the next grant's Revoke, and after the last to the list, which says it is empty.
+    await group.getByRole('button', { name: 'Revoke focus.a' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Revoke focus.b')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('No grants.')
+
+    // Edit: to the name field; Cancel and Save: back to Edit.
+    const edit = group.getByRole('button', { name: 'Edit group focusers' })
+    await edit.focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Group name')
+    await group.getByRole('button', { name: 'Cancel' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Edit group focusers')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Group name')
+    await page.keyboard.type(' team')
+    await page.keyboard.press('Enter')
+    const renamed = page.getByTestId('group-focusers team')
+    await expect.poll(() => focused(page)).toBe('Edit group focusers team')
+
+    // Delete, confirmed from the keyboard: the group goes, the focus goes to the heading.
+    await renamed.getByRole('button', { name: 'Delete group focusers team' }).focus()
+    await page.keyboard.press('Enter')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => renamed.count()).toBe(0)
+    await expect.poll(() => focused(page)).toBe('Groups')
+    await context.close()
+  })
 })
 
 describe('forms', () => {
