@@ -322,13 +322,16 @@ describe('people', () => {
     expect(box.y).toBeGreaterThanOrEqual(0)
     expect(box.y + box.height).toBeLessThanOrEqual(viewport.height)
 
-    // A new attempt in another form: what was said of the last one goes, and only the new error shows.
+    // A new attempt in another form: its error shows in it; the name taken stays the account form's
+    // username error (its value is still taken), and the page's notice says nothing.
     const create = users.getByRole('form', { name: 'New user' })
     await create.getByLabel('Username').fill('zed')
     await create.getByLabel('Password').fill('short')
     await create.getByRole('button', { name: /Create/ }).click()
     await expect.poll(() => create.textContent()).toMatch(/Password must be at least 8 characters/)
-    expect(await refusal.count()).toBe(0)
+    expect(await create.getByRole('alert').count()).toBe(1)
+    expect(await account.getByRole('alert').textContent()).toMatch(/Username is taken/)
+    expect(await users.locator('.notice').count()).toBe(0)
     await context.close()
   })
 })
@@ -652,6 +655,21 @@ describe('form errors', () => {
     await create.getByRole('button', { name: 'Create user' }).click()
     await expect.poll(() => fieldError(create.getByLabel('Username'))).toEqual({ invalid: true, text: 'Username is taken (as "gina")', alert: true })
     expect((await fieldError(create.getByLabel('Password'))).invalid).toBe(false)
+
+    // Renaming someone to a name taken: the username field's error too, not the page's notice.
+    await users.getByRole('button', { name: 'Details of gina' }).click()
+    const account = users.getByRole('form', { name: 'Rename or reset password' })
+    await account.getByLabel('Username').fill('Admin')
+    await account.getByRole('button', { name: 'Save' }).click()
+    await expect.poll(() => fieldError(account.getByLabel('Username'))).toEqual({ invalid: true, text: 'Username is taken (as "admin")', alert: true })
+    expect(await users.locator('.notice').count()).toBe(0)
+    // Corrected, the field is valid again.
+    await account.getByLabel('Username').fill('gina')
+    await account.getByLabel('New password').fill('gina-password-3')
+    await account.getByRole('button', { name: 'Save' }).click()
+    await expect.poll(() => users.getByRole('status').filter({ hasText: 'User "gina" saved' }).count()).toBe(1)
+    expect(await fieldError(account.getByLabel('Username'))).toEqual({ invalid: false, text: '', alert: false })
+    await users.getByRole('button', { name: 'Close details' }).click()
 
     await users.getByRole('button', { name: 'Details of gina' }).click()
     const grant = users.getByRole('form', { name: 'Grant access to a topic' })
