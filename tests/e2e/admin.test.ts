@@ -583,6 +583,39 @@ describe('keyboard focus', () => {
     await expect.poll(() => focused(page)).toBe('Groups')
     await context.close()
   })
+
+  it('moves the focus to the chart a Chart button opens, and to the next chart when one is closed, on the dashboard', async () => {
+    const source = await createActiveSource(admin, 'focus-charts', 'charts.*')
+    for (const topic of ['charts.one', 'charts.two']) {
+      const res = await fetch(`${server.url}/api/topics/${topic}/messages`, {
+        method: 'POST',
+        headers: { 'authorization': `Bearer ${source.token}`, 'content-type': 'application/json' },
+        body: '{"event":"reading","data":{"v":1}}',
+      })
+      expect(res.status).toBe(201)
+    }
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin?topic=charts.zero')
+    const chart = (topic: string) => page.getByRole('row').filter({ hasText: topic }).getByRole('button', { name: 'Chart' })
+    await chart('charts.one').waitFor({ timeout: 5000 })
+    await chart('charts.one').focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Topic charts.one')
+    await chart('charts.two').focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Topic charts.two')
+    // A chart that goes: the focus goes to the next one, or the one before the last.
+    await page.getByRole('button', { name: 'Stop watching charts.one' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Topic charts.two')
+    await page.getByRole('button', { name: 'Stop watching charts.two' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Topic charts.zero')
+    await page.getByRole('button', { name: 'Stop watching charts.zero' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Live topics')
+    await context.close()
+  })
 })
 
 describe('forms', () => {
