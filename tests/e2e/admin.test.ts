@@ -616,6 +616,28 @@ describe('keyboard focus', () => {
     await expect.poll(() => focused(page)).toBe('Live topics')
     await context.close()
   })
+
+  it('moves the focus to the first older delivery when Older deliveries goes with the last page', async () => {
+    const delivery = (i: number) => ({
+      id: `d${String(i).padStart(3, '0')}`, status: 'sent', attempts: 1, statusCode: 201, error: null,
+      createdAt: new Date(Date.now() - i * 1000).toISOString(), updatedAt: new Date(Date.now() - i * 1000).toISOString(),
+      device: null, notification: { id: `n${i}`, title: `Delivery ${i}`, topic: 'older.x' },
+    })
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await context.newPage()
+    await page.route('**/api/admin/deliveries?**', async (route) => {
+      const older = new URL(route.request().url()).searchParams.has('before')
+      const items = older ? [50, 51, 52].map(delivery) : Array.from({ length: 50 }, (_, i) => delivery(i))
+      await route.fulfill({ json: { items, counts: { queued: 0, sent: 53, failed: 0, expired: 0 } } })
+    })
+    await page.goto(`${server.url}/admin/deliveries`)
+    const older = page.getByRole('button', { name: 'Older deliveries' })
+    await older.focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => older.count()).toBe(0)
+    await expect.poll(() => page.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('data-delivery-id') ?? document.activeElement?.tagName)).toBe('d050')
+    await context.close()
+  })
 })
 
 describe('forms', () => {
