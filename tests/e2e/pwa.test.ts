@@ -889,6 +889,33 @@ describe('keyboard focus', () => {
   })
 })
 
+describe('keyboard focus after a control goes', () => {
+  const focused = (page: Page) => page.evaluate(() => {
+    const element = document.activeElement
+    if (!element || element === document.body) return 'BODY'
+    return element.getAttribute('aria-label') || element.getAttribute('data-testid') || element.textContent?.trim()
+  })
+
+  it('moves the focus to the next device\'s Remove, then to the list\'s heading, as devices are removed', async () => {
+    const { client } = await createReader(admin, 'remover', null)
+    for (const name of ['Phone', 'Laptop']) {
+      const endpoint = `https://push.example.com/e2e-remove-${name}-${Date.now()}`
+      const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') }
+      expect((await client.post('/api/devices', { subscription: { endpoint, keys }, name })).status).toBe(201)
+    }
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'remover')
+    await nav(page).getByRole('link', { name: 'Devices' }).click()
+    await page.getByRole('button', { name: 'Remove Phone' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Remove Laptop')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.getByTestId('device-row').count()).toBe(0)
+    await expect.poll(() => focused(page)).toBe('Your devices')
+    await context.close()
+  })
+})
+
 describe('form errors', () => {
   it('says each error when it shows, and ties it to its field: login, subscribing by name', async () => {
     await createReader(admin, 'typist', 'alerts.*')
