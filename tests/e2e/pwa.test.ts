@@ -914,6 +914,25 @@ describe('keyboard focus after a control goes', () => {
     await expect.poll(() => focused(page)).toBe('Your devices')
     await context.close()
   })
+
+  it('moves the focus to the topic\'s heading when Try again follows the topic again', async () => {
+    const reader = await createReader(admin, 'retrier', null)
+    const grant = async () => (await admin.post('/api/admin/grants', { userId: reader.id, topic: 'alerts.retry', read: true })).body.id as string
+    const first = await grant()
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'retrier')
+    await page.goto(`${server.url}/live/alerts.retry`)
+    await live(page)
+    await page.getByRole('heading', { name: 'Waiting for messages' }).waitFor()
+    expect((await admin.delete(`/api/admin/grants/${first}`)).status).toBe(204)
+    await page.getByTestId('live-refused').waitFor({ timeout: 5000 })
+    await grant()
+    await page.getByRole('button', { name: 'Try again' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.getByTestId('live-refused').count(), { timeout: 5000 }).toBe(0)
+    await expect.poll(() => focused(page)).toBe('alerts.retry')
+    await context.close()
+  })
 })
 
 describe('form errors', () => {
