@@ -6,11 +6,16 @@
 //
 // A path with no WebSocket route (`/`, `/CHANNEL` …) resolves to no hooks at all, which crossws
 // takes as "accept": an anonymous socket nothing reads, pings or counts. Such upgrades get 404.
+// A worker process (MERCURY_ROLE=worker) takes no connection at all: 503, as its HTTP answers.
 type Hooks = Record<string, unknown>
 type Resolve = (info: object) => Hooks | Promise<Hooks>
 
 const NO_ROUTE: Hooks = {
   upgrade: () => rejectUpgrade(404, 'No WebSocket endpoint at this path: producers use /datalink, users /channel'),
+}
+
+const WORKER: Hooks = {
+  upgrade: () => rejectUpgrade(503, 'This is a worker process (MERCURY_ROLE=worker): it serves no connections'),
 }
 
 function routed(hooks: Hooks | undefined): Hooks {
@@ -23,6 +28,7 @@ export default defineNitroPlugin((nitro) => {
   if (!resolve) return
   const cache = new WeakMap<object, Hooks | Promise<Hooks>>()
   options.resolve = (info) => {
+    if (mercuryConfig().role === 'worker') return WORKER
     const key = (info as { context?: object }).context ?? info
     const cached = cache.get(key)
     if (cached) return cached

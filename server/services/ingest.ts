@@ -83,7 +83,7 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
   // so a body within the limit could make a message several times larger.
   const limit = mercuryConfig().maxPayloadBytes + FRAME_ENVELOPE_BYTES
   if ((head.length + tail.length) * 3 > limit && Buffer.byteLength(head) + Buffer.byteLength(tail) > limit) {
-    throw new PublishError('payload_too_large', `the message is larger than ${mercuryConfig().maxPayloadBytes} bytes once serialized (numbers are written out in full)`)
+    throw new PublishError('payload_too_large', `the message is larger than ${mercuryConfig().maxPayloadBytes} bytes once serialized, with the ${FRAME_ENVELOPE_BYTES} bytes allowed for what Mercury adds (numbers are written out in full)`)
   }
   // Offsets follow the order of the calls, per topic: a notification is stored before it takes its
   // offset, and a message called after it must not overtake it meanwhile (a producer's "raised"

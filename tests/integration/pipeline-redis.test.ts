@@ -4,6 +4,7 @@ import { ApiClient } from '../helpers/client'
 import { createActiveSource, createPushReader, publisher } from '../helpers/fixtures'
 import { TestPushService } from '../helpers/push-service'
 import { startRedis, type RunningRedis } from '../helpers/redis'
+import { TestSocket } from '../helpers/ws'
 
 // One web process and two worker processes share Redis (BullMQ) and the database. One worker is
 // killed with SIGKILL in the middle of 2,000 deliveries: none may be lost.
@@ -53,6 +54,19 @@ it('a worker process serves nothing but its health check', async () => {
   expect(publish.status).toBe(503)
   expect(publish.body.message).toBe('This is a worker process (MERCURY_ROLE=worker): it serves no requests')
   expect((await new ApiClient(workers[0]!.url).get('/api/health')).status).toBe(200)
+  // Nor sockets: a producer or a reader is sent to the web processes.
+  const admin = new ApiClient(web.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  const source = await createActiveSource(admin, 'not-here', 'nothere.*')
+  const userToken = (await new ApiClient(web.url).login('admin', ADMIN_PASSWORD)).body.token
+  for (const [path, token] of [['/datalink', source.token], ['/channel', userToken]] as const) {
+    const refused = await TestSocket.open(`${workers[0]!.url}${path}`, { token }).then(async (ws) => {
+      await ws.close()
+      return null
+    }, (error: { status: number, body: string }) => error)
+    expect(refused, path).toMatchObject({ status: 503 })
+    expect(JSON.parse(refused!.body).message).toMatch(/worker process/)
+  }
 })
 
 it('loses no delivery when a worker is killed in the middle of 2,000', async () => {

@@ -299,14 +299,20 @@ describe('publish and receive', () => {
     await ws.close()
   })
 
-  it('takes over /datalink any message REST takes: the frame has room for its type, ref and topic', async () => {
+  it('takes over /datalink exactly the messages REST takes: the frame has room for its type, ref and topic', async () => {
     const producer = await datalink(source.token)
     const topic = `sensors.${'x'.repeat(100)}`
     // The largest REST body of a data string: 64 KiB.
     const data = 'd'.repeat(65536 - '{"data":""}'.length)
-    expect((await publisher(server.url, source.token).post(`/api/topics/${topic}/messages`, { data })).status).toBe(201)
+    const rest = (body: object) => publisher(server.url, source.token).post(`/api/topics/${topic}/messages`, body)
+    expect((await rest({ data })).status).toBe(201)
     expect(await producer.request({ type: 'publish', ref: 'r'.repeat(128), topic, data })).toMatchObject({ type: 'ack' })
-    expect(await producer.request({ type: 'publish', ref: 'big', topic, data: data + 'd'.repeat(2048) })).toMatchObject({ type: 'error', code: 'payload_too_large' })
+    // A byte more is too large either way.
+    expect((await rest({ data: `${data}d` })).status).toBe(413)
+    expect(await producer.request({ type: 'publish', ref: 'big', topic, data: `${data}d` })).toMatchObject({ type: 'error', code: 'payload_too_large', message: 'the message is larger than 65536 bytes' })
+    // A binary frame that is not UTF-8 is refused with the ref that can be read in it.
+    producer.ws.send(Buffer.concat([Buffer.from('{"type":"publish","ref":"latin","topic":"sensors.x","data":"'), Buffer.from([0xE9]), Buffer.from('"}')]), { binary: true })
+    expect(await producer.next(f => f.ref === 'latin')).toMatchObject({ type: 'error', code: 'bad_request', message: 'frame is not valid UTF-8' })
     await producer.close()
   })
 

@@ -5,7 +5,7 @@ import { queryRaw } from '../../utils/db'
 import { canRead, effectivePermissions, type Permissions } from '../permissions'
 import type { Connection } from './hub'
 import { TokenBucket } from '../../utils/token-bucket'
-import { errorFrame, overFrameLimit, parseFrame, pongFrame, unsubscribedFrame } from './frames'
+import { errorFrame, overFrameLimit, parseFrame, pongFrame, unsubscribedFrame, type FrameText } from './frames'
 import { useChannelLayer, useHub } from './index'
 import { connectionFor } from './peer'
 
@@ -92,7 +92,7 @@ export function atTopicLimit(conn: ChannelConnection, topic: string, ref?: unkno
   return true
 }
 
-export async function channelMessage(peer: Peer, text: string | null): Promise<void> {
+export async function channelMessage(peer: Peer, text: FrameText): Promise<void> {
   const conn = connections.get(peer)
   if (!conn || conn.closed) return
   conn.alive = true

@@ -6,7 +6,7 @@ import { publishMessage, PublishError } from '../ingest'
 import { sourceById, type SourceInfo } from '../sources'
 import { CLOSE, type Connection } from './hub'
 import { TokenBucket } from '../../utils/token-bucket'
-import { errorFrame, parseFrame, peekRef, pongFrame } from './frames'
+import { errorFrame, parseFrame, peekRef, pongFrame, type FrameText } from './frames'
 import { useHub } from './index'
 import { connectionFor } from './peer'
 
@@ -19,10 +19,7 @@ export interface DatalinkConnection extends Connection {
   ending?: string
 }
 
-/**
- * Room in a frame for what a REST publish says in its URL: the frame's type, ref and topic. A
- * message that REST takes is taken over /datalink too.
- */
+/** Room in a frame for what a REST publish says in its URL: the frame's type, ref and topic. */
 const FRAME_ALLOWANCE_BYTES = 1024
 
 /** How long a producer's publishes under way may take to be answered before its socket is closed. */
@@ -37,17 +34,19 @@ export function openDatalink(peer: Peer, sourceId: string, tokenHash: string): v
   useHub().add(conn)
 }
 
-export async function datalinkMessage(peer: Peer, text: string | null): Promise<void> {
+export async function datalinkMessage(peer: Peer, text: FrameText): Promise<void> {
   const conn = connections.get(peer)
   if (!conn || conn.closed) return
   conn.alive = true
   const hub = useHub()
   // Every publish is answered, one refused for the rate too: with its ref, one error each.
   if (conn.frames && !conn.frames.take()) return hub.send(conn, errorFrame('rate_limited', 'too many frames: slow down', peekRef(text)))
-  const parsed = parseFrame(text, mercuryConfig().maxPayloadBytes + FRAME_ALLOWANCE_BYTES, datalinkFrameSchema)
+  const max = mercuryConfig().maxPayloadBytes
+  const parsed = parseFrame(text, max + FRAME_ALLOWANCE_BYTES, datalinkFrameSchema)
   if (!parsed.ok) return hub.send(conn, parsed.error)
   const frame = parsed.frame
   if (frame.type === 'ping') return hub.send(conn, pongFrame(frame.ref))
+  if (overPayloadLimit(text as string, frame, max)) return hub.send(conn, errorFrame('payload_too_large', `the message is larger than ${max} bytes`, frame.ref))
   if (conn.ending) return hub.send(conn, errorFrame('unauthorized', `not published: ${conn.ending}`, frame.ref))
   const answered = publishFrame(conn, frame)
   conn.answering.add(answered)
@@ -74,6 +73,17 @@ async function publishFrame(conn: DatalinkConnection, frame: DatalinkPublish): P
     console.error('mercury: publish over /datalink failed:', error)
     hub.send(conn, errorFrame('internal', 'the message could not be stored; retry', ref))
   }
+}
+
+/**
+ * Whether a publish frame's message is over the limit a REST body has: the frame less its type,
+ * ref and topic (what a REST publish says in its URL), so that both take the same messages.
+ */
+function overPayloadLimit(text: string, frame: DatalinkPublish, max: number): boolean {
+  if (text.length * 3 <= max) return false
+  // The envelope's fields and the comma after them.
+  const envelope = Buffer.byteLength(JSON.stringify({ type: frame.type, ref: frame.ref, topic: frame.topic })) - 1
+  return Buffer.byteLength(text) - envelope > max
 }
 
 /** Why a producer's socket must close (its source deleted, no longer active, or its token rotated), or null. */

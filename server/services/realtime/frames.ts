@@ -18,25 +18,33 @@ export function pongFrame(ref?: unknown): string {
 
 export type Parsed<T> = { ok: true, frame: T } | { ok: false, error: string }
 
+/** A binary frame that is not UTF-8: refused, its ref looked for in what could be read of it. */
+export class NotUtf8 {
+  constructor(readonly lossy: string) {}
+}
+
+export type FrameText = string | NotUtf8
+
 /**
  * A client frame's text: a text frame as ws gave it (ws closes the socket with 1007 on one that
- * is not UTF-8); a binary frame decoded strictly, null when it is not UTF-8.
+ * is not UTF-8); a binary frame decoded strictly.
  */
-export function frameText(message: { rawData: unknown }): string | null {
+export function frameText(message: { rawData: unknown }): FrameText {
   const raw = message.rawData
   if (typeof raw === 'string') return raw
+  const bytes = raw as Uint8Array
   try {
-    return strictUtf8.decode(raw as Uint8Array)
+    return strictUtf8.decode(bytes)
   }
   catch {
-    return null
+    return new NotUtf8(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
   }
 }
 
 /** Parses one client frame: text, size, JSON, then the schema. The error is a ready error frame. */
-export function parseFrame<S extends z.ZodType>(text: string | null, maxBytes: number, schema: S): Parsed<z.output<S>> {
+export function parseFrame<S extends z.ZodType>(text: FrameText, maxBytes: number, schema: S): Parsed<z.output<S>> {
   // Read as U+FFFD, it would be published changed; REST refuses the same bytes too.
-  if (text === null) return { ok: false, error: errorFrame('bad_request', 'frame is not valid UTF-8') }
+  if (text instanceof NotUtf8) return { ok: false, error: errorFrame('bad_request', 'frame is not valid UTF-8', peekRef(text)) }
   // A UTF-16 unit takes at most 3 bytes in UTF-8: only a text that could be over is measured.
   if (text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes) {
     return { ok: false, error: errorFrame('payload_too_large', `frame is larger than ${maxBytes} bytes`, peekRef(text)) }
@@ -76,8 +84,8 @@ function refOf(json: unknown): unknown {
 
 // An oversized frame (or one refused for its rate) is not parsed whole; its ref is looked for
 // near the start so the producer can still match the error to its publish.
-export function peekRef(text: string | null): unknown {
-  if (text === null) return undefined
+export function peekRef(frame: FrameText): unknown {
+  const text = frame instanceof NotUtf8 ? frame.lossy : frame
   const match = /"ref"\s*:\s*("(?:[^"\\]|\\.){0,128}"|-?\d{1,16})/.exec(text.slice(0, 4096))
   if (!match) return undefined
   try {
