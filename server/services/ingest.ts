@@ -32,12 +32,14 @@ export function onPublished(listener: PublishedListener): void {
 
 const buckets = new Map<string, TokenBucket>()
 
-function sourceBucket(sourceId: string): TokenBucket {
-  let bucket = buckets.get(sourceId)
+/** The publish rate of a source, or of a user publishing through a grant: the same limit for both. */
+function publisherBucket(publisher: Publisher): TokenBucket {
+  const key = publisher.kind === 'source' ? publisher.source.id : `user:${publisher.userId}`
+  let bucket = buckets.get(key)
   if (!bucket) {
     const rate = mercuryConfig().sourceRateLimit
     bucket = new TokenBucket(rate, rate)
-    buckets.set(sourceId, bucket)
+    buckets.set(key, bucket)
   }
   return bucket
 }
@@ -64,8 +66,9 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
     throw new PublishError('forbidden', `source "${publisher.source.name}" is ${publisher.source.status}`)
   }
   if (!publisherMay(publisher, topic)) throw new PublishError('forbidden', `not allowed to publish to "${topic}"`)
-  if (publisher.kind === 'source' && !sourceBucket(publisher.source.id).take()) {
-    throw new PublishError('rate_limited', `source "${publisher.source.name}" publishes more than ${mercuryConfig().sourceRateLimit} messages per second`)
+  if (!publisherBucket(publisher).take()) {
+    const who = publisher.kind === 'source' ? `source "${publisher.source.name}"` : 'this user'
+    throw new PublishError('rate_limited', `${who} publishes more than ${mercuryConfig().sourceRateLimit} messages per second`)
   }
   const layer = useChannelLayer()
   if (!layer.healthy()) throw new PublishError('unavailable', 'the channel layer is unavailable; retry shortly')

@@ -62,6 +62,16 @@ describe('limits', () => {
     expect((await publisher(server.url, source.token).post('/api/topics/lim.rate/messages', { data: 'again' })).status).toBe(201)
   })
 
+  it('limits a user publishing through a grant like a source', async () => {
+    const writer = await createReader(admin, 'writer', null)
+    expect((await admin.post('/api/admin/grants', { userId: writer.id, topic: 'lim.*', publish: true })).status).toBe(201)
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => writer.client.post('/api/topics/lim.user/messages', { data: i }, { headers: { origin: server.url } })))
+    expect(results.filter(r => r.status === 201).length).toBeGreaterThanOrEqual(20)
+    const limited = results.filter(r => r.status === 429)
+    expect(limited.length).toBeGreaterThan(0)
+    expect(limited[0]!.body).toMatchObject({ message: 'this user publishes more than 20 messages per second', data: { code: 'rate_limited' } })
+  })
+
   it('answers every publish over the /datalink frame rate with its own rate_limited error and ref', async () => {
     const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
     // A fresh second of the source's publish allowance.

@@ -278,3 +278,33 @@ describe('redis layer across instances', () => {
     warn.mockRestore()
   })
 })
+
+describe('memory layer memory', () => {
+  it('holds nothing for topics that were only asked about, and forgets topics left with nothing to keep', async () => {
+    const ceilings = new Map<string, number>()
+    const layer = new MemoryChannelLayer({ maxLength: 100, maxAgeMs: 200 }, {
+      ceiling: async topic => ceilings.get(topic) ?? 0,
+      reserve: async (topic, ceiling) => void ceilings.set(topic, ceiling),
+    }, 10)
+    opened.push(layer)
+    // A reader asking about any name its pattern allows: nothing is kept for names never published to.
+    for (let i = 0; i < 100; i++) {
+      expect(await layer.history(`ghost.${i}`, 0, 10)).toMatchObject({ entries: [], lastOffset: 0 })
+      expect(await layer.lastOffset(`ghost.${i}`)).toBe(0)
+    }
+    expect(layer.heldTopics).toBe(0)
+
+    await publishMany(layer, 'quiet', 3)
+    await publishMany(layer, 'followed', 3)
+    await layer.subscribe('followed')
+    expect(layer.heldTopics).toBe(2)
+    await new Promise(resolve => setTimeout(resolve, 250))
+    // Expired entries go without a read, and a topic with nothing left and no subscriber is forgotten.
+    layer.sweep()
+    expect(layer.heldTopics).toBe(1)
+    expect(await layer.history('followed', 0, 10)).toMatchObject({ entries: [], lastOffset: 3 })
+    // A forgotten topic takes its offsets up again from its reserved ceiling: they keep increasing.
+    expect(await layer.lastOffset('quiet')).toBe(10)
+    expect((await layer.publish('quiet', head('quiet'), tail)).offset).toBe(11)
+  })
+})

@@ -7,6 +7,7 @@ import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, createTestDatabase, runSql, startServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
+import { createActiveSource, publisher } from '../helpers/fixtures'
 import { hashSources, stampFile } from '../../scripts/source-hash.mjs'
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'mercury-startup-'))
@@ -153,6 +154,37 @@ describe('start-up', () => {
         await expect.poll(() => second.output()).toContain(`Mercury: 1 username was changed when usernames became unique ignoring case`)
         expect(second.output()).toContain(renamed)
         expect((await new ApiClient(second.url).login(renamed, 'long-password-1')).status).toBe(200)
+      }
+      finally {
+        await second.stop()
+      }
+    }
+    finally {
+      await own.drop()
+    }
+  })
+
+  it('deletes notifications older than MERCURY_RETENTION_DAYS, with their inbox rows', async () => {
+    const own = await createTestDatabase()
+    try {
+      const first = await startServer({ db: own })
+      const admin = new ApiClient(first.url)
+      await admin.login('admin', ADMIN_PASSWORD)
+      const source = await createActiveSource(admin, 'retained', 'old.*')
+      await admin.post('/api/subscriptions', { topic: 'old.news' })
+      const publish = (title: string) => publisher(first.url, source.token).post('/api/topics/old.news/messages', { notification: { title } })
+      await publish('recent')
+      const ancient = (await publish('ancient')).body.id as string
+      await first.stop()
+      const twoDaysAgo = new Date(Date.now() - 2 * 24 * 60 * 60_000)
+      const at = own.url.startsWith('file:') ? twoDaysAgo.toISOString().replace('Z', '+00:00') : twoDaysAgo
+      await runSql(own, 'UPDATE "Notification" SET "createdAt" = $1 WHERE "id" = $2', [at, ancient])
+      const second = await startServer({ db: own, env: { MERCURY_RETENTION_DAYS: '1' } })
+      try {
+        const again = new ApiClient(second.url)
+        await again.login('admin', ADMIN_PASSWORD)
+        await expect.poll(async () => (await again.get('/api/inbox')).body.items.map((i: { title: string }) => i.title), { timeout: 10_000 }).toEqual(['recent'])
+        expect(await runSql(own, 'SELECT "id" FROM "InboxItem" WHERE "notificationId" = $1', [ancient])).toEqual([])
       }
       finally {
         await second.stop()

@@ -12,6 +12,9 @@ export interface OffsetStore {
   reserve(topic: string, ceiling: number): Promise<void>
 }
 
+/** How often expired entries and forgotten topics are dropped. */
+const SWEEP_EVERY_MS = 60_000
+
 interface TimedEntry extends StreamEntry {
   at: number
 }
@@ -40,7 +43,11 @@ export class MemoryChannelLayer implements ChannelLayer {
     private readonly block = 1000,
   ) {
     this.events.setMaxListeners(0)
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS)
+    this.sweeper.unref()
   }
+
+  private readonly sweeper: ReturnType<typeof setInterval>
 
   private stream(topic: string): Promise<TopicStream> {
     const existing = this.streams.get(topic)
@@ -48,7 +55,7 @@ export class MemoryChannelLayer implements ChannelLayer {
     let loading = this.loading.get(topic)
     if (!loading) {
       loading = this.offsets.ceiling(topic).then((ceiling) => {
-        const stream: TopicStream = { next: ceiling + 1, ceiling, ring: new Array(Math.min(this.limits.maxLength, 1024)), start: 0, size: 0 }
+        const stream: TopicStream = { next: ceiling + 1, ceiling, ring: new Array(Math.min(this.limits.maxLength, 16)), start: 0, size: 0 }
         this.streams.set(topic, stream)
         this.loading.delete(topic)
         return stream
@@ -109,8 +116,20 @@ export class MemoryChannelLayer implements ChannelLayer {
     }
   }
 
+  /**
+   * The stream of a topic that was published to (here, or before a restart), or null: asking
+   * about topics that never were (any name a reader's pattern allows) must cost no memory.
+   */
+  private async known(topic: string): Promise<TopicStream | null> {
+    const stream = this.streams.get(topic)
+    if (stream) return stream
+    if (!this.loading.has(topic) && await this.offsets.ceiling(topic) === 0) return null
+    return this.stream(topic)
+  }
+
   async history(topic: string, since: number, limit: number): Promise<HistoryResult> {
-    const stream = this.streams.get(topic) ?? await this.stream(topic)
+    const stream = await this.known(topic)
+    if (!stream) return { entries: [], lastOffset: 0, recovered: isRecovered(since, [], 0) }
     this.dropExpired(stream)
     const lastOffset = stream.next - 1
     const entries: StreamEntry[] = []
@@ -127,8 +146,26 @@ export class MemoryChannelLayer implements ChannelLayer {
   }
 
   async lastOffset(topic: string): Promise<number> {
-    const stream = this.streams.get(topic) ?? await this.stream(topic)
-    return stream.next - 1
+    const stream = await this.known(topic)
+    return stream ? stream.next - 1 : 0
+  }
+
+  /**
+   * Drops what has expired from every topic, and forgets the topics left with nothing to keep (no
+   * entry, no local subscriber): without it, a topic published to once (or read) held its ring
+   * for as long as the process ran, and entries older than the history's age stayed until a read.
+   * A topic forgotten takes its offsets up again from its reserved ceiling, as after a restart.
+   */
+  sweep(): void {
+    for (const [topic, stream] of this.streams) {
+      this.dropExpired(stream)
+      if (stream.size === 0 && !stream.pending && !this.subscribed.has(topic)) this.streams.delete(topic)
+    }
+  }
+
+  /** Topics held in memory (for tests and metrics). */
+  get heldTopics(): number {
+    return this.streams.size
   }
 
   async subscribe(topic: string): Promise<void> {
@@ -160,6 +197,7 @@ export class MemoryChannelLayer implements ChannelLayer {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.sweeper)
     this.events.removeAllListeners()
   }
 }

@@ -56,6 +56,7 @@ async function sweep(atStart: boolean) {
     })
     await useQueues().fanout.add(unfanned.map(n => ({ data: { notificationId: n.id }, id: n.id })))
     if (atStart && !mercuryConfig().redisUrl) await requeueDeliveries()
+    await deleteExpiredNotifications()
   }
   catch (error) {
     console.warn('mercury: delivery sweep failed:', (error as Error).message)
@@ -63,6 +64,25 @@ async function sweep(atStart: boolean) {
 }
 
 const REQUEUE_PAGE = 1000
+/** Ids bound one by one: within SQLite's 999 bound values. */
+const RETENTION_PAGE = 500
+
+/**
+ * Notifications older than MERCURY_RETENTION_DAYS go, with their inbox rows and deliveries
+ * (cascade), a few hundred per statement so that no write holds the database long. Every process
+ * with workers runs it; deleting what another already deleted is harmless.
+ */
+export async function deleteExpiredNotifications(): Promise<number> {
+  const days = mercuryConfig().retentionDays
+  if (days === 0) return 0
+  const cutoff = new Date(Date.now() - days * 24 * 60 * 60_000)
+  let deleted = 0
+  for (;;) {
+    const old = await useDb().notification.findMany({ where: { createdAt: { lt: cutoff } }, select: { id: true }, take: RETENTION_PAGE })
+    if (old.length === 0) return deleted
+    deleted += (await useDb().notification.deleteMany({ where: { id: { in: old.map(n => n.id) } } })).count
+  }
+}
 
 /**
  * The in-process queue is lost with its process: the deliveries still queued are queued again,
