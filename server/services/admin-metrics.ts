@@ -70,17 +70,27 @@ export function recordPublished(message: { topic: string, sourceId: string | nul
   prometheus().published.inc({ origin: message.sourceId ? 'source' : 'user' })
 }
 
-function figures(map: Map<string, MinuteCounter>) {
+/** Keys idle for IDLE_MS go: run every second, admins connected or not. */
+function prune(map: Map<string, MinuteCounter>) {
   const now = Date.now()
-  const out: Record<string, { perMinute: number, rate: number, total: number }> = {}
   for (const [key, counter] of map) {
     if (now - (lastSeen.get(counter) ?? 0) > IDLE_MS) {
       map.delete(key)
-      continue
+      lastSeen.delete(counter)
     }
-    out[key] = { perMinute: counter.perMinute(), rate: counter.rate(), total: counter.total }
   }
-  return out
+}
+
+/**
+ * The figures of the busiest keys (by messages in the last minute): a frame sent every second
+ * cannot name every one of a flood of one-off topics (10,000 made it half a megabyte).
+ */
+const MAX_KEYS = 200
+
+function figures(map: Map<string, MinuteCounter>) {
+  const rows = [...map].map(([key, counter]) => [key, { perMinute: counter.perMinute(), rate: counter.rate(), total: counter.total }] as const)
+  if (rows.length > MAX_KEYS) rows.sort((a, b) => b[1].perMinute - a[1].perMinute || b[1].total - a[1].total).length = MAX_KEYS
+  return Object.fromEntries(rows)
 }
 
 /** The frame pushed to admin views every second. */
@@ -114,6 +124,8 @@ export function localAdminConnections(): ChannelConnection[] {
 }
 
 export function pushMetrics(): void {
+  prune(byTopic)
+  prune(bySource)
   const admins = localAdminConnections()
   if (admins.length === 0) return
   const frame = JSON.stringify(metricsFrame())

@@ -120,6 +120,18 @@ describe('admin events over /channel', () => {
     expect(userWs.frames.filter(f => f.type === 'admin')).toEqual([])
     await Promise.all([producer.close(), adminWs.close(), userWs.close()])
   })
+
+  it('names the 200 busiest topics in the metrics frame, not every one of a flood', async () => {
+    const source = await createActiveSource(admin, 'flooder', 'flood.*')
+    const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
+    for (let i = 0; i < 5; i++) await producer.request({ type: 'publish', topic: 'flood.busy', data: i })
+    await Promise.all(Array.from({ length: 250 }, (_, i) => producer.request({ type: 'publish', topic: `flood.once${i}`, data: i })))
+    const adminWs = await TestSocket.open(`${server.url}/channel`, { token: adminToken })
+    const frame = await adminWs.next(f => f.type === 'admin' && f.entity === 'metrics', 3000)
+    expect(Object.keys(frame.perTopic)).toHaveLength(200)
+    expect(frame.perTopic['flood.busy']).toMatchObject({ perMinute: 5 })
+    await Promise.all([producer.close(), adminWs.close()])
+  })
 })
 
 describe('/metrics', () => {
