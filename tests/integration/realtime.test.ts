@@ -767,6 +767,22 @@ describe('user API at the same moment and at its limits', () => {
     expect(await titles('plain')).toEqual(['plain'])
   })
 
+  it('lists at most 1,000 topics, the most recently active, and every subscribed one', async () => {
+    const lister = await createReader(admin, 'lister', 'sensors.many.*')
+    const producer = await datalink(source.token)
+    expect((await producer.request({ type: 'publish', topic: 'sensors.many.first', data: 0 })).type).toBe('ack')
+    expect((await lister.client.post('/api/subscriptions', { topic: 'sensors.many.first' })).status).toBe(201)
+    // Its count is written first: the others, written later, are more recent.
+    await expect.poll(async () => (await lister.client.get('/api/topics')).body[0]?.messageCount, { timeout: 5000 }).toBe(1)
+    for (let i = 0; i < 1050; i++) producer.send({ type: 'publish', ref: i, topic: `sensors.many.t${String(i).padStart(4, '0')}`, data: i })
+    await producer.collect(f => f.type === 'ack' && typeof f.ref === 'number', 1050)
+    await producer.close()
+    await expect.poll(async () => (await lister.client.get('/api/topics')).body.length, { timeout: 5000 }).toBe(1001)
+    const topics = (await lister.client.get('/api/topics')).body as { name: string, subscribed: boolean }[]
+    expect(topics.find(t => t.name === 'sensors.many.first')).toMatchObject({ subscribed: true })
+    expect(topics.map(t => t.name)).toEqual([...topics.map(t => t.name)].sort())
+  })
+
   it('leaves out of the inbox a notification that has not taken its offset yet', async () => {
     const user = await createReader(admin, 'early', 'sensors.*')
     await user.client.post('/api/subscriptions', { topic: 'sensors.early' })
