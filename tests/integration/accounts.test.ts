@@ -102,6 +102,18 @@ describe('health and sessions', () => {
     expect((await new ApiClient(server.url).post('/api/auth/login', { username: 'alice', password: 'user-password-1' })).status).toBe(200)
   })
 
+  it('holds at most 100 personal access tokens per user, logins aside', async () => {
+    expect((await admin.post('/api/admin/users', { username: 'hoarder', password: 'user-password-1' })).status).toBe(201)
+    const hoarder = new ApiClient(server.url)
+    await hoarder.login('hoarder', 'user-password-1')
+    for (let i = 0; i < 100; i++) expect((await hoarder.post('/api/me/tokens', { name: `t${i}` })).status).toBe(201)
+    const over = await hoarder.post('/api/me/tokens', { name: 'one too many' })
+    expect(over.status).toBe(409)
+    expect(over.body.message).toBe('At most 100 personal access tokens per user: revoke one first')
+    // Logging in still works: a login's token is not a personal one.
+    expect((await new ApiClient(server.url).login('hoarder', 'user-password-1')).status).toBe(200)
+  })
+
   it('manages personal access tokens', async () => {
     const created = await user.post('/api/me/tokens', { name: 'script' })
     expect(created.status).toBe(201)

@@ -384,6 +384,17 @@ describe('devices API', () => {
     }
   })
 
+  it('registers at most 100 devices per user; an endpoint already registered is updated, not counted', async () => {
+    const user = await createReader(admin, 'many-devices-user', null)
+    const first = push.subscribe('cap-0').subscription
+    expect((await user.client.post('/api/devices', { subscription: first })).status).toBe(201)
+    for (let i = 1; i < 100; i++) expect((await user.client.post('/api/devices', { subscription: push.subscribe(`cap-${i}`).subscription })).status).toBe(201)
+    const over = await user.client.post('/api/devices', { subscription: push.subscribe('cap-100').subscription })
+    expect(over.status).toBe(409)
+    expect(over.body.message).toBe('At most 100 devices per user: remove one first')
+    expect((await user.client.post('/api/devices', { subscription: first, name: 'renamed' })).status).toBe(201)
+  })
+
   it('lists and deletes own devices only', async () => {
     const dave = await createReader(admin, 'dave', 'alerts.*')
     const id = await registerDevice(dave.client, 'dave-tablet')

@@ -2,6 +2,9 @@ import { deviceRegisterSchema } from '#shared/schemas/devices'
 import { deviceSelect, validPushKey } from '../../services/devices'
 import { endpointProblem } from '../../services/push/endpoint-guard'
 
+/** Devices a user may have: each notification is pushed to every one of them. */
+const MAX_DEVICES = 100
+
 // Registers this browser's push subscription. The same endpoint again, from the same user,
 // updates it (new keys, turned back on). From another user (a second person logging in on the
 // same browser) it becomes a new device of that user: the previous owner's device, with its name
@@ -12,8 +15,13 @@ export default defineEventHandler(async (event) => {
   const problem = endpointProblem(subscription.endpoint, mercuryConfig().pushAllowInsecure)
   if (problem) badRequest(`Invalid body: subscription.endpoint: ${problem}`)
   if (!validPushKey(subscription.keys.p256dh)) badRequest('Invalid body: subscription.keys.p256dh: must be a P-256 public key (an uncompressed point of the curve)')
+  const db = useDb()
+  const known = await db.device.findFirst({ where: { endpoint: subscription.endpoint, userId: user.id }, select: { id: true } })
+  if (!known && await db.device.count({ where: { userId: user.id } }) >= MAX_DEVICES) {
+    conflict(`At most ${MAX_DEVICES} devices per user: remove one first`)
+  }
   const fields = { userId: user.id, p256dh: subscription.keys.p256dh, auth: subscription.keys.auth, disabledAt: null }
-  const device = await useDb().$transaction(async (tx) => {
+  const device = await db.$transaction(async (tx) => {
     await tx.device.deleteMany({ where: { endpoint: subscription.endpoint, userId: { not: user.id } } })
     return tx.device.upsert({
       where: { endpoint: subscription.endpoint },
