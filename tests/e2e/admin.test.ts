@@ -696,6 +696,58 @@ describe('forms', () => {
   })
 })
 
+describe('actions sent once', () => {
+  it('sends a user\'s deletion and a group\'s save once, however often they are clicked while under way', async () => {
+    await admin.post('/api/admin/users', { username: 'doubled', password: 'doubled-password' })
+    await admin.post('/api/admin/groups', { name: 'twice', description: '' })
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/users')
+    let deletes = 0
+    let patches = 0
+    let release = () => {}
+    const held = new Promise<void>(resolve => release = resolve)
+    await page.route('**/api/admin/**', async (route) => {
+      const method = route.request().method()
+      if (method === 'DELETE') deletes++
+      if (method === 'PATCH') patches++
+      if (method === 'DELETE' || method === 'PATCH') await held
+      await route.continue()
+    })
+    const row = page.getByTestId('user-row-doubled')
+    await row.getByRole('button', { name: 'Delete doubled' }).click()
+    await row.getByRole('button', { name: 'Yes, delete' }).click()
+    // Under way: whatever the row shows is clicked again (and confirmed, were it asked).
+    for (let i = 0; i < 2; i++) {
+      await row.getByRole('button').first().click({ timeout: 500 }).catch(() => {})
+      await row.getByRole('button', { name: 'Yes, delete' }).click({ timeout: 500 }).catch(() => {})
+    }
+    release()
+    await expect.poll(() => row.count()).toBe(0)
+    expect(deletes).toBe(1)
+
+    const groups = await openLive(context, '/admin/groups')
+    let releaseSave = () => {}
+    const heldSave = new Promise<void>(resolve => releaseSave = resolve)
+    await groups.route('**/api/admin/groups/*', async (route) => {
+      if (route.request().method() === 'PATCH') {
+        patches++
+        await heldSave
+      }
+      await route.continue()
+    })
+    const group = groups.getByTestId('group-twice')
+    await group.getByRole('button', { name: 'Edit group twice' }).click()
+    await group.getByLabel('Group name').fill('twice over')
+    const save = group.getByRole('button', { name: /^Save/ })
+    await save.click()
+    await save.click({ timeout: 500 }).catch(() => {})
+    releaseSave()
+    await groups.getByTestId('group-twice over').waitFor()
+    expect(patches).toBe(1)
+    await context.close()
+  })
+})
+
 describe('form errors', () => {
   it('says each error when it shows, next to its field, which it describes and marks invalid', async () => {
     await admin.post('/api/admin/users', { username: 'gina', password: 'gina-password-1' })
