@@ -915,6 +915,34 @@ describe('keyboard focus after a control goes', () => {
     await context.close()
   })
 
+  it('removes a device once however often Remove is clicked while it is under way', async () => {
+    const { client } = await createReader(admin, 'doubleremover', null)
+    const endpoint = `https://push.example.com/e2e-double-${Date.now()}`
+    const keys = { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: randomBytes(16).toString('base64url') }
+    expect((await client.post('/api/devices', { subscription: { endpoint, keys }, name: 'Tablet' })).status).toBe(201)
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'doubleremover')
+    let deletes = 0
+    let release = () => {}
+    const held = new Promise<void>(resolve => release = resolve)
+    await page.route('**/api/devices/*', async (route) => {
+      if (route.request().method() === 'DELETE') {
+        deletes++
+        await held
+      }
+      await route.continue()
+    })
+    await nav(page).getByRole('link', { name: 'Devices' }).click()
+    const remove = page.getByRole('button', { name: 'Remove Tablet' })
+    await remove.click()
+    await remove.click({ timeout: 500 }).catch(() => {})
+    release()
+    await expect.poll(() => page.getByTestId('device-row').count()).toBe(0)
+    expect(deletes).toBe(1)
+    expect(await page.getByText('Could not remove the device.').count()).toBe(0)
+    await context.close()
+  })
+
   it('moves the focus to the topic\'s heading when Try again follows the topic again', async () => {
     const reader = await createReader(admin, 'retrier', null)
     const grant = async () => (await admin.post('/api/admin/grants', { userId: reader.id, topic: 'alerts.retry', read: true })).body.id as string
