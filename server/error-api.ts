@@ -2,7 +2,7 @@
 // (utils/request-guards.ts): Nitro's default error answer replaced them with its own and echoed
 // the requested host in `url`. Anything else (the app's pages) goes on to Nuxt's error handler.
 export default defineNitroErrorHandler(async (error, event, { defaultHandler }) => {
-  if (!event.path.startsWith('/api/') && !event.path.startsWith('/metrics')) return
+  if (!isApiPath(event.path) && !event.path.startsWith('/metrics')) return
   // Builds the body (hiding what an unhandled error says) and logs unhandled errors, as before.
   const answer = await defaultHandler(error, event, { json: true })
   const body = answer.body as Record<string, unknown>

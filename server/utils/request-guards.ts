@@ -25,17 +25,22 @@ function setSecurityHeaders(event: H3Event): void {
   if (mercuryConfig().trustProxy && getRequestProtocol(event, { xForwardedProto: true }) === 'https') {
     res.setHeader('strict-transport-security', 'max-age=31536000')
   }
-  if (event.path.startsWith('/api/')) res.setHeader('content-security-policy', API_POLICY)
+  if (isApiPath(event.path)) res.setHeader('content-security-policy', API_POLICY)
 }
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/** /api itself and everything under it. */
+export function isApiPath(path: string): boolean {
+  return path.startsWith('/api/') || path === '/api' || path.startsWith('/api?')
+}
 
 /**
  * Cross-site request forgery guard: a state-changing request that relies on the session cookie
  * must come from this site. Requests with a bearer token carry no ambient credentials.
  */
 function assertSameSite(event: H3Event): void {
-  if (SAFE.has(event.method) || !event.path.startsWith('/api/')) return
+  if (SAFE.has(event.method) || !isApiPath(event.path)) return
   if (bearerToken(event)) return
   const origin = getRequestHeader(event, 'origin')
   const crossSite = getRequestHeader(event, 'sec-fetch-site') === 'cross-site'

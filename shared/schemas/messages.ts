@@ -87,4 +87,4 @@ export const inboxReadSchema = z.union([
 ], { error: 'give {ids: [...]} or {all: true, upTo?: ISO date-time}' })
 
 /** Error codes of error frames (see docs/PROTOCOL.md). */
-export type ErrorCode = 'bad_request' | 'forbidden' | 'not_found' | 'payload_too_large' | 'rate_limited' | 'limit_exceeded' | 'unauthorized' | 'unavailable' | 'internal'
+export type ErrorCode = 'bad_request' | 'forbidden' | 'payload_too_large' | 'rate_limited' | 'limit_exceeded' | 'unauthorized' | 'unavailable' | 'internal'

@@ -370,7 +370,7 @@ describe('web security', () => {
 
   it('answers API errors with the API\'s own headers, without echoing the host asked for', async () => {
     const ok = await fetch(`${server.url}/api/health`)
-    for (const path of ['/api/me', '/api/admin/users', '/api/no-such-route', '/api/topics/lim.a/messages?since=x']) {
+    for (const path of ['/api', '/api/me', '/api/admin/users', '/api/no-such-route', '/api/topics/lim.a/messages?since=x']) {
       const res = await fetch(`${server.url}${path}`, { headers: { host: 'attacker.example' } })
       expect(res.status, path).toBeGreaterThanOrEqual(400)
       expect(res.status, path).toBeLessThan(500)
