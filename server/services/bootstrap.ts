@@ -58,7 +58,7 @@ export async function seedAdmin(): Promise<void> {
     '  Mercury: created the first user.',
     `    username: admin`,
     `    password: ${shown}`,
-    configured ? '' : '  This password is shown only once: log in and change it.',
+    configured ? '' : '  This password is shown only once: log in and change it (Devices & settings, Password).',
     '',
   ].join('\n'))
 }

@@ -997,6 +997,38 @@ describe('form errors', () => {
   })
 })
 
+describe('own password', () => {
+  it('changes the password on Devices & settings: the current one asked, each error on its field, the other sessions ended', async () => {
+    await createReader(admin, 'changer', null)
+    const other = new ApiClient(server.url)
+    await other.login('changer', 'reader-password')
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'changer')
+    await nav(page).getByRole('link', { name: 'Devices' }).click()
+    const current = page.getByLabel('Current password')
+    const next = page.getByLabel('New password')
+    const change = page.getByRole('button', { name: 'Change password' })
+    await current.fill('not-my-password')
+    await next.fill('changer-new-password')
+    await change.click()
+    await expect.poll(() => fieldError(current)).toEqual({ invalid: true, text: 'Current password is wrong', alert: true })
+    await current.fill('reader-password')
+    await next.fill('short')
+    await change.click()
+    await expect.poll(() => fieldError(next)).toEqual({ invalid: true, text: 'New password must be at least 8 characters', alert: true })
+    await next.fill('changer-new-password')
+    await change.click()
+    await expect.poll(() => page.getByTestId('password-changed').textContent()).toContain('Password changed')
+    expect(await fieldError(current)).toMatchObject({ invalid: false })
+    // This session stays; the other one ended; the new password logs in.
+    await page.reload()
+    await live(page)
+    expect((await other.get('/api/me')).status).toBe(401)
+    expect((await new ApiClient(server.url).post('/api/auth/login', { username: 'changer', password: 'changer-new-password' })).status).toBe(200)
+    await context.close()
+  })
+})
+
 describe('announcements', () => {
   it('says politely, on any page, that a notification arrived, once, and a burst as one sentence', async () => {
     const { client } = await createReader(admin, 'listener', 'alerts.*')
