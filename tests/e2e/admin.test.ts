@@ -638,6 +638,46 @@ describe('keyboard focus', () => {
     await expect.poll(() => page.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('data-delivery-id') ?? document.activeElement?.tagName)).toBe('d050')
     await context.close()
   })
+
+  it('reads an older page once however often it is asked for meanwhile, and keeps the list when it fails', async () => {
+    const delivery = (i: number) => ({
+      id: `e${String(i).padStart(3, '0')}`, status: 'sent', attempts: 1, statusCode: 201, error: null,
+      createdAt: new Date(Date.now() - i * 1000).toISOString(), updatedAt: new Date(Date.now() - i * 1000).toISOString(),
+      device: null, notification: { id: `m${i}`, title: `Delivery ${i}`, topic: 'older.y' },
+    })
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await context.newPage()
+    let olderAsked = 0
+    let fail = true
+    await page.route('**/api/admin/deliveries?**', async (route) => {
+      const older = new URL(route.request().url()).searchParams.has('before')
+      if (older) {
+        olderAsked++
+        await new Promise(resolve => setTimeout(resolve, 500))
+        if (fail) return route.abort('failed')
+      }
+      const items = older ? Array.from({ length: 50 }, (_, i) => delivery(50 + i)) : Array.from({ length: 50 }, (_, i) => delivery(i))
+      await route.fulfill({ json: { items, counts: { queued: 0, sent: 150, failed: 0, expired: 0 } } })
+    })
+    await page.goto(`${server.url}/admin/deliveries`)
+    const rows = page.getByTestId('delivery-row')
+    await expect.poll(() => rows.count()).toBe(50)
+    const older = page.getByRole('button', { name: 'Older deliveries' })
+    // Failed: the list and the button stay, and the page says why.
+    await older.click()
+    await expect.poll(() => page.getByRole('alert').count()).toBeGreaterThan(0)
+    expect(await rows.count()).toBe(50)
+    fail = false
+    olderAsked = 0
+    await older.click()
+    await older.click({ timeout: 300 }).catch(() => {})
+    await older.click({ timeout: 300 }).catch(() => {})
+    await expect.poll(() => rows.count()).toBe(100)
+    await page.waitForTimeout(700)
+    expect(olderAsked).toBe(1)
+    expect(await rows.count()).toBe(100)
+    await context.close()
+  })
 })
 
 describe('forms', () => {

@@ -940,6 +940,15 @@ describe('keyboard focus after a control goes', () => {
     await expect.poll(() => page.getByTestId('device-row').count()).toBe(0)
     expect(deletes).toBe(1)
     expect(await page.getByText('Could not remove the device.').count()).toBe(0)
+
+    // A removal that fails says so (the list's reload cleared what it said).
+    expect((await client.post('/api/devices', { subscription: { endpoint: `${endpoint}-2`, keys }, name: 'Watch' })).status).toBe(201)
+    await page.unroute('**/api/devices/*')
+    await page.route('**/api/devices/*', route => route.request().method() === 'DELETE' ? route.abort('failed') : route.continue())
+    await page.reload()
+    await page.getByRole('button', { name: 'Remove Watch' }).click()
+    await expect.poll(() => page.getByText('Could not remove the device.').count()).toBe(1)
+    expect(await page.getByTestId('device-row').count()).toBe(1)
     await context.close()
   })
 
