@@ -786,6 +786,54 @@ describe('actions sent once', () => {
     expect(patches).toBe(1)
     await context.close()
   })
+
+  it('creates a user, a group and a source once, and saves a rename once, however often they are sent while under way', async () => {
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await context.newPage()
+    const sent: string[] = []
+    await page.route('**/api/admin/**', async (route) => {
+      const request = route.request()
+      if (request.method() === 'POST' || request.method() === 'PATCH') {
+        sent.push(`${request.method()} ${new URL(request.url()).pathname}`)
+        await new Promise(resolve => setTimeout(resolve, 400))
+      }
+      await route.continue()
+    })
+    await page.goto(`${server.url}/admin/users`)
+    const newUser = page.getByRole('form', { name: 'New user' })
+    await newUser.getByLabel('Username').fill('onceonly')
+    await newUser.getByLabel('Password').fill('onceonly-password')
+    await newUser.getByLabel('Password').press('Enter')
+    await newUser.getByLabel('Password').press('Enter').catch(() => {})
+    await page.getByTestId('user-row-onceonly').waitFor()
+    await page.getByTestId('user-row-onceonly').getByRole('button', { name: 'Details' }).click()
+    const account = page.getByRole('form', { name: 'Rename or reset password' })
+    await account.getByLabel('Username').fill('onceonly2')
+    await account.getByRole('button', { name: /^Save/ }).click()
+    await account.getByRole('button', { name: /^Save/ }).click({ timeout: 300 }).catch(() => {})
+    await page.getByTestId('user-row-onceonly2').waitFor()
+
+    await page.goto(`${server.url}/admin/groups`)
+    const newGroup = page.getByRole('form', { name: 'New group' })
+    await newGroup.getByLabel('Name').fill('oncegroup')
+    await newGroup.getByLabel('Name').press('Enter')
+    await newGroup.getByLabel('Name').press('Enter').catch(() => {})
+    await page.getByTestId('group-oncegroup').waitFor()
+
+    await page.goto(`${server.url}/admin/sources`)
+    await page.getByRole('button', { name: 'New source' }).click()
+    const form = page.getByTestId('source-form')
+    await form.getByLabel('Name').fill('oncesource')
+    await form.getByRole('button', { name: 'Create source' }).click()
+    await form.getByRole('button', { name: 'Create source' }).click({ timeout: 300 }).catch(() => {})
+    await page.getByTestId('source-row-oncesource').waitFor()
+    await page.waitForTimeout(500)
+    expect(sent.filter(r => r === 'POST /api/admin/users')).toHaveLength(1)
+    expect(sent.filter(r => r.startsWith('PATCH /api/admin/users/'))).toHaveLength(1)
+    expect(sent.filter(r => r === 'POST /api/admin/groups')).toHaveLength(1)
+    expect(sent.filter(r => r === 'POST /api/admin/sources')).toHaveLength(1)
+    await context.close()
+  })
 })
 
 describe('form errors', () => {
