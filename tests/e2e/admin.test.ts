@@ -834,6 +834,34 @@ describe('actions sent once', () => {
     expect(sent.filter(r => r === 'POST /api/admin/sources')).toHaveLength(1)
     await context.close()
   })
+
+  it('grants once however often Grant is pressed meanwhile, and keeps a refused pattern to correct', async () => {
+    const made = await admin.post('/api/admin/groups', { name: 'granters', description: '' })
+    expect((await admin.post('/api/admin/grants', { groupId: made.body.id, topic: 'grant.exists', read: true })).status).toBe(201)
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/groups')
+    let posts = 0
+    await page.route('**/api/admin/grants', async (route) => {
+      if (route.request().method() === 'POST') {
+        posts++
+        await new Promise(resolve => setTimeout(resolve, 400))
+      }
+      await route.continue()
+    })
+    const form = page.getByTestId('group-granters').getByRole('form', { name: 'Grant access to a topic' })
+    const topic = form.getByLabel('Topic pattern')
+    await topic.fill('grant.exists')
+    await topic.press('Enter')
+    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'exists' }).count()).toBeGreaterThan(0)
+    expect(await topic.inputValue()).toBe('grant.exists')
+    await topic.fill('grant.new')
+    await topic.press('Enter')
+    await topic.press('Enter').catch(() => {})
+    await expect.poll(() => topic.inputValue()).toBe('')
+    await page.waitForTimeout(500)
+    expect(posts).toBe(2)
+    await context.close()
+  })
 })
 
 describe('form errors', () => {
