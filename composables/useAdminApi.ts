@@ -3,7 +3,10 @@ import type { z } from 'zod'
 /** The server's message for a failed request ("Invalid body: name: is required"). */
 export function errorMessage(error: unknown, fallback = 'Something went wrong'): string {
   const data = (error as { data?: { message?: string } }).data
-  return data?.message ?? (error as Error).message ?? fallback
+  if (data?.message) return data.message
+  // No answer at all (offline, the server away): the fetch's own text names the request, not the trouble.
+  if (errorStatus(error) === undefined) return 'The server could not be reached: check the connection, then try again'
+  return (error as Error).message ?? fallback
 }
 
 export function errorStatus(error: unknown): number | undefined {
