@@ -651,11 +651,14 @@ describe('keyboard focus', () => {
     const page = await context.newPage()
     let olderAsked = 0
     let fail = true
+    // Older pages wait until the test lets them go: the extra clicks surely land while one is read.
+    let release = () => {}
+    let held = Promise.resolve()
     await page.route('**/api/admin/deliveries?**', async (route) => {
       const older = new URL(route.request().url()).searchParams.has('before')
       if (older) {
         olderAsked++
-        await new Promise(resolve => setTimeout(resolve, 500))
+        await held
         if (fail) return route.abort('failed')
       }
       const items = older ? Array.from({ length: 50 }, (_, i) => delivery(50 + i)) : Array.from({ length: 50 }, (_, i) => delivery(i))
@@ -671,9 +674,11 @@ describe('keyboard focus', () => {
     expect(await rows.count()).toBe(50)
     fail = false
     olderAsked = 0
+    held = new Promise<void>(resolve => release = resolve)
     await older.click()
     await older.click({ timeout: 300 }).catch(() => {})
     await older.click({ timeout: 300 }).catch(() => {})
+    release()
     await expect.poll(() => rows.count()).toBe(100)
     await page.waitForTimeout(700)
     expect(olderAsked).toBe(1)
