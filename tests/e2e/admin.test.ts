@@ -24,6 +24,15 @@ afterAll(async () => {
 })
 
 /** A browser context logged in through the API (the context shares its cookies with its pages). */
+/** A delivery as GET /api/admin/deliveries lists it, for pages whose answers a test makes up: the i-th newest. */
+function fakeDelivery(prefix: string, i: number, topic: string) {
+  const at = new Date(Date.now() - i * 1000).toISOString()
+  return {
+    id: `${prefix}${String(i).padStart(3, '0')}`, status: 'sent', attempts: 1, statusCode: 201, error: null, createdAt: at, updatedAt: at,
+    device: null, notification: { id: `n${prefix}${i}`, title: `Delivery ${i}`, topic },
+  }
+}
+
 async function loggedIn(username: string, password: string): Promise<BrowserContext> {
   const context = await browser.newContext()
   const res = await context.request.post(`${server.url}/api/auth/login`, { data: { username, password } })
@@ -620,11 +629,7 @@ describe('keyboard focus', () => {
   })
 
   it('moves the focus to the first older delivery when Older deliveries goes with the last page', async () => {
-    const delivery = (i: number) => ({
-      id: `d${String(i).padStart(3, '0')}`, status: 'sent', attempts: 1, statusCode: 201, error: null,
-      createdAt: new Date(Date.now() - i * 1000).toISOString(), updatedAt: new Date(Date.now() - i * 1000).toISOString(),
-      device: null, notification: { id: `n${i}`, title: `Delivery ${i}`, topic: 'older.x' },
-    })
+    const delivery = (i: number) => fakeDelivery('d', i, 'older.x')
     const context = await loggedIn('admin', ADMIN_PASSWORD)
     const page = await context.newPage()
     await page.route('**/api/admin/deliveries?**', async (route) => {
@@ -642,11 +647,7 @@ describe('keyboard focus', () => {
   })
 
   it('reads an older page once however often it is asked for meanwhile, and keeps the list when it fails', async () => {
-    const delivery = (i: number) => ({
-      id: `e${String(i).padStart(3, '0')}`, status: 'sent', attempts: 1, statusCode: 201, error: null,
-      createdAt: new Date(Date.now() - i * 1000).toISOString(), updatedAt: new Date(Date.now() - i * 1000).toISOString(),
-      device: null, notification: { id: `m${i}`, title: `Delivery ${i}`, topic: 'older.y' },
-    })
+    const delivery = (i: number) => fakeDelivery('e', i, 'older.y')
     const context = await loggedIn('admin', ADMIN_PASSWORD)
     const page = await context.newPage()
     let olderAsked = 0

@@ -31,6 +31,13 @@ afterAll(async () => {
   await server?.stop()
 })
 
+/** What has the keyboard focus: BODY when nothing does, else its name (label, test id or text). */
+const focused = (page: Page) => page.evaluate(() => {
+  const element = document.activeElement
+  if (!element || element === document.body) return 'BODY'
+  return element.getAttribute('aria-label') || element.getAttribute('data-testid') || element.textContent?.trim()
+})
+
 async function loggedIn(context: BrowserContext, username = 'alice', password = 'reader-password'): Promise<Page> {
   const page = await context.newPage()
   await page.goto(`${server.url}/login`)
@@ -844,12 +851,6 @@ describe('the PWA', () => {
 
 describe('keyboard focus', () => {
   /** What has the focus: its accessible name, its test id, or BODY when it was lost. */
-  const focused = (page: Page) => page.evaluate(() => {
-    const element = document.activeElement
-    if (!element || element === document.body) return 'BODY'
-    return element.getAttribute('aria-label') || element.getAttribute('data-testid') || element.textContent?.trim()
-  })
-
   it('stays in place, or moves to what took the control\'s place, after push, subscribe, unsubscribe and reads', async () => {
     const { client } = await createReader(admin, 'keyboarder', 'alerts.*')
     expect((await client.post('/api/subscriptions', { topic: 'alerts.kbd', push: false })).status).toBe(201)
@@ -890,12 +891,6 @@ describe('keyboard focus', () => {
 })
 
 describe('keyboard focus after a control goes', () => {
-  const focused = (page: Page) => page.evaluate(() => {
-    const element = document.activeElement
-    if (!element || element === document.body) return 'BODY'
-    return element.getAttribute('aria-label') || element.getAttribute('data-testid') || element.textContent?.trim()
-  })
-
   it('moves the focus to the next device\'s Remove, then to the list\'s heading, as devices are removed', async () => {
     const { client } = await createReader(admin, 'remover', null)
     for (const name of ['Phone', 'Laptop']) {
