@@ -13,6 +13,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const bin = name => path.join(root, 'node_modules/.bin', name)
 const only = process.env.MERCURY_TEST_ONLY?.split(',') // e.g. MERCURY_TEST_ONLY=unit,integration-sqlite
 const results = []
+const failures = []
 const cleanups = []
 
 function log(message) {
@@ -157,6 +158,13 @@ function vitest(name, project, env = {}) {
     const brokenFiles = (json.testResults ?? []).filter(file => file.status === 'failed'
       && !file.assertionResults?.some(test => test.status === 'failed')).length
     failed = json.numFailedTests + brokenFiles
+    // CI keeps only the end of the output: the failures are named again in the summary.
+    for (const file of json.testResults ?? []) {
+      const where = path.relative(root, file.name)
+      const tests = (file.assertionResults ?? []).filter(test => test.status === 'failed')
+      for (const test of tests) failures.push({ suite: name, where, title: test.fullName, message: test.failureMessages?.[0] })
+      if (file.status === 'failed' && tests.length === 0) failures.push({ suite: name, where, title: '(the file itself)', message: file.message })
+    }
   }
   rmSync(reportDir, { recursive: true, force: true })
   if (r.status !== 0 && failed === 0) failed = 1 // the runner itself failed (crash, no report)
@@ -202,6 +210,10 @@ finally {
 console.log('\nsuite                  passed  failed  seconds')
 for (const r of results) {
   console.log(`${r.name.padEnd(22)} ${String(r.passed).padStart(6)}  ${String(r.failed).padStart(6)}  ${r.seconds.toFixed(0).padStart(7)}`)
+}
+for (const f of failures) {
+  const message = String(f.message ?? '').split('\n').slice(0, 6).join('\n    ')
+  console.log(`\nFAILED ${f.suite}: ${f.where} > ${f.title}\n    ${message}`)
 }
 const passed = results.reduce((n, r) => n + r.passed, 0)
 const failed = results.reduce((n, r) => n + r.failed, 0)
