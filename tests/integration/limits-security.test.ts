@@ -76,12 +76,16 @@ describe('limits', () => {
     const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
     // A fresh second of the source's publish allowance.
     await new Promise(r => setTimeout(r, 1100))
-    // 30 frames a second pass the connection's limit, and of those 20 the source's.
+    // 30 frames a second pass the connection's limit, and of those 20 the source's. Both refill
+    // continuously (20 a second for the source), so a slow machine that spreads the frames over
+    // some time earns the source a token more per 50 ms of it.
+    const started = Date.now()
     const answers = await Promise.all(Array.from({ length: 45 }, (_, i) => producer.request({ type: 'publish', topic: 'lim.frames', data: i, ref: `p${i}` })))
+    const refilled = Math.ceil((Date.now() - started) * 20 / 1000)
     expect(answers.map(a => a.ref)).toEqual(Array.from({ length: 45 }, (_, i) => `p${i}`))
     const acked = answers.filter(a => a.type === 'ack').length
     expect(acked).toBeGreaterThan(0)
-    expect(acked).toBeLessThanOrEqual(20)
+    expect(acked).toBeLessThanOrEqual(20 + refilled)
     expect(answers.filter(a => a.type === 'error' && a.code === 'rate_limited')).toHaveLength(45 - acked)
     await producer.close()
   })
