@@ -1,7 +1,8 @@
 // What `npm start` compares to decide whether to build: a hash of every source of the built app,
-// kept beside the build once it is made (by `npm start`, or by `npm test` after its own build).
+// kept beside the build once it is made (by `npm run build`, `npm start` or `npm test`).
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -28,4 +29,15 @@ export function hashSources() {
   }
   SOURCES.forEach(visit)
   return hash.digest('hex')
+}
+
+/**
+ * Builds the app and stamps the build with the sources it was made from (hashed before the build:
+ * a source changed while it runs makes the next `npm start` build again). Returns the build's result.
+ */
+export function buildApp(stdio = 'inherit') {
+  const sources = hashSources()
+  const result = spawnSync(path.join(root, 'node_modules/.bin/nuxt'), ['build'], { cwd: root, stdio })
+  if (result.status === 0) writeFileSync(stampFile, sources)
+  return result
 }

@@ -1,10 +1,10 @@
 // `npm start`: build when the sources changed since the last build, apply migrations, serve.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { hashSources, stampFile } from './source-hash.mjs'
+import { buildApp, hashSources, stampFile } from './source-hash.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -42,8 +42,8 @@ const built = existsSync(path.join(root, '.output/server/index.mjs'))
   && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === sourceHash
 if (!built) {
   console.log('mercury: building the app (first start or sources changed)…')
-  run('nuxt', ['build'])
-  writeFileSync(stampFile, sourceHash)
+  const result = buildApp()
+  if (result.status !== 0) refuse(`the build failed${result.error ? `: ${result.error.message}` : ''}`)
 }
 
 const port = process.env.PORT || process.env.NITRO_PORT || '3000'

@@ -453,6 +453,16 @@ describe('endpoint guard (without MERCURY_PUSH_ALLOW_INSECURE)', () => {
     }
     expect((await client.post('/api/devices', { subscription: { endpoint: 'https://fcm.googleapis.com/fcm/send/abc', keys } })).status).toBe(201)
   })
+
+  it('names every wrong field of a subscription in one answer, the endpoint\'s address included', async () => {
+    const client = new ApiClient(strict.url)
+    await client.login('admin', ADMIN_PASSWORD)
+    const offCurve = Buffer.concat([Buffer.from([4]), Buffer.alloc(64)]).toString('base64url')
+    const res = await client.post('/api/devices', { subscription: { endpoint: 'http://127.0.0.1/x', keys: { p256dh: offCurve, auth: 'abc' } } })
+    expect(res.status).toBe(400)
+    expect(res.body.message).toBe('Invalid body: subscription.endpoint: must be an https URL; subscription.keys.p256dh: must be a P-256 public key (an uncompressed point of the curve); subscription.keys.auth: must decode to 16 bytes (the 16-byte auth secret)')
+    expect(res.body.data.issues.map((issue: { path: string[] }) => issue.path.join('.'))).toEqual(['subscription.endpoint', 'subscription.keys.p256dh', 'subscription.keys.auth'])
+  })
 })
 
 describe('embedded mode (in-process queues)', () => {

@@ -9,12 +9,25 @@ const MAX_DEVICES = 100
 // updates it (new keys, turned back on). From another user (a second person logging in on the
 // same browser) it becomes a new device of that user: the previous owner's device, with its name
 // and delivery log, is removed, never handed over.
+// The shared schema (the app checks with it too) plus what only the server can check: where the
+// endpoint points, and whether the key is on the curve. Every problem is named in one answer.
+const { subscription: subscriptionSchema } = deviceRegisterSchema.shape
+const registerSchema = deviceRegisterSchema.extend({
+  subscription: subscriptionSchema.extend({
+    endpoint: subscriptionSchema.shape.endpoint.superRefine((endpoint, ctx) => {
+      const problem = endpointProblem(endpoint, mercuryConfig().pushAllowInsecure)
+      // An endpoint that is no URL at all has its issue already.
+      if (problem && URL.canParse(endpoint)) ctx.addIssue({ code: 'custom', message: problem })
+    }),
+    keys: subscriptionSchema.shape.keys.extend({
+      p256dh: subscriptionSchema.shape.keys.shape.p256dh.refine(key => Buffer.from(key, 'base64url').length !== 65 || validPushKey(key), 'must be a P-256 public key (an uncompressed point of the curve)'),
+    }),
+  }),
+})
+
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
-  const { subscription, name } = await parseBody(event, deviceRegisterSchema)
-  const problem = endpointProblem(subscription.endpoint, mercuryConfig().pushAllowInsecure)
-  if (problem) badRequest(`Invalid body: subscription.endpoint: ${problem}`)
-  if (!validPushKey(subscription.keys.p256dh)) badRequest('Invalid body: subscription.keys.p256dh: must be a P-256 public key (an uncompressed point of the curve)')
+  const { subscription, name } = await parseBody(event, registerSchema)
   const db = useDb()
   const known = await db.device.findFirst({ where: { endpoint: subscription.endpoint, userId: user.id }, select: { id: true } })
   if (!known && await db.device.count({ where: { userId: user.id } }) >= MAX_DEVICES) {
