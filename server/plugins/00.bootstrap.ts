@@ -1,8 +1,13 @@
 import { MigrationsMissingError, persistentSecret, startupReady } from '../services/bootstrap'
 import { ConfigError, isPostgresUrl, mercuryConfig } from '../utils/config'
+import { MIN_NODE, nodeTooOld } from '../utils/node-version'
 import { claimSqlite } from '../utils/sqlite-owner'
 
 export default defineNitroPlugin(() => {
+  if (nodeTooOld(process.version)) {
+    console.error(`Mercury: needs Node.js ${MIN_NODE} or later, and this is Node.js ${process.version}: start it with the Node that npm install put in node_modules/.bin (npm start does; for the server by itself: node_modules/.bin/node .output/server/index.mjs)`)
+    process.exit(1)
+  }
   // A port that is taken or not allowed, for a server started by itself (npm start checks first):
   // one line and exit 1, before Nitro's handler would log the stack and carry on without a port.
   process.on('uncaughtException', (error: NodeJS.ErrnoException & { address?: string, port?: number }) => {

@@ -103,6 +103,8 @@ export interface RunningServer {
 export interface StartOptions {
   env?: Record<string, string>
   db?: TestDatabase
+  /** The node binary to run it with (the tests' own by default). */
+  node?: string
 }
 
 /** Starts .output/server/index.mjs and waits until /api/health answers 200. */
@@ -110,7 +112,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const db = options.db ?? await createTestDatabase()
   const port = await freePort()
   let log = ''
-  const child = spawn(process.execPath, [path.join(root, '.output/server/index.mjs')], {
+  const child = spawn(options.node ?? process.execPath, [path.join(root, '.output/server/index.mjs')], {
     cwd: db.dataDir,
     env: {
       ...process.env,

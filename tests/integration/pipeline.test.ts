@@ -71,6 +71,34 @@ describe('web push delivery', () => {
     expect(delivery).toMatchObject({ notificationId: res.body.id, attempts: 1, statusCode: 201, error: null, notification: { title: 'Disk full', topic: 'alerts.disk' } })
   })
 
+  it('sends no retry to a user who unsubscribed, turned push off or lost read access while it waited', async () => {
+    const cases: { topic: string, change: (user: { client: ApiClient, id: string }) => Promise<unknown>, reason: string }[] = [
+      { topic: 'alerts.leave', change: user => user.client.delete('/api/subscriptions/alerts.leave'), reason: 'its user unsubscribed from alerts.leave' },
+      { topic: 'alerts.quiet', change: user => user.client.post('/api/subscriptions', { topic: 'alerts.quiet', push: false }), reason: 'its user turned push off for alerts.quiet' },
+      {
+        topic: 'alerts.revoked',
+        change: async (user) => {
+          const [grant] = (await admin.get(`/api/admin/grants?userId=${user.id}`)).body
+          expect((await admin.delete(`/api/admin/grants/${grant.id}`)).status).toBe(204)
+        },
+        reason: 'its user may no longer read alerts.revoked',
+      },
+    ]
+    await Promise.all(cases.map(async ({ topic, change, reason }) => {
+      const name = `waits-${topic}`
+      const reader = await createPushReader(admin, push, name, 'alerts.*', topic, [name])
+      const [deviceId] = reader.devices
+      push.script(name, [{ status: 429, retryAfter: 2 }])
+      const res = await notify(topic, 'Waits for its retry')
+      await expect.poll(async () => (await deliveriesOf(reader.client, deviceId!))[0]?.log?.length, { timeout: 10_000 }).toBe(1)
+      await change(reader)
+      await expect.poll(async () => (await deliveriesOf(reader.client, deviceId!))[0]?.status, { timeout: 10_000 }).toBe('failed')
+      const [delivery] = await deliveriesOf(reader.client, deviceId!)
+      expect(delivery).toMatchObject({ notificationId: res.body.id, attempts: 2, statusCode: null, error: `not sent: ${reason}` })
+      expect(push.to(name)).toHaveLength(1) // the first try only
+    }))
+  })
+
   it('retries 429 after Retry-After and 503 with backoff, then records success with every attempt', async () => {
     await alice.client.post('/api/subscriptions', { topic: 'alerts.retry', push: true })
     const deviceId = await registerDevice(alice.client, 'alice-retry')
@@ -493,6 +521,36 @@ describe('embedded mode (in-process queues)', () => {
       expect(ttl).toBeLessThanOrEqual(3600 - 4)
       await expect.poll(async () => (await again.get(`/api/devices/${deviceId}/deliveries`)).body[0]?.status, { timeout: 10_000 }).toBe('sent')
       expect(push.to('waiter').map(p => p.payload?.id)).toEqual([res.body.id, res.body.id])
+    }
+    finally {
+      await restarted?.stop()
+      await first.stop()
+    }
+  })
+
+  it('a restart ends, without sending it, a retry whose device was disabled meanwhile', async () => {
+    const env = { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile }
+    const first = await startServer({ env })
+    const client = new ApiClient(first.url)
+    await client.login('admin', ADMIN_PASSWORD)
+    const own = await createActiveSource(client, 'disabling', 'gone.*')
+    await client.post('/api/subscriptions', { topic: 'gone.test', push: true })
+    const deviceId = (await client.post('/api/devices', { subscription: push.subscribe('going').subscription })).body.id
+    push.script('going', [{ status: 429, retryAfter: 60 }, { status: 410 }])
+    let restarted: RunningServer | undefined
+    try {
+      const waiting = await publisher(first.url, own.token).post('/api/topics/gone.test/messages', { notification: { title: 'waits' } })
+      await expect.poll(async () => (await client.get(`/api/devices/${deviceId}/deliveries`)).body[0]?.log?.length, { timeout: 10_000 }).toBe(1)
+      await publisher(first.url, own.token).post('/api/topics/gone.test/messages', { notification: { title: 'disables' } })
+      await expect.poll(async () => (await client.get('/api/devices')).body[0]?.disabledAt, { timeout: 10_000 }).not.toBeNull()
+      first.process.kill('SIGTERM')
+      await new Promise(resolve => first.process.once('exit', resolve))
+      restarted = await startServer({ db: first.db, env })
+      const again = new ApiClient(restarted.url)
+      await again.login('admin', ADMIN_PASSWORD)
+      // At once, not when its retry (a minute later) would have been due.
+      await expect.poll(async () => (await again.get(`/api/devices/${deviceId}/deliveries`)).body.find((d: { notificationId: string }) => d.notificationId === waiting.body.id)?.status, { timeout: 10_000 }).toBe('expired')
+      expect(push.to('going')).toHaveLength(2)
     }
     finally {
       await restarted?.stop()

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -9,6 +9,7 @@ import { ADMIN_PASSWORD, createTestDatabase, runSql, startServer, type TestDatab
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, publisher } from '../helpers/fixtures'
 import { hashSources, stampFile } from '../../scripts/source-hash.mjs'
+import { nodeTooOld } from '../../server/utils/node-version'
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'mercury-startup-'))
 const vapidPair = webpush.generateVAPIDKeys()
@@ -121,6 +122,17 @@ describe('start-up', () => {
     finally {
       busy.close()
     }
+  })
+
+  // The machine's own Node, where it is older than Mercury's (Debian's Node 20 here and in CI).
+  const olderNode = ['/usr/bin/node', '/usr/local/bin/node'].find((node) => {
+    const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout?.trim()
+    return version && nodeTooOld(version)
+  })
+  it.skipIf(!olderNode)('refuses to start on a Node.js older than the one it needs, saying which to use', async () => {
+    const failed = await startFailure({ db, node: olderNode })
+    expect(failed).toMatch(/server exited with 1/)
+    expect(failed).toMatch(/Mercury: needs Node\.js 22\.12 or later, and this is Node\.js v\d+\.\d+\.\d+: start it with the Node that npm install put in node_modules\/\.bin/)
   })
 
   it('refuses to start on a database that lacks a migration of this version (upgraded without migrating), naming it', async () => {

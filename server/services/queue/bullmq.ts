@@ -1,5 +1,5 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq'
-import { HANDLER_ATTEMPTS, handlerRetryDelayMs } from './retry'
+import { HANDLER_ATTEMPTS, handlerRetryDelayMs, reportJobFailure, warnAtMostEveryMinute } from './retry'
 import type { JobHandler, JobQueue, NewJob, QueueDepth } from './types'
 
 export interface BullOptions {
@@ -52,6 +52,9 @@ export class BullQueue<T> implements JobQueue<T> {
       settings: { backoffStrategy: attemptsMade => handlerRetryDelayMs(attemptsMade) },
     })
     this.worker.on('error', error => warnAtMostEveryMinute(`worker ${this.name}`, error.message))
+    this.worker.on('failed', (job, error) => {
+      if (job) reportJobFailure(this.name, job.attemptsMade, error)
+    })
   }
 
   async depth(): Promise<QueueDepth> {
@@ -63,25 +66,6 @@ export class BullQueue<T> implements JobQueue<T> {
     await this.worker?.close()
     await this.queue.close()
   }
-}
-
-const warned = new Map<string, { at: number, since: number }>()
-
-/**
- * BullMQ reports every failed reconnection of every queue and worker while Redis is away (several
- * lines a second, thousands an hour). Each one's trouble is logged once a minute, saying how many
- * were left out; the channel layer logs the outage and its end once (realtime/redis-layer.ts).
- */
-function warnAtMostEveryMinute(what: string, message: string): void {
-  const now = Date.now()
-  const last = warned.get(what)
-  if (last && now - last.at < 60_000) {
-    last.since++
-    return
-  }
-  const more = last?.since ? ` (${last.since} more left out since the last)` : ''
-  warned.set(what, { at: now, since: 0 })
-  console.warn(`mercury: ${what}: ${message}${more}`)
 }
 
 function connection(url: string): ConnectionOptions {

@@ -1,5 +1,5 @@
 import { MAX_TIMER_MS } from '#shared/utils/timers'
-import { HANDLER_ATTEMPTS, handlerRetryDelayMs } from './retry'
+import { HANDLER_ATTEMPTS, handlerRetryDelayMs, reportJobFailure } from './retry'
 import type { JobHandler, JobQueue, NewJob, QueueDepth } from './types'
 
 interface Entry<T> {
@@ -62,12 +62,12 @@ export class MemoryQueue<T> implements JobQueue<T> {
         if (entry.id) this.ids.delete(entry.id)
       }, (error: unknown) => {
         entry.failures++
+        reportJobFailure(this.name, entry.failures, error)
         if (entry.failures < HANDLER_ATTEMPTS) {
           this.later(entry, handlerRetryDelayMs(entry.failures))
           return
         }
         if (entry.id) this.ids.delete(entry.id)
-        console.error(`mercury: ${this.name} job failed ${HANDLER_ATTEMPTS} times, dropped:`, error)
       }).finally(() => {
         this.active--
         if (this.active === 0) this.idle?.()

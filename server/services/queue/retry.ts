@@ -12,3 +12,37 @@ const LONGEST_RETRY_MS = 60_000
 export function handlerRetryDelayMs(failures: number): number {
   return Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.max(0, failures - 1))
 }
+
+const warned = new Map<string, { at: number, since: number }>()
+
+/**
+ * Logs a trouble at most once a minute, saying how many were left out. BullMQ reports every failed
+ * reconnection of every queue and worker while Redis is away (several lines a second, thousands an
+ * hour), and a job that fails during an outage fails again every few seconds; the channel layer logs
+ * the outage and its end once (realtime/redis-layer.ts).
+ */
+export function warnAtMostEveryMinute(what: string, message: string): void {
+  const now = Date.now()
+  const last = warned.get(what)
+  if (last && now - last.at < 60_000) {
+    last.since++
+    return
+  }
+  const more = last?.since ? ` (${last.since} more left out since the last)` : ''
+  warned.set(what, { at: now, since: 0 })
+  console.warn(`mercury: ${what}: ${message}${more}`)
+}
+
+/**
+ * A job whose handler threw `failures` times: retried (logged at most once a minute per queue, so
+ * that a job failing for a reason that does not go away shows before it is dropped), or dropped
+ * after HANDLER_ATTEMPTS with a line of its own.
+ */
+export function reportJobFailure(queue: string, failures: number, error: unknown): void {
+  if (failures >= HANDLER_ATTEMPTS) {
+    console.error(`mercury: ${queue} job failed ${HANDLER_ATTEMPTS} times, dropped:`, error)
+    return
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  warnAtMostEveryMinute(`${queue} job failed (tried again shortly)`, message)
+}

@@ -86,14 +86,14 @@ export async function deleteExpiredNotifications(): Promise<number> {
 
 /**
  * The in-process queue is lost with its process: the deliveries still queued are queued again,
- * all of them, each as its last try left it: the next try when it is due (the push service's
+ * all of them (those of a device disabled meanwhile too, to be ended), each as its last try left it: the next try when it is due (the push service's
  * Retry-After, or the backoff), with what is left of its TTL since publication.
  */
 async function requeueDeliveries() {
   let cursor: string | undefined
   for (;;) {
     const queued = await useDb().delivery.findMany({
-      where: { status: 'queued', notification: { fannedOutAt: { not: null } }, device: { disabledAt: null } },
+      where: { status: 'queued', notification: { fannedOutAt: { not: null } } },
       include: { device: true, notification: true },
       orderBy: { id: 'asc' },
       take: REQUEUE_PAGE,
@@ -106,7 +106,8 @@ async function requeueDeliveries() {
         payload: pushPayload(d.notification), priority: d.notification.priority, attempt: d.attempts + 1,
         expiresAt: d.notification.createdAt.getTime() + priorityDelivery(d.notification.priority).ttlSeconds * 1000,
       },
-      delayMs: Math.max(0, dueAt(d.log) - now),
+      // A device disabled meanwhile: its push ends at once (expired), without waiting for its try.
+      delayMs: d.device.disabledAt ? 0 : Math.max(0, dueAt(d.log) - now),
       id: `${d.id}-${d.attempts + 1}`,
     })))
     if (queued.length < REQUEUE_PAGE) return

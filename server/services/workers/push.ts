@@ -1,6 +1,7 @@
 import { batchLoader } from '../../utils/batch'
 import { mercuryConfig } from '../../utils/config'
 import { queryRaw } from '../../utils/db'
+import { canRead, effectivePermissions } from '../permissions'
 import { sendPush, type PushOutcome, type PushTarget, type SendOptions } from '../push/send'
 import { vapidKeys } from '../push/vapid'
 import { useQueues } from '../queue'
@@ -44,6 +45,17 @@ export async function runPush(job: PushJob): Promise<void> {
   if (device.disabled) {
     await queues.result.add([{ data: result(job, 'expired', { statusCode: null, retryAfterMs: null, error: 'not sent: the device was disabled (its push subscription expired)' }) }])
     return
+  }
+  // A retry (or a try re-queued at a restart) may come minutes after the fanout chose its
+  // recipients: one who unsubscribed, turned push off or lost read access meanwhile gets nothing.
+  if (job.attempt > 1 || job.readAt === undefined) {
+    const recipient = await recipientOf(job.deliveryId)
+    if (!recipient) return // the delivery went with its notification, device or user
+    const withdrawn = await withdrawnBecause(recipient)
+    if (withdrawn) {
+      await queues.result.add([{ data: result(job, 'failed', { statusCode: null, retryAfterMs: null, error: `not sent: ${withdrawn}` }) }])
+      return
+    }
   }
   const { ttlSeconds, urgency } = priorityDelivery(job.priority)
   const expiresAt = job.expiresAt ?? Date.now() + ttlSeconds * 1000
@@ -113,6 +125,25 @@ function isFresh(job: PushJob): boolean {
 
 function deviceOf(job: PushJob): CurrentDevice {
   return { id: job.deviceId, endpoint: job.endpoint, p256dh: job.p256dh, auth: job.auth, disabled: 0 }
+}
+
+interface Recipient { topic: string, userId: string, push: number | null }
+
+/** Who a delivery is for, as things stand: the retries that start in one turn, read with one statement. */
+const recipientOf = batchLoader<string, Recipient | null>(async (ids) => {
+  const rows = await queryRaw<Recipient & { id: string }>(sql =>
+    `SELECT dl."id", n."topic", dv."userId", CASE WHEN s."push" IS NULL THEN NULL WHEN s."push" = true THEN 1 ELSE 0 END AS "push" `
+    + `FROM "Delivery" dl JOIN "Notification" n ON n."id" = dl."notificationId" JOIN "Device" dv ON dv."id" = dl."deviceId" `
+    + `LEFT JOIN "Subscription" s ON s."userId" = dv."userId" AND s."topic" = n."topic" WHERE dl."id" IN ${sql.list(ids)}`)
+  return new Map(rows.map(({ id, ...row }) => [id, row]))
+}, null)
+
+/** Why the push is no longer wanted, or null: the fanout's choice of recipients, made again. */
+async function withdrawnBecause({ topic, userId, push }: Recipient): Promise<string | null> {
+  if (push === null) return `its user unsubscribed from ${topic}`
+  if (Number(push) === 0) return `its user turned push off for ${topic}`
+  if (!canRead(await effectivePermissions(userId), topic)) return `its user may no longer read ${topic}`
+  return null
 }
 
 /** The devices of the pushes that start in one turn, read with one statement. */
