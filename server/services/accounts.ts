@@ -105,6 +105,15 @@ export async function revokeTokens(where: TokenWhere): Promise<number> {
   return count
 }
 
+/**
+ * A login (its token and every session resting on it) lapses once unused for MERCURY_SESSION_DAYS:
+ * its last use, or its creation if it was never used, is before this. Tokens made with
+ * POST /api/me/tokens never lapse.
+ */
+export function loginLapseCutoff(): Date {
+  return new Date(Date.now() - mercuryConfig().sessionDays * 24 * 60 * 60_000)
+}
+
 /** Creates a personal access token; the secret is returned once and only its hash is kept. */
 export async function createAccessToken(userId: string, name: string) {
   const token = newToken('mpat')

@@ -1,5 +1,7 @@
 import type { H3Event } from 'h3'
 import type { Role } from '#shared/schemas/accounts'
+import { LOGIN_TOKEN_NAME, loginLapseCutoff } from '../services/accounts'
+import type { RawStatement } from './db'
 
 export interface AuthUser {
   id: string
@@ -23,34 +25,46 @@ export function bearerToken(event: H3Event): string | null {
   return header ? BEARER_RE.exec(header)?.[1] ?? null : null
 }
 
-/** The user behind a personal access token, or null. */
+/** The user behind a personal access token, or null (unknown, revoked, or a login that lapsed). */
 export async function userFromToken(token: string): Promise<AuthUser | null> {
   if (!token.startsWith('mpat_')) return null
   const [row] = await queryRaw<UserRow & { tokenId: string, lastUsedAt: Date | null }>(sql =>
     `SELECT t."id" AS "tokenId", t."lastUsedAt", u."id", u."username", u."role" FROM "AccessToken" t `
-    + `JOIN "User" u ON u."id" = t."userId" WHERE t."tokenHash" = ${sql.param(hashToken(token))}`)
+    + `JOIN "User" u ON u."id" = t."userId" WHERE t."tokenHash" = ${sql.param(hashToken(token))} AND ${notLapsed(sql)}`)
   if (!row) return null
   touchToken(row.tokenId, row.lastUsedAt)
   return { id: row.id, username: row.username, role: row.role as Role, tokenId: row.tokenId }
 }
 
-// lastUsedAt is informative: write it at most once a minute per token, off the request path.
+/**
+ * The condition on the token `t` that it has not lapsed (see loginLapseCutoff). The worker sweep
+ * deletes lapsed logins only every minute: until then they are refused here.
+ */
+function notLapsed(sql: RawStatement): string {
+  return `(t."name" <> ${sql.param(LOGIN_TOKEN_NAME)} OR COALESCE(t."lastUsedAt", t."createdAt") >= ${sql.timestamp(loginLapseCutoff())})`
+}
+
+// lastUsedAt says when a token was last used and keeps a login from lapsing: write it at most once
+// a minute per token, off the request path.
 function touchToken(id: string, lastUsedAt: Date | null) {
   if (lastUsedAt && Date.now() - lastUsedAt.getTime() < 60_000) return
   useDb().accessToken.update({ where: { id }, data: { lastUsedAt: new Date() } }).catch(() => {})
 }
 
 /**
- * The user of a session cookie, as long as the login token it was issued with exists: a logout, a
- * new password or the user's deletion ends the session, including every copy of the cookie (the
- * cookie itself is sealed, not stored, so it cannot be revoked any other way).
+ * The user of a session cookie, as long as the login token it was issued with exists and has not
+ * lapsed: a logout, a new password or the user's deletion ends the session, including every copy
+ * of the cookie (the cookie itself is sealed, not stored, so it cannot be revoked any other way).
+ * Using the session is using its login: it keeps the login from lapsing.
  */
 export async function userFromSession(userId: string | undefined, tokenId: string | undefined): Promise<AuthUser | null> {
   if (!userId || !tokenId) return null
-  const [row] = await queryRaw<UserRow>(sql =>
-    `SELECT u."id", u."username", u."role" FROM "AccessToken" t JOIN "User" u ON u."id" = t."userId" `
-    + `WHERE t."id" = ${sql.param(tokenId)} AND t."userId" = ${sql.param(userId)}`)
-  return row ? { id: row.id, username: row.username, role: row.role as Role, tokenId } : null
+  const [row] = await queryRaw<UserRow & { lastUsedAt: Date | null }>(sql =>
+    `SELECT t."lastUsedAt", u."id", u."username", u."role" FROM "AccessToken" t JOIN "User" u ON u."id" = t."userId" `
+    + `WHERE t."id" = ${sql.param(tokenId)} AND t."userId" = ${sql.param(userId)} AND ${notLapsed(sql)}`)
+  if (!row) return null
+  touchToken(tokenId, row.lastUsedAt)
+  return { id: row.id, username: row.username, role: row.role as Role, tokenId }
 }
 
 /**

@@ -28,6 +28,8 @@ export interface MercuryConfig {
   historyMaxAgeSeconds: number
   /** Days a notification is kept (with its inbox rows and deliveries); 0 keeps them for ever. */
   retentionDays: number
+  /** Days a login (its token and its cookie) lasts without being used. */
+  sessionDays: number
   /** Seconds between WebSocket pings; a peer that missed one ping is closed. */
   heartbeatSeconds: number
   /** Unsent bytes a /channel peer may have queued before it is disconnected as a slow consumer. */
@@ -118,6 +120,7 @@ export function mercuryConfig(): MercuryConfig {
     historySize: intFromEnv('MERCURY_HISTORY_SIZE', 1000),
     historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60),
     retentionDays: intFromEnv('MERCURY_RETENTION_DAYS', 90, { min: 0, max: 100 * 365 }),
+    sessionDays: intFromEnv('MERCURY_SESSION_DAYS', 30, { max: 10 * 365 }),
     heartbeatSeconds: intFromEnv('MERCURY_HEARTBEAT_SECONDS', 30, { max: MAX_TIMER_SECONDS }),
     maxBufferedBytes: intFromEnv('MERCURY_MAX_BUFFERED_BYTES', 4 * 1024 * 1024),
     role: roleFromEnv(),

@@ -91,6 +91,11 @@ export async function runSql<T = Record<string, unknown>>(db: TestDatabase, stat
   }
 }
 
+/** A date as a statement's argument for a DateTime column: ISO text with an offset on SQLite, as Prisma stores it there. */
+export function storedDate(db: TestDatabase, date: Date): string | Date {
+  return db.url.startsWith('file:') ? date.toISOString().replace('Z', '+00:00') : date
+}
+
 export interface RunningServer {
   url: string
   port: number

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { ADMIN_PASSWORD, runSql, startServer, storedDate, type RunningServer } from '../helpers/server'
 import { ApiClient, adminAndUser } from '../helpers/client'
 
 let server: RunningServer
@@ -71,6 +71,23 @@ describe('health and sessions', () => {
     expect(res.body).toMatchObject({ statusCode: 401, message: expect.any(String) })
     anonymous.token = 'mpat_not-a-real-token'
     expect((await anonymous.get('/api/me')).status).toBe(401)
+  })
+
+  it('counts a request made with the session cookie as a use of its login, which keeps it from lapsing', async () => {
+    const client = new ApiClient(server.url)
+    await client.login('admin', ADMIN_PASSWORD)
+    // Found in the database: a request to ask would be a use already.
+    const [row] = await runSql<{ id: string }>(server.db, 'SELECT "id" FROM "AccessToken" WHERE "name" = $1 ORDER BY "createdAt" DESC LIMIT 1', ['login'])
+    const tokenId = row!.id
+    const tenMinutesAgo = new Date(Date.now() - 10 * 60_000)
+    await runSql(server.db, 'UPDATE "AccessToken" SET "lastUsedAt" = $1 WHERE "id" = $2', [storedDate(server.db, tenMinutesAgo), tokenId])
+    const used = Date.now()
+    expect((await client.get('/api/me')).status).toBe(200)
+    // Written off the request path.
+    await expect.poll(async () => {
+      const [token] = await runSql<{ lastUsedAt: string | Date }>(server.db, 'SELECT "lastUsedAt" FROM "AccessToken" WHERE "id" = $1', [tokenId])
+      return new Date(token!.lastUsedAt).getTime()
+    }).toBeGreaterThanOrEqual(used - 1000)
   })
 
   it('answers 401 for a wrong password and 429 with Retry-After on the 11th rapid try', async () => {

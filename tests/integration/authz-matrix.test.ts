@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { channelFrameSchema, datalinkFrameSchema } from '#shared/schemas/messages'
-import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
+import { ADMIN_PASSWORD, runSql, startServer, storedDate, type RunningServer } from '../helpers/server'
 import { ApiClient, type ApiResponse } from '../helpers/client'
 import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
 import { TestPushService } from '../helpers/push-service'
@@ -471,6 +471,46 @@ describe('sessions', () => {
     await last.login('dave', 'dave-third-password')
     expect((await clients.admin.delete(`/api/admin/users/${dave}`)).status).toBe(204)
     expect((await last.get('/api/me')).status).toBe(401)
+  })
+
+  it('refuses a login left unused for longer than MERCURY_SESSION_DAYS (30) as a cookie, as a bearer token and on /channel; a personal token never lapses', async () => {
+    const channelWith = (options: { token?: string, cookie?: string }) => TestSocket.open(`${server.url}/channel`, { token: options.token, headers: options.cookie ? { cookie: options.cookie } : {} })
+      .then(async ws => (await ws.close(), 'open'), (error: { status?: number }) => error.status)
+    await ok(clients.admin.post('/api/admin/users', { username: 'erin', password: 'erin-password' }), 201)
+    // Nothing is sent with these logins before they are aged: a use would write lastUsedAt.
+    const login = async () => {
+      const client = new ApiClient(server.url)
+      const { token, user } = (await client.login('erin', 'erin-password')).body
+      const [row] = await runSql<{ id: string }>(server.db, 'SELECT "id" FROM "AccessToken" WHERE "userId" = $1 AND "name" = $2 ORDER BY "createdAt" DESC LIMIT 1', [user.id, 'login'])
+      return { cookie: client.cookie, token: token as string, tokenId: row!.id, client }
+    }
+    const unused = await login()
+    const recent = await login()
+    const script = await ok((await login()).client.post('/api/me/tokens', { name: 'script' }), 201)
+    const age = (tokenId: string, days: number) => {
+      const at = storedDate(server.db, new Date(Date.now() - days * 24 * 60 * 60_000))
+      return runSql(server.db, 'UPDATE "AccessToken" SET "createdAt" = $1, "lastUsedAt" = $2 WHERE "id" = $3', [at, at, tokenId])
+    }
+    await age(unused.tokenId, 31)
+    await age(recent.tokenId, 29)
+    await age(script.body.accessToken.id, 365)
+
+    const byCookie = Object.assign(new ApiClient(server.url), { cookie: unused.cookie })
+    const byToken = Object.assign(new ApiClient(server.url), { token: unused.token })
+    expect((await byCookie.get('/api/me')).status).toBe(401)
+    const refused = await byToken.get('/api/me')
+    expect(refused.status).toBe(401)
+    expect(refused.body.message).toBe('Invalid or revoked token')
+    expect(await channelWith({ cookie: unused.cookie })).toBe(401)
+    expect(await channelWith({ token: unused.token })).toBe(401)
+    // The app's view of its session says it ended too.
+    expect((await byCookie.get('/api/_auth/session')).body).toEqual({})
+
+    const alive: { cookie?: string, token?: string }[] = [{ cookie: recent.cookie }, { token: recent.token }, { token: script.body.token }]
+    for (const live of alive) {
+      expect((await Object.assign(new ApiClient(server.url), live).get('/api/me')).status).toBe(200)
+      expect(await channelWith(live)).toBe('open')
+    }
   })
 })
 

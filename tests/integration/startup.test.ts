@@ -51,6 +51,8 @@ describe('start-up', () => {
     [{ MERCURY_HEARTBEAT_SECONDS: '3000000' }, 'MERCURY_HEARTBEAT_SECONDS must be an integer from 1 to 2147483'],
     [{ MERCURY_PUSH_TIMEOUT_MS: '3000000000' }, 'MERCURY_PUSH_TIMEOUT_MS must be an integer from 1 to 2147483647'],
     [{ MERCURY_TRUST_PROXY: 'maybe' }, 'MERCURY_TRUST_PROXY must be 1 or 0 (true or false), got "maybe"'],
+    [{ MERCURY_SESSION_DAYS: '0' }, 'MERCURY_SESSION_DAYS must be an integer from 1 to 3650, got "0"'],
+    [{ MERCURY_SESSION_DAYS: '7.5' }, 'MERCURY_SESSION_DAYS must be an integer from 1 to 3650, got "7.5"'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
     [{ REDIS_URL: 'notaurl' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
     [{ MERCURY_ROLE: 'worker' }, 'MERCURY_ROLE=worker needs REDIS_URL'],
