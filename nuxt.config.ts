@@ -41,7 +41,8 @@ export default defineNuxtConfig({
       password: '',
       // Secure is set per request at login (behind TLS, or a proxy trusted to say so).
       cookie: { sameSite: 'lax', httpOnly: true, secure: false },
-      maxAge: 60 * 60 * 24 * 7,
+      // No maxAge here: a login's cookie is sealed with MERCURY_SESSION_DAYS, a setting read at run
+      // time, and renewed while in use (server/utils/session.ts); the seal carries its own expiry.
     },
   },
   compatibilityDate: '2026-11-01',

@@ -83,6 +83,7 @@ export async function authenticate(event: H3Event): Promise<AuthUser | null> {
   else {
     const session = await getUserSession(event)
     user = await userFromSession(session.user?.id, session.tokenId)
+    if (user) await renewSession(event)
   }
   event.context.authUser = user
   return user

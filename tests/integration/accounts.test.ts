@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { defaults, seal, unseal } from 'iron-webcrypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, runSql, startServer, storedDate, type RunningServer } from '../helpers/server'
 import { ApiClient, adminAndUser } from '../helpers/client'
@@ -15,6 +18,26 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop()
 })
+
+const DAY_MS = 24 * 60 * 60_000
+
+/** When a Set-Cookie of the session cookie says it expires, in ms since the epoch. */
+function cookieExpiry(setCookies: string[]): number {
+  const cookie = setCookies.find(c => c.startsWith('mercury-session='))
+  const expires = cookie && /;\s*Expires=([^;]+)/i.exec(cookie)?.[1]
+  if (!expires) throw new Error(`no expiry in ${JSON.stringify(setCookies)}`)
+  return Date.parse(expires)
+}
+
+// The session cookie as h3 seals it: {id, createdAt, data}, with the server's generated secret.
+type SealedSession = { id: string, createdAt: number, data: Record<string, unknown> }
+// Node's Web Crypto; iron-webcrypto types its own, which differs only in how it types buffers.
+const webCrypto = crypto as unknown as Parameters<typeof seal>[0]
+const sessionSecret = () => readFileSync(path.join(server.db.dataDir, 'session-secret'), 'utf8').trim()
+const unsealCookie = async (cookie: string) =>
+  await unseal(webCrypto, decodeURIComponent(cookie.replace(/^mercury-session=/, '')), sessionSecret(), defaults) as SealedSession
+const sealCookie = async (session: SealedSession) =>
+  `mercury-session=${encodeURIComponent(await seal(webCrypto, session, sessionSecret(), { ...defaults, ttl: 30 * DAY_MS }))}`
 
 describe('health and sessions', () => {
   it('reports health', async () => {
@@ -73,6 +96,15 @@ describe('health and sessions', () => {
     expect((await anonymous.get('/api/me')).status).toBe(401)
   })
 
+  it('gives the login\'s cookie the lifetime of a session unused: 30 days by default', async () => {
+    const before = Date.now()
+    const login = await new ApiClient(server.url).login('admin', ADMIN_PASSWORD)
+    const expiry = cookieExpiry(login.headers.getSetCookie())
+    // Expires has whole seconds.
+    expect(expiry).toBeGreaterThanOrEqual(before + 30 * DAY_MS - 1000)
+    expect(expiry).toBeLessThanOrEqual(Date.now() + 30 * DAY_MS)
+  })
+
   it('counts a request made with the session cookie as a use of its login, which keeps it from lapsing', async () => {
     const client = new ApiClient(server.url)
     await client.login('admin', ADMIN_PASSWORD)
@@ -88,6 +120,24 @@ describe('health and sessions', () => {
       const [token] = await runSql<{ lastUsedAt: string | Date }>(server.db, 'SELECT "lastUsedAt" FROM "AccessToken" WHERE "id" = $1', [tokenId])
       return new Date(token!.lastUsedAt).getTime()
     }).toBeGreaterThanOrEqual(used - 1000)
+  })
+
+  it('renews a session cookie set more than a day ago when it is used, keeping all it holds', async () => {
+    const client = new ApiClient(server.url)
+    await client.login('admin', ADMIN_PASSWORD)
+    // Used the day it was set: not sealed again.
+    expect((await client.get('/api/me')).headers.getSetCookie()).toEqual([])
+    const session = await unsealCookie(client.cookie)
+    expect(session.data).toMatchObject({ user: { username: 'admin' }, tokenId: expect.any(String), loggedInAt: expect.any(Number) })
+    client.cookie = await sealCookie({ ...session, createdAt: Date.now() - 2 * DAY_MS })
+    const before = Date.now()
+    const used = await client.get('/api/me')
+    expect(used.status).toBe(200)
+    expect(cookieExpiry(used.headers.getSetCookie())).toBeGreaterThanOrEqual(before + 30 * DAY_MS - 1000)
+    const renewed = await unsealCookie(client.cookie)
+    expect(renewed.createdAt).toBeGreaterThanOrEqual(before)
+    expect(renewed.data).toEqual(session.data)
+    expect((await client.get('/api/me')).headers.getSetCookie()).toEqual([])
   })
 
   it('answers 401 for a wrong password and 429 with Retry-After on the 11th rapid try', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_PASSWORD, createTestDatabase, runSql, startServer, type TestDatabase } from '../helpers/server'
+import { ADMIN_PASSWORD, createTestDatabase, runSql, startServer, storedDate, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, publisher } from '../helpers/fixtures'
 import { hashSources, stampFile } from '../../scripts/source-hash.mjs'
@@ -206,6 +206,33 @@ describe('start-up', () => {
     }
     finally {
       await own.drop()
+    }
+  })
+
+  it('keeps a login for MERCURY_SESSION_DAYS without use: its cookie expires then, and its token is refused past it', async () => {
+    const server = await startServer({ env: { MERCURY_SESSION_DAYS: '2' } })
+    try {
+      const day = 24 * 60 * 60_000
+      const before = Date.now()
+      const login = async () => {
+        const client = new ApiClient(server.url)
+        const res = await client.login('admin', ADMIN_PASSWORD)
+        const [row] = await runSql<{ id: string }>(server.db, 'SELECT "id" FROM "AccessToken" WHERE "name" = $1 ORDER BY "createdAt" DESC LIMIT 1', ['login'])
+        return { client, res, tokenId: row!.id }
+      }
+      const used = await login()
+      const expires = /;\s*Expires=([^;]+)/i.exec(used.res.headers.getSetCookie().find(c => c.startsWith('mercury-session='))!)![1]!
+      expect(Date.parse(expires)).toBeGreaterThanOrEqual(before + 2 * day - 1000)
+      expect(Date.parse(expires)).toBeLessThanOrEqual(Date.now() + 2 * day)
+      const unused = await login()
+      const lastUsed = (tokenId: string, ago: number) => runSql(server.db, 'UPDATE "AccessToken" SET "lastUsedAt" = $1 WHERE "id" = $2', [storedDate(server.db, new Date(Date.now() - ago)), tokenId])
+      await lastUsed(used.tokenId, 1.5 * day)
+      await lastUsed(unused.tokenId, 2.5 * day)
+      expect((await used.client.get('/api/me')).status).toBe(200)
+      expect((await unused.client.get('/api/me')).status).toBe(401)
+    }
+    finally {
+      await server.stop()
     }
   })
 

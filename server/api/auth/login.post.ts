@@ -26,10 +26,10 @@ export default defineEventHandler(async (event) => {
   await recordLoginSuccess(username, address)
   const { token, accessToken } = await createAccessToken(user.id, LOGIN_TOKEN_NAME)
   const publicUser = toPublicUser(user)
-  await replaceUserSession(event, {
+  await startSession(event, {
     user: { id: user.id, username: user.username, role: publicUser.role },
     tokenId: accessToken.id,
     loggedInAt: Date.now(),
-  }, { cookie: { secure: isSecureRequest(event) } })
+  })
   return { user: publicUser, token }
 })
