@@ -114,6 +114,27 @@ export function loginLapseCutoff(): Date {
   return new Date(Date.now() - mercuryConfig().sessionDays * 24 * 60 * 60_000)
 }
 
+/** Ids bound one by one: within SQLite's 999 bound values. */
+const LAPSED_PAGE = 500
+
+/**
+ * Ends the logins that lapsed as a logout would, so that their open sockets close on every
+ * instance (a lapsed token is already refused; this also keeps logins from piling up for ever).
+ * Resolves to how many were ended.
+ */
+export async function revokeLapsedLogins(): Promise<number> {
+  const cutoff = loginLapseCutoff()
+  const lapsed = { name: LOGIN_TOKEN_NAME, OR: [{ lastUsedAt: { lt: cutoff } }, { lastUsedAt: null, createdAt: { lt: cutoff } }] }
+  let ended = 0
+  for (;;) {
+    const page = await useDb().accessToken.findMany({ where: lapsed, select: { id: true }, take: LAPSED_PAGE })
+    if (page.length === 0) return ended
+    // Checked again as they are deleted: a login used in between stays.
+    ended += await revokeTokens({ id: { in: page.map(t => t.id) }, ...lapsed })
+    if (page.length < LAPSED_PAGE) return ended
+  }
+}
+
 /** Creates a personal access token; the secret is returned once and only its hash is kept. */
 export async function createAccessToken(userId: string, name: string) {
   const token = newToken('mpat')

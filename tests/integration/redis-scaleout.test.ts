@@ -1,6 +1,6 @@
 import Redis from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_PASSWORD, createTestDatabase, startServer, type RunningServer, type TestDatabase } from '../helpers/server'
+import { ADMIN_PASSWORD, createTestDatabase, runSql, startServer, storedDate, type RunningServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
 import { startRedis, type RunningRedis } from '../helpers/redis'
@@ -114,6 +114,46 @@ describe('two instances on one Redis', () => {
       const blocked = await attempt(server)
       expect(blocked.status).toBe(429)
       expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0)
+    }
+  })
+
+  it('ends the logins unused for MERCURY_SESSION_DAYS in the sweep of any process, closing their sockets on every instance; personal tokens stay', async () => {
+    expect((await admin.post('/api/admin/users', { username: 'sweeper', password: 'sweeper-password' })).status).toBe(201)
+    const login = async () => {
+      const client = new ApiClient(a.url)
+      const { token, user } = (await client.login('sweeper', 'sweeper-password')).body
+      const [row] = await runSql<{ id: string }>(db, 'SELECT "id" FROM "AccessToken" WHERE "userId" = $1 AND "name" = $2 ORDER BY "createdAt" DESC LIMIT 1', [user.id, 'login'])
+      return { client, token: token as string, tokenId: row!.id }
+    }
+    const lastUsed = (tokenId: string, ago: number) =>
+      runSql(db, 'UPDATE "AccessToken" SET "lastUsedAt" = $1 WHERE "id" = $2', [storedDate(db, new Date(Date.now() - ago)), tokenId])
+    const unused = await login()
+    const recent = await login()
+    const personal = (await recent.client.post('/api/me/tokens', { name: 'sweeper-script' })).body
+    // Used within the minute: opening the sockets writes no lastUsedAt that would undo the ageing.
+    for (const tokenId of [unused.tokenId, recent.tokenId, personal.accessToken.id]) await lastUsed(tokenId, 10_000)
+    const lapsing = await Promise.all([a, b].map(server => TestSocket.open(`${server.url}/channel`, { headers: { cookie: unused.client.cookie } })))
+    const staying = await Promise.all([
+      TestSocket.open(`${b.url}/channel`, { headers: { cookie: recent.client.cookie } }),
+      TestSocket.open(`${a.url}/channel`, { token: personal.token }),
+    ])
+    const day = 24 * 60 * 60_000
+    await lastUsed(unused.tokenId, 31 * day)
+    await lastUsed(recent.tokenId, 29 * day)
+    await lastUsed(personal.accessToken.id, 365 * day)
+
+    // A worker process sweeps as it starts (A and B, every minute).
+    const worker = await startServer({ db, env: { REDIS_URL: redis.url, MERCURY_ROLE: 'worker' } })
+    try {
+      const closeCode = (ws: TestSocket) => Promise.race([ws.closed.then(closed => closed.code), new Promise(resolve => setTimeout(resolve, 10_000, 'still open'))])
+      for (const ws of lapsing) expect(await closeCode(ws)).toBe(4001)
+      const left = await runSql<{ id: string }>(db, 'SELECT "id" FROM "AccessToken" WHERE "id" IN ($1, $2, $3)', [unused.tokenId, recent.tokenId, personal.accessToken.id])
+      expect(left.map(row => row.id).sort()).toEqual([recent.tokenId, personal.accessToken.id].sort())
+      for (const ws of staying) expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
+    }
+    finally {
+      await worker.stop()
+      await Promise.all(staying.map(ws => ws.close()))
     }
   })
 

@@ -1,5 +1,6 @@
 import { mercuryConfig } from '../../utils/config'
 import { useDb } from '../../utils/db'
+import { revokeLapsedLogins } from '../accounts'
 import { onNotification } from '../notifications'
 import { configurePushEncryption, stopPushEncryption } from '../push/encrypt'
 import { pushPayload } from '../push/payload'
@@ -43,7 +44,8 @@ export function startWorkers(): () => void {
 
 /**
  * Re-queues what a crash or a queue outage left behind: notifications never fanned out and, with
- * the in-process queue (lost with the process), deliveries still queued.
+ * the in-process queue (lost with the process), deliveries still queued. Then deletes what has
+ * outlived its time: old notifications, and logins unused for MERCURY_SESSION_DAYS.
  */
 async function sweep(atStart: boolean) {
   try {
@@ -57,6 +59,7 @@ async function sweep(atStart: boolean) {
     await useQueues().fanout.add(unfanned.map(n => ({ data: { notificationId: n.id }, id: n.id })))
     if (atStart && !mercuryConfig().redisUrl) await requeueDeliveries()
     await deleteExpiredNotifications()
+    await revokeLapsedLogins()
   }
   catch (error) {
     console.warn('mercury: delivery sweep failed:', (error as Error).message)
