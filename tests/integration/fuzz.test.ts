@@ -169,7 +169,10 @@ const MAX_BODY_BYTES = 64 * 1024
  * server will read it. Only then may the answer be a 2xx; otherwise it must be a 4xx.
  */
 function validFor(route: RouteFile, input: RestInput): boolean {
-  const [, name, optional] = /parseBody\(event, (\w+)(, \{ optional: true \})?\)/.exec(route.source) ?? []
+  const [, used, optional] = /parseBody\(event, (\w+)(, \{ optional: true \})?\)/.exec(route.source) ?? []
+  // A route's own schema built on a shared one (`const x = shared.extend(…)`, adding what only the
+  // server can check) accepts less than the shared one: judged by that, it may only refuse more.
+  const name = used ? new RegExp(`const ${used} = (\\w+)\\.extend\\(`).exec(route.source)?.[1] ?? used : undefined
   const schema = name ? SCHEMAS[name] as z.ZodType | undefined : undefined
   if (!schema) throw new Error(`${route.method} ${route.route}: no schema ${name} in shared/schemas`)
   if (input.contentType && !/json/i.test(input.contentType)) return false
