@@ -80,10 +80,14 @@ export async function authenticate(event: H3Event): Promise<AuthUser | null> {
     user = await userFromToken(token)
     if (!user) throw createError({ statusCode: 401, statusMessage: 'Unauthorized', message: 'Invalid or revoked token' })
   }
-  else {
+  else if (getRequestHeader(event, 'cookie')?.includes('mercury-session=')) {
     const session = await getUserSession(event)
     user = await userFromSession(session.user?.id, session.tokenId)
     if (user) await renewSession(event)
+  }
+  else {
+    // No cookie, no session: reading one would seal an empty session and send it as a cookie.
+    user = null
   }
   event.context.authUser = user
   return user

@@ -96,6 +96,14 @@ describe('health and sessions', () => {
     expect((await anonymous.get('/api/me')).status).toBe(401)
   })
 
+  it('sets no cookie on a request made without one', async () => {
+    for (const path of ['/api/me', '/api/inbox', '/api/subscriptions']) {
+      const answer = await new ApiClient(server.url).get(path)
+      expect(answer.status).toBe(401)
+      expect(answer.headers.getSetCookie(), path).toEqual([])
+    }
+  })
+
   it('gives the login\'s cookie the lifetime of a session unused: 30 days by default', async () => {
     const before = Date.now()
     const login = await new ApiClient(server.url).login('admin', ADMIN_PASSWORD)

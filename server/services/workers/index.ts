@@ -62,7 +62,7 @@ async function sweep(atStart: boolean) {
     await revokeLapsedLogins()
   }
   catch (error) {
-    console.warn('mercury: delivery sweep failed:', (error as Error).message)
+    console.warn('mercury: the workers\' sweep failed:', (error as Error).message)
   }
 }
 
