@@ -33,12 +33,13 @@ export interface TestDatabase {
 /**
  * A new empty database with every migration applied. `postgres: true` is for several server
  * processes writing at once (the scale-out set-up): it needs the PostgreSQL that npm test starts.
+ * `sqlite: true` is SQLite even in the PostgreSQL run (a database to copy from).
  */
-export async function createTestDatabase(options: { postgres?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { postgres?: boolean, sqlite?: boolean } = {}): Promise<TestDatabase> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'mercury-test-'))
   let url = `file:${path.join(dataDir, 'mercury.db')}`
   let drop = async () => {}
-  const pgBase = process.env.MERCURY_TEST_PG_URL ?? (options.postgres ? process.env.MERCURY_TEST_SCALEOUT_PG_URL : undefined)
+  const pgBase = options.sqlite ? undefined : process.env.MERCURY_TEST_PG_URL ?? (options.postgres ? process.env.MERCURY_TEST_SCALEOUT_PG_URL : undefined)
   if (options.postgres && !pgBase) throw new Error('This test needs PostgreSQL: run it through npm test, or set MERCURY_TEST_SCALEOUT_PG_URL')
   if (pgBase) {
     const name = `mercury_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
