@@ -216,7 +216,7 @@ async function copyTable(source, target, table) {
           out[column.name] = converters[column.type].convert(row[column.name])
         }
         catch (error) {
-          refuse(`${table.name}.${column.name} of row ${row.__rowid} (rowid): ${error.message}`)
+          refuse(`${table.name}.${column.name} of the row with rowid ${row.__rowid}: ${error.message}; nothing was copied`)
         }
       }
       return out
