@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { isDatabaseUnavailable } from '../../server/utils/unavailable'
+import { concurrentChange, isDatabaseUnavailable } from '../../server/utils/unavailable'
 
 describe('isDatabaseUnavailable', () => {
   it('recognises connection and timeout errors, also wrapped', () => {
@@ -22,5 +22,19 @@ describe('isDatabaseUnavailable with PostgreSQL', () => {
     expect(isDatabaseUnavailable({ name: 'DriverAdapterError', message: 'x', cause: { code: '57P01', kind: 'postgres' } })).toBe(true)
     expect(isDatabaseUnavailable({ name: 'DriverAdapterError', message: 'x', cause: { code: '08006', kind: 'postgres' } })).toBe(true)
     expect(isDatabaseUnavailable({ name: 'DriverAdapterError', message: 'duplicate key', cause: { code: '23505', kind: 'postgres' } })).toBe(false)
+  })
+})
+
+describe('concurrentChange', () => {
+  it('makes a write that lost a race to another request a 409 or 404, also wrapped', () => {
+    expect(concurrentChange({ code: 'P2002' })).toMatchObject({ statusCode: 409, message: expect.stringMatching(/at the same moment: retry$/) })
+    expect(concurrentChange({ name: 'H3Error', cause: { code: 'P2003', name: 'PrismaClientKnownRequestError' } })).toMatchObject({ statusCode: 409 })
+    expect(concurrentChange({ name: 'H3Error', cause: { code: 'P2025', name: 'PrismaClientKnownRequestError' } })).toMatchObject({ statusCode: 404 })
+  })
+
+  it('leaves other errors alone', () => {
+    expect(concurrentChange({ code: 'P1001' })).toBeNull()
+    expect(concurrentChange(new TypeError('x is undefined'))).toBeNull()
+    expect(concurrentChange(null)).toBeNull()
   })
 })
