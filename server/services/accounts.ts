@@ -135,10 +135,13 @@ export async function revokeLapsedLogins(): Promise<number> {
   }
 }
 
-/** Creates a personal access token; the secret is returned once and only its hash is kept. */
-export async function createAccessToken(userId: string, name: string) {
+/**
+ * Creates a personal access token; the secret is returned once and only its hash is kept. `tx`:
+ * within that transaction (one that holds the user, lockUser).
+ */
+export async function createAccessToken(userId: string, name: string, tx: Tx = useDb()) {
   const token = newToken('mpat')
-  const row = await useDb().accessToken.create({
+  const row = await tx.accessToken.create({
     data: { userId, name, tokenHash: hashToken(token) },
     select: { id: true, name: true, createdAt: true, lastUsedAt: true },
   })
@@ -163,4 +166,32 @@ export function isUniqueViolation(error: unknown): boolean {
 /** True when Prisma found no row to update or delete. */
 export function isMissingRow(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2025'
+}
+
+/** True when Prisma refused a write because a row it refers to is gone (a foreign key). */
+export function isMissingReference(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2003'
+}
+
+/**
+ * Within a transaction, reads a user's password hash and holds the user until it ends, or null if
+ * the user is gone: the requests of one user that count then add (tokens, devices, grants), or
+ * that must not cross a change of password, run one at a time. SQLite: the transaction holds the
+ * write lock from its start (utils/libsql.ts); PostgreSQL: the user's row, FOR UPDATE.
+ */
+export async function lockUser(tx: Tx, id: string): Promise<{ passwordHash: string } | null> {
+  if (!isPostgresUrl(mercuryConfig().databaseUrl)) return tx.user.findUnique({ where: { id }, select: { passwordHash: true } })
+  const [row] = await tx.$queryRawUnsafe<{ passwordHash: string }[]>(`SELECT "passwordHash" FROM "User" WHERE "id" = $1 FOR UPDATE`, id)
+  return row ?? null
+}
+
+/** As lockUser, for a group: whether it exists. */
+export async function lockGroup(tx: Tx, id: string): Promise<boolean> {
+  if (!isPostgresUrl(mercuryConfig().databaseUrl)) return (await tx.group.count({ where: { id } })) > 0
+  return (await tx.$queryRawUnsafe<unknown[]>(`SELECT 1 FROM "Group" WHERE "id" = $1 FOR UPDATE`, id)).length > 0
+}
+
+/** The caller's own user was deleted while their request ran: as their token is now, refused. */
+export function userGone(): never {
+  throw createError({ statusCode: 401, statusMessage: 'Unauthorized', message: 'Invalid or revoked token' })
 }

@@ -4,6 +4,7 @@ import type { SourceStatus } from '#shared/schemas/sources'
 import { parseParams, notFound, conflict } from '../utils/validate'
 import { announce } from './control'
 import { findSource, updateSource } from './sources'
+import { isMissingRow } from './accounts'
 
 /** Tells every instance (producers' sockets) and every admin view (live lists) about the change. */
 export async function announceSource(id: string, action: string, source: object | null) {
@@ -25,7 +26,10 @@ export async function changeSourceStatus(event: H3Event, action: keyof typeof TR
   if (!source) notFound('Source')
   const { from, to } = TRANSITIONS[action]!
   if (!from.includes(source.status as SourceStatus)) conflict(`Cannot ${action} a ${source.status} source`)
-  const updated = source.status === to ? source : await updateSource(id, { status: to })
+  // Deleted by another request since it was read: not found, as it would be after.
+  const updated = source.status === to
+    ? source
+    : await updateSource(id, { status: to }).catch((error: unknown) => isMissingRow(error) ? notFound('Source') : Promise.reject(error))
   await announceSource(id, action, updated)
   return updated
 }
