@@ -1,4 +1,5 @@
 import { deviceRegisterSchema } from '#shared/schemas/devices'
+import { lockUser, userGone } from '../../services/accounts'
 import { deviceSelect, validPushKey } from '../../services/devices'
 import { endpointProblem } from '../../services/push/endpoint-guard'
 
@@ -28,13 +29,15 @@ const registerSchema = deviceRegisterSchema.extend({
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { subscription, name } = await parseBody(event, registerSchema)
-  const db = useDb()
-  const known = await db.device.findFirst({ where: { endpoint: subscription.endpoint, userId: user.id }, select: { id: true } })
-  if (!known && await db.device.count({ where: { userId: user.id } }) >= MAX_DEVICES) {
-    conflict(`At most ${MAX_DEVICES} devices per user: remove one first`)
-  }
   const fields = { userId: user.id, p256dh: subscription.keys.p256dh, auth: subscription.keys.auth, disabledAt: null }
-  const device = await db.$transaction(async (tx) => {
+  const device = await useDb().$transaction(async (tx) => {
+    // One request of the user's at a time counts and adds: several new devices at once cannot pass
+    // the limit together, and a user deleted meanwhile gets no device.
+    if (!await lockUser(tx, user.id)) userGone()
+    const known = await tx.device.findFirst({ where: { endpoint: subscription.endpoint, userId: user.id }, select: { id: true } })
+    if (!known && await tx.device.count({ where: { userId: user.id } }) >= MAX_DEVICES) {
+      conflict(`At most ${MAX_DEVICES} devices per user: remove one first`)
+    }
     await tx.device.deleteMany({ where: { endpoint: subscription.endpoint, userId: { not: user.id } } })
     return tx.device.upsert({
       where: { endpoint: subscription.endpoint },

@@ -1,5 +1,5 @@
 import { passwordChangeSchema } from '#shared/schemas/accounts'
-import { changeOwnPassword } from '../../services/accounts'
+import { changeOwnPassword, userGone } from '../../services/accounts'
 import { recordLoginSuccess, releaseLoginAttempt } from '../../services/login-limiter'
 
 export default defineEventHandler(async (event) => {
@@ -11,11 +11,17 @@ export default defineEventHandler(async (event) => {
     await releaseLoginAttempt(username, address) // not checked: not a failure
     throw error
   })
-  if (!user || !await verifyPassword(user.passwordHash, currentPassword)) {
+  // Deleted since their token was checked: refused as their token now is.
+  if (!user) {
+    await releaseLoginAttempt(username, address)
+    userGone()
+  }
+  if (!await verifyPassword(user.passwordHash, currentPassword)) {
     throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: 'The current password is wrong' })
   }
   await recordLoginSuccess(username, address)
   if (!await changeOwnPassword(id, user.passwordHash, newPassword, tokenId)) {
+    if (!await useDb().user.count({ where: { id } })) userGone()
     throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: 'The current password is wrong: it was changed meanwhile' })
   }
   return { changed: true }

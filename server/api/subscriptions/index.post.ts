@@ -1,4 +1,5 @@
 import { subscriptionSchema } from '#shared/schemas/messages'
+import { lockUser, userGone } from '../../services/accounts'
 import { announce } from '../../services/control'
 import { canRead, effectivePermissions } from '../../services/permissions'
 
@@ -8,6 +9,8 @@ export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { topic, push } = await parseBody(event, subscriptionSchema)
   if (!canRead(await effectivePermissions(user.id), topic)) {
+    // No grants left because the user was deleted meanwhile: refused as their token now is.
+    if (!await useDb().user.count({ where: { id: user.id } })) userGone()
     throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: `No read access to "${topic}"` })
   }
   // Every open /channel follows every stored subscription: they are bounded like its topics.
@@ -15,10 +18,9 @@ export default defineEventHandler(async (event) => {
   const select = { topic: true, push: true, createdAt: true }
   const { subscription, created } = await useDb().$transaction(async (tx) => {
     // One request of the user's at a time counts and adds: the same subscription sent at once from
-    // two clients is one (the second updates it), and several new ones cannot pass the limit
-    // together. (SQLite: the transaction holds the write lock from its start; PostgreSQL: the
-    // user's row, FOR UPDATE.)
-    if (isPostgresUrl(mercuryConfig().databaseUrl)) await tx.$queryRawUnsafe(`SELECT 1 FROM "User" WHERE "id" = $1 FOR UPDATE`, user.id)
+    // two clients is one (the second updates it), several new ones cannot pass the limit
+    // together, and a user deleted meanwhile gets none.
+    if (!await lockUser(tx, user.id)) userGone()
     const key = { userId_topic: { userId: user.id, topic } }
     const existing = await tx.subscription.findUnique({ where: key, select })
     if (existing) {
