@@ -1,3 +1,4 @@
+import { createECDH } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { defaults, seal, unseal } from 'iron-webcrypto'
@@ -497,5 +498,164 @@ describe('bad input', () => {
     expect((await admin.get('/api/health')).status).toBe(200)
     expect(server.process.exitCode).toBeNull()
     expect(server.output()).not.toMatch(/\b500\b.*Internal|unhandled/i)
+  })
+})
+
+// Requests sent at the same moment that touch the same rows: each gets an answer of the documented
+// set (never a 500), and what is stored after is what one at a time would have left. A server of
+// their own: the logins that lose a race count as failures, which would use up the address's
+// allowance of the server above.
+describe('requests racing each other', () => {
+  let racing: RunningServer
+  let root: ApiClient
+  const AT_ONCE = 20
+
+  beforeAll(async () => {
+    racing = await startServer()
+    root = new ApiClient(racing.url)
+    await root.login('admin', ADMIN_PASSWORD)
+  })
+
+  afterAll(async () => {
+    await racing?.stop()
+  })
+
+  const statusesOf = (answers: { status: number }[]) => [...new Set(answers.map(a => a.status))].sort()
+  const newUser = async (username: string, password = 'racing-password') => {
+    const created = await root.post('/api/admin/users', { username, password })
+    expect(created.status).toBe(201)
+    return created.body.id as string
+  }
+  const loggedIn = async (username: string, password = 'racing-password') => {
+    const client = new ApiClient(racing.url)
+    client.token = (await client.login(username, password)).body.token
+    return client
+  }
+  const device = (endpoint: string) => ({
+    subscription: { endpoint: `https://push.example.com/${endpoint}`, expirationTime: null, keys: { p256dh: createECDH('prime256v1').generateKeys().toString('base64url'), auth: Buffer.alloc(16, 2).toString('base64url') } },
+  })
+
+  it('adds a member sent many times at once once, answering each as a repeated add', async () => {
+    const memberId = await newUser('joiner')
+    const group = (await root.post('/api/admin/groups', { name: 'joined' })).body
+    const answers = await Promise.all(Array.from({ length: AT_ONCE }, () => root.post(`/api/admin/groups/${group.id}/members`, { userId: memberId })))
+    expect(statusesOf(answers)).toEqual([201])
+    for (const answer of answers) expect(answer.body).toMatchObject({ userId: memberId, groupId: group.id })
+    const groups = (await root.get('/api/admin/groups')).body as { id: string, members: { id: string }[] }[]
+    expect(groups.find(g => g.id === group.id)!.members).toEqual([{ id: memberId, username: 'joiner' }])
+  })
+
+  it('answers 404 to a member added and a grant given while the group is deleted', async () => {
+    const memberId = await newUser('homeless')
+    for (let round = 0; round < 5; round++) {
+      const group = (await root.post('/api/admin/groups', { name: `doomed-${round}` })).body
+      const [deleted, ...answers] = await Promise.all([
+        root.delete(`/api/admin/groups/${group.id}`),
+        ...Array.from({ length: AT_ONCE / 2 }, () => root.post(`/api/admin/groups/${group.id}/members`, { userId: memberId })),
+        ...Array.from({ length: AT_ONCE / 2 }, (_, i) => root.post('/api/admin/grants', { groupId: group.id, topic: `doomed.${i}`, read: true })),
+      ])
+      expect(deleted.status).toBe(204)
+      expect(statusesOf(answers).filter(status => status !== 201 && status !== 404), JSON.stringify(answers.map(a => a.body))).toEqual([])
+      for (const refused of answers.filter(a => a.status === 404)) expect(refused.body.message).toBe('Group not found')
+    }
+    expect(((await root.get('/api/admin/users')).body as { id: string, groups: unknown[] }[]).find(u => u.id === memberId)!.groups).toEqual([])
+  })
+
+  it('answers 404 to changes of a user deleted at the same moment, and deletes it once', async () => {
+    const groupId = (await root.post('/api/admin/groups', { name: 'for-the-deleted' })).body.id
+    for (let round = 0; round < 5; round++) {
+      const id = await newUser(`deleted-${round}`)
+      const answers = await Promise.all([
+        ...Array.from({ length: 3 }, () => root.delete(`/api/admin/users/${id}`)),
+        ...Array.from({ length: 5 }, (_, i) => root.patch(`/api/admin/users/${id}`, { username: `renamed-${round}-${i}`, role: i % 2 ? 'admin' : 'user' })),
+        ...Array.from({ length: 5 }, (_, i) => root.post('/api/admin/grants', { userId: id, topic: `gone.${i}`, read: true })),
+        ...Array.from({ length: 5 }, () => root.post(`/api/admin/groups/${groupId}/members`, { userId: id })),
+      ])
+      const [deletes, patches, grants, members] = [answers.slice(0, 3), answers.slice(3, 8), answers.slice(8, 13), answers.slice(13)]
+      expect(deletes.map(a => a.status).sort()).toEqual([204, 404, 404])
+      expect(statusesOf(patches).filter(status => status !== 200 && status !== 404)).toEqual([])
+      expect(statusesOf([...grants, ...members]).filter(status => status !== 201 && status !== 404)).toEqual([])
+      for (const refused of answers.filter(a => a.status === 404)) expect(refused.body.message).toBe('User not found')
+      expect((await root.get(`/api/admin/users/${id}`)).status).toBe(404)
+    }
+  })
+
+  it('refuses with 401 what a user adds for themselves while they are deleted', async () => {
+    for (let round = 0; round < 5; round++) {
+      const id = await newUser(`vanishing-${round}`)
+      const client = await loggedIn(`vanishing-${round}`)
+      expect((await root.post('/api/admin/grants', { userId: id, topic: 'vanishing.*', read: true })).status).toBe(201)
+      const [deleted, ...answers] = await Promise.all([
+        root.delete(`/api/admin/users/${id}`),
+        ...Array.from({ length: 5 }, (_, i) => client.post('/api/subscriptions', { topic: `vanishing.${i}` })),
+        ...Array.from({ length: 5 }, (_, i) => client.post('/api/devices', device(`vanishing-${round}-${i}`))),
+        ...Array.from({ length: 5 }, (_, i) => client.post('/api/me/tokens', { name: `vanishing-${i}` })),
+        client.post('/api/me/password', { currentPassword: 'racing-password', newPassword: 'another-password' }),
+      ])
+      expect(deleted.status).toBe(204)
+      expect(statusesOf(answers).filter(status => status !== 200 && status !== 201 && status !== 401), JSON.stringify(answers.map(a => a.body))).toEqual([])
+    }
+  })
+
+  it('makes one grant of the same grant sent many times at once, and tells the others its id', async () => {
+    const id = await newUser('granted')
+    const groupId = (await root.post('/api/admin/groups', { name: 'granted' })).body.id
+    for (const grantee of [{ userId: id }, { groupId }]) {
+      const answers = await Promise.all(Array.from({ length: AT_ONCE }, () => root.post('/api/admin/grants', { ...grantee, topic: 'granted.*', read: true })))
+      const made = answers.filter(a => a.status === 201)
+      expect(made).toHaveLength(1)
+      for (const refused of answers.filter(a => a.status !== 201)) {
+        expect(refused.status).toBe(409)
+        expect(refused.body.data).toEqual({ id: made[0]!.body.id })
+      }
+      const query = 'userId' in grantee ? `userId=${id}` : `groupId=${groupId}`
+      expect((await root.get(`/api/admin/grants?${query}`)).body).toHaveLength(1)
+    }
+  })
+
+  it('holds the limits of 100 personal tokens and 100 devices when many are added at once', async () => {
+    await newUser('crowded')
+    const client = await loggedIn('crowded')
+    for (let i = 0; i < 95; i++) expect((await client.post('/api/me/tokens', { name: `t${i}` })).status).toBe(201)
+    for (let i = 0; i < 95; i++) expect((await client.post('/api/devices', device(`crowded-${i}`))).status).toBe(201)
+    const [tokens, devices] = await Promise.all([
+      Promise.all(Array.from({ length: AT_ONCE }, (_, i) => client.post('/api/me/tokens', { name: `late-${i}` }))),
+      Promise.all(Array.from({ length: AT_ONCE }, (_, i) => client.post('/api/devices', device(`crowded-late-${i}`)))),
+    ])
+    for (const answers of [tokens, devices]) {
+      expect(answers.filter(a => a.status === 201)).toHaveLength(5)
+      expect(answers.filter(a => a.status === 409)).toHaveLength(AT_ONCE - 5)
+    }
+    expect(((await client.get('/api/me/tokens')).body as { name: string }[]).filter(t => t.name !== 'login')).toHaveLength(100)
+    expect((await client.get('/api/devices')).body).toHaveLength(100)
+  })
+
+  it('lets no login with the old password outlive a new password set at the same moment', async () => {
+    for (let round = 0; round < 6; round++) {
+      const username = `relogin-${round}`
+      const id = await newUser(username, 'old-password')
+      const own = round % 2 ? await loggedIn(username, 'old-password') : null
+      const [changed, ...logins] = await Promise.all([
+        own ? own.post('/api/me/password', { currentPassword: 'old-password', newPassword: 'new-password' }) : root.patch(`/api/admin/users/${id}`, { password: 'new-password' }),
+        ...Array.from({ length: 4 }, () => new ApiClient(racing.url).post('/api/auth/login', { username, password: 'old-password' })),
+      ])
+      expect(changed.status).toBe(200)
+      for (const login of logins) {
+        expect([200, 401]).toContain(login.status)
+        if (login.status !== 200) {
+          expect(login.body.message).toBe('Wrong username or password')
+          continue
+        }
+        const session = new ApiClient(racing.url)
+        session.token = login.body.token
+        expect((await session.get('/api/me')).status, `round ${round}: a login with the old password survived`).toBe(401)
+      }
+    }
+  })
+
+  it('left none of these races to the error handler\'s 404 and 409 for a write that lost one', () => {
+    // That answer (plugins/05.errors.ts) is the net under a race a route does not foresee; each of
+    // the routes above answers its own, and says what was missing.
+    expect(racing.output()).not.toMatch(/for a concurrent change/)
   })
 })
