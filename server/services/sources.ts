@@ -32,10 +32,45 @@ export async function createSource(input: { name: string, description: string, t
 }
 
 /**
+ * How long after a rotation of a source another one counts as sent at the same moment. The server
+ * may well take such requests one after the other: with SQLite, whose queries do not wait on the
+ * network, a rotation runs from start to answer before the next request is even read, so the
+ * rotations of one burst never overlap, and each would be answered 200 with a token the next one
+ * replaces at once.
+ */
+export const ROTATION_QUIET_MS = 1000
+
+/** When the last rotation of each source on this instance ended (Infinity: under way). */
+const lastRotation = new Map<string, number>()
+
+/**
  * A new token for the source; null when there is no such source, 'raced' when another rotation
  * replaced the token at the same moment (its token is the one that works: this one would not).
+ * On this instance, that is one under way or ended less than ROTATION_QUIET_MS ago; on others, one
+ * that replaced the token before this one could, or after it, before `settle` (what is done before
+ * answering) was over: the token handed out is the source's when it is answered.
  */
-export async function rotateSourceToken(id: string) {
+export async function rotateSourceToken(id: string, settle: (source: NonNullable<Awaited<ReturnType<typeof findSource>>>) => Promise<unknown>) {
+  if ((lastRotation.get(id) ?? -Infinity) > Date.now() - ROTATION_QUIET_MS) return 'raced' as const
+  lastRotation.set(id, Infinity)
+  try {
+    const rotated = await replaceSourceToken(id)
+    if (!rotated || rotated === 'raced') return rotated
+    await settle(rotated.source)
+    const now = await useDb().source.findUnique({ where: { id }, select: { tokenHash: true } })
+    if (!now) return null
+    return now.tokenHash === hashToken(rotated.token) ? rotated : 'raced' as const
+  }
+  finally {
+    const ended = Date.now()
+    lastRotation.set(id, ended)
+    setTimeout(() => {
+      if (lastRotation.get(id) === ended) lastRotation.delete(id)
+    }, ROTATION_QUIET_MS).unref()
+  }
+}
+
+async function replaceSourceToken(id: string) {
   const db = useDb()
   const current = await db.source.findUnique({ where: { id }, select: { tokenHash: true } })
   if (!current) return null

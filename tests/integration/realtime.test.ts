@@ -344,7 +344,9 @@ describe('publish and receive', () => {
     expect((await publisher(server.url, own.token).post('/api/topics/sensors.x/messages', { data: 1 })).status).toBe(401)
     expect((await publisher(server.url, rotated.body.token).post('/api/topics/sensors.x/messages', { data: 1 })).status).toBe(201)
     // Rotations at the same moment: one token is the source's; one that another rotation replaced
-    // at the same moment is not handed out (that caller is told to rotate again).
+    // at the same moment is not handed out (that caller is told to rotate again). A second after
+    // the last one: sooner, they count as sent at its moment too.
+    await new Promise(resolve => setTimeout(resolve, 1100))
     const racing = await Promise.all([1, 2, 3, 4].map(() => admin.post(`/api/admin/sources/${own.id}/rotate-token`)))
     for (const answer of racing) {
       expect([200, 409]).toContain(answer.status)
@@ -357,6 +359,38 @@ describe('publish and receive', () => {
     }
     expect(working).toHaveLength(1)
     expect((await admin.post(`/api/admin/sources/${'0'.repeat(8)}-0000-0000-0000-000000000000/rotate-token`)).status).toBe(404)
+  })
+
+  it('hands out, of many rotations sent at once, only a token that works once they are all answered', async () => {
+    const own = await createActiveSource(admin, 'rotated-at-once', 'sensors.*')
+    for (let round = 0; round < 3; round++) {
+      // Rotations a second apart are not at the same moment.
+      if (round > 0) await new Promise(resolve => setTimeout(resolve, 1100))
+      const answers = await Promise.all(Array.from({ length: 10 }, () => admin.post(`/api/admin/sources/${own.id}/rotate-token`)))
+      expect([...new Set(answers.map(a => a.status))].filter(status => status !== 200 && status !== 409)).toEqual([])
+      for (const refused of answers.filter(a => a.status === 409)) expect(refused.headers.get('retry-after')).toBe('1')
+      const handedOut = answers.filter(a => a.status === 200).map(a => a.body.token as string)
+      expect(handedOut.length).toBeGreaterThan(0)
+      // A rotation answered 200 whose token another one replaced before it was used would leave
+      // its caller with a dead token: only the last one may be answered 200.
+      for (const token of handedOut) {
+        expect((await publisher(server.url, token).post('/api/topics/sensors.x/messages', { data: round })).status, `round ${round}: ${handedOut.length} tokens handed out`).toBe(201)
+      }
+    }
+  })
+
+  it('answers 404 to lifecycle steps, rotations and changes of a source deleted at the same moment', async () => {
+    for (let round = 0; round < 5; round++) {
+      const own = await createActiveSource(admin, `deleted-at-once-${round}`, 'sensors.*')
+      const [deleted, ...answers] = await Promise.all([
+        admin.delete(`/api/admin/sources/${own.id}`),
+        ...['deactivate', 'activate', 'reactivate', 'rotate-token'].flatMap(step => Array.from({ length: 4 }, () => admin.post(`/api/admin/sources/${own.id}/${step}`))),
+        ...Array.from({ length: 4 }, (_, i) => admin.patch(`/api/admin/sources/${own.id}`, { description: `changed ${i}` })),
+      ])
+      expect(deleted.status).toBe(204)
+      expect([...new Set(answers.map(a => a.status))].filter(status => ![200, 404, 409].includes(status)), JSON.stringify(answers.map(a => a.body))).toEqual([])
+      for (const refused of answers.filter(a => a.status === 404)) expect(refused.body.message).toBe('Source not found')
+    }
   })
 })
 
