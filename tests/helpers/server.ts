@@ -76,7 +76,11 @@ export async function runSql<T = Record<string, unknown>>(db: TestDatabase, stat
   if (db.url.startsWith('file:')) {
     const client = createClient({ url: db.url })
     try {
-      return (await client.execute({ sql: statement.replace(/\$\d+/g, '?'), args })).rows as unknown as T[]
+      // The server writes too (counters, a token's last use, its sweeps): wait for its write lock
+      // as the server's own connection does, rather than fail with SQLITE_BUSY.
+      await client.execute('PRAGMA busy_timeout = 10000')
+      // $1 → ?1: numbered, so a parameter used twice binds the same argument both times.
+      return (await client.execute({ sql: statement.replace(/\$(\d+)/g, '?$1'), args })).rows as unknown as T[]
     }
     finally {
       client.close()
