@@ -494,6 +494,23 @@ describe('bad input', () => {
     }
   })
 
+  it('answers a built file that is not there (an old release\'s, after a deploy) with a plain 404, not JSON', async () => {
+    // As the browser asks for a stylesheet and a script: JSON there is reported as the wrong type.
+    for (const [file, accept] of [['/_nuxt/entry.gone.css', 'text/css,*/*;q=0.1'], ['/_nuxt/gone.js', '*/*'], ['/_nuxt/builds/meta/gone.json', 'application/json']] as const) {
+      const res = await fetch(`${server.url}${file}`, { headers: { accept } })
+      expect(res.status, file).toBe(404)
+      expect(res.headers.get('content-type'), file).toMatch(/^text\/plain/)
+      expect(await res.text(), file).toBe('Not Found')
+    }
+    // A built file that is there is served as before.
+    const shell = await (await fetch(server.url)).text()
+    const script = shell.match(/\/_nuxt\/[\w.-]+\.js/)?.[0]
+    expect(script).toBeDefined()
+    const res = await fetch(`${server.url}${script}`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/javascript/)
+  })
+
   it('is still healthy after all of it', async () => {
     expect((await admin.get('/api/health')).status).toBe(200)
     expect(server.process.exitCode).toBeNull()
