@@ -78,9 +78,11 @@ export default defineNuxtConfig({
     strategies: 'injectManifest',
     srcDir: 'service-worker',
     filename: 'sw.ts',
-    registerType: 'autoUpdate',
+    // A new release waits for the user's Reload; the app registers the worker itself and offers
+    // it (plugins/app-update.client.ts, docs/PWA.md "Updates").
+    registerType: 'prompt',
     injectRegister: false,
-    client: { registerPlugin: true, installPrompt: false },
+    client: { registerPlugin: false, installPrompt: false },
     injectManifest: {
       rollupFormat: 'iife',
       globPatterns: ['**/*.{js,css,png,svg,ico,webmanifest}'],

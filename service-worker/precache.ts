@@ -2,7 +2,6 @@
 // route, as the app renders in the browser) is kept from the last navigation that reached the server.
 import { cleanupOutdatedCaches, precacheAndRoute, type PrecacheEntry } from 'workbox-precaching'
 import { NavigationRoute, registerRoute } from 'workbox-routing'
-import { sw } from './scope'
 
 const SHELL_CACHE = 'mercury-shell-v1'
 const SHELL_KEY = '/__shell'
@@ -21,10 +20,6 @@ export async function cacheShell(): Promise<void> {
     if (isShell(response)) await (await caches.open(SHELL_CACHE)).put(SHELL_KEY, response)
   }
   catch { /* offline at install: the next navigation stores it */ }
-}
-
-export async function claimClients(): Promise<void> {
-  await sw.clients.claim()
 }
 
 function isShell(response: Response): boolean {

@@ -1,5 +1,6 @@
 // Mercury's service worker: wires the listeners only; each concern lives in its own file.
-import { cacheShell, claimClients, routeNavigations } from './precache'
+import { cacheShell, routeNavigations } from './precache'
+import { onActivate, onInstall, onMessage } from './release'
 import { onPush } from './push'
 import { onNotificationClick } from './notification-click'
 import { onPushSubscriptionChange } from './subscription-change'
@@ -10,10 +11,11 @@ declare const self: ServiceWorkerGlobalScope
 routeNavigations(self.__WB_MANIFEST)
 
 sw.addEventListener('install', (event) => {
-  sw.skipWaiting()
+  onInstall()
   event.waitUntil(cacheShell())
 })
-sw.addEventListener('activate', event => event.waitUntil(claimClients()))
+sw.addEventListener('activate', event => event.waitUntil(onActivate()))
+sw.addEventListener('message', onMessage)
 sw.addEventListener('push', event => event.waitUntil(onPush(event)))
 sw.addEventListener('notificationclick', event => event.waitUntil(onNotificationClick(event)))
 sw.addEventListener('pushsubscriptionchange', event => event.waitUntil(onPushSubscriptionChange(event)))

@@ -126,6 +126,8 @@ export const useChannelStore = defineStore('channel', () => {
         stored.clear()
         resumeRefs.clear()
         void confirmStored()
+        // The server went away and came back: often a deploy, whose new release is offered.
+        void nuxtApp.$checkForUpdate()
       }
       for (const [topic, since] of offsets) {
         if (!unconfirmed.has(topic)) send({ type: 'subscribe', topic, since })

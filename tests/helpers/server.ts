@@ -115,14 +115,18 @@ export interface StartOptions {
   db?: TestDatabase
   /** The node binary to run it with (the tests' own by default). */
   node?: string
+  /** The build to run (this checkout's .output by default): another release of the app. */
+  output?: string
+  /** The port to listen on (a free one by default): the same origin again after a restart. */
+  port?: number
 }
 
-/** Starts .output/server/index.mjs and waits until /api/health answers 200. */
+/** Starts .output/server/index.mjs (or `output`'s) and waits until /api/health answers 200. */
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const db = options.db ?? await createTestDatabase()
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   let log = ''
-  const child = spawn(options.node ?? process.execPath, [path.join(root, '.output/server/index.mjs')], {
+  const child = spawn(options.node ?? process.execPath, [path.join(options.output ?? path.join(root, '.output'), 'server/index.mjs')], {
     cwd: db.dataDir,
     env: {
       ...process.env,
