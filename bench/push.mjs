@@ -70,6 +70,17 @@ function payloadFor(i) {
   return JSON.stringify({ id: `n${i}`, topic: 'bench.push', title: `Bench ${i}`, body: 'x'.repeat(64), url: null, priority: 3, createdAt: new Date().toISOString() })
 }
 
+/** The devices one user may register (POST /api/devices answers 409 beyond). */
+const DEVICES_PER_USER = 100
+
+/** Another reader of bench.* (what seedDataDir makes of `bench`); resolves to its login token. */
+async function benchUser(url, adminToken, username) {
+  const password = 'bench-user-password'
+  const user = await api(url, 'POST', '/api/admin/users', { token: adminToken, body: { username, password } })
+  await api(url, 'POST', '/api/admin/grants', { token: adminToken, body: { userId: user.id, topic: 'bench.*', read: true } })
+  return (await api(url, 'POST', '/api/auth/login', { body: { username, password } })).token
+}
+
 async function mercury(service, ready, out, rep) {
   const dataDir = path.join(out, `data-${rep}`)
   const tokens = await seedDataDir(dataDir)
@@ -80,10 +91,14 @@ async function mercury(service, ready, out, rep) {
   const db = createClient({ url: `file:${path.join(dataDir, 'mercury.db')}` })
   try {
     const { url } = server
-    for (let i = 0; i < DEVICES; i++) {
-      await api(url, 'POST', '/api/devices', { token: tokens.userToken, body: { subscription: ready.subscriptions[i], name: `bench ${i}` } })
+    // A user may have 100 devices: the bench user holds the first 100, more users the rest.
+    for (let first = 0; first < DEVICES; first += DEVICES_PER_USER) {
+      const token = first === 0 ? tokens.userToken : await benchUser(url, tokens.adminToken, `bench${first}`)
+      for (let i = first; i < Math.min(DEVICES, first + DEVICES_PER_USER); i++) {
+        await api(url, 'POST', '/api/devices', { token, body: { subscription: ready.subscriptions[i], name: `bench ${i}` } })
+      }
+      await api(url, 'POST', '/api/subscriptions', { token, body: { topic: 'bench.push', push: true } })
     }
-    await api(url, 'POST', '/api/subscriptions', { token: tokens.userToken, body: { topic: 'bench.push', push: true } })
     const finished = async () => {
       const rs = await db.execute('SELECT status, COUNT(*) AS n FROM Delivery GROUP BY status')
       return {
