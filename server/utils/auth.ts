@@ -80,7 +80,7 @@ export async function authenticate(event: H3Event): Promise<AuthUser | null> {
     user = await userFromToken(token)
     if (!user) throw createError({ statusCode: 401, statusMessage: 'Unauthorized', message: 'Invalid or revoked token' })
   }
-  else if (getRequestHeader(event, 'cookie')?.includes('mercury-session=')) {
+  else if (hasSessionCookie(getRequestHeader(event, 'cookie'))) {
     const session = await getUserSession(event)
     user = await userFromSession(session.user?.id, session.tokenId)
     if (user) await renewSession(event)

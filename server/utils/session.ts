@@ -3,12 +3,12 @@ import type { UserSession } from '#auth-utils'
 
 const DAY_MS = 24 * 60 * 60_000
 /** runtimeConfig.session.name in nuxt.config.ts. */
-const COOKIE_NAME = 'mercury-session'
+export const SESSION_COOKIE = 'mercury-session'
 type SessionData = Omit<UserSession, 'id'>
 
-/** Seals the session of a new login into the cookie, which lasts MERCURY_SESSION_DAYS from now. */
-export async function startSession(event: H3Event, data: SessionData): Promise<void> {
-  await sealSession(event, data)
+/** Whether a request carries a session cookie: without one there is no session to read. */
+export function hasSessionCookie(cookieHeader: string | null | undefined): boolean {
+  return !!cookieHeader?.includes(`${SESSION_COOKIE}=`)
 }
 
 /**
@@ -17,21 +17,21 @@ export async function startSession(event: H3Event, data: SessionData): Promise<v
  * lapses on the same terms (see loginLapseCutoff).
  */
 export async function renewSession(event: H3Event): Promise<void> {
-  const session = event.context.sessions?.[COOKIE_NAME]
+  const session = event.context.sessions?.[SESSION_COOKIE]
   if (!session?.createdAt || Date.now() - session.createdAt < DAY_MS) return
-  await sealSession(event, { ...session.data } as SessionData)
+  await startSession(event, { ...session.data } as SessionData)
 }
 
 /**
- * h3 dates a cookie's expiry, and its seal's, from the creation of its session, and keeps that
- * date through setUserSession and replaceUserSession (a replaced session is read again from the
- * request's cookie). The session of this request is dated now, emptied, then sealed with `data`.
- * The runtime config sets no maxAge: every cookie with a user in it is sealed here, with
- * MERCURY_SESSION_DAYS.
+ * Seals `data` into the session cookie, which lasts MERCURY_SESSION_DAYS from now: a new login's,
+ * or one renewed. h3 dates a cookie's expiry, and its seal's, from the creation of its session,
+ * and keeps that date through setUserSession and replaceUserSession (a replaced session is read
+ * again from the request's cookie): the session of this request is dated now, emptied, then
+ * sealed. The runtime config sets no maxAge: every cookie with a user in it is sealed here.
  */
-async function sealSession(event: H3Event, data: SessionData): Promise<void> {
+export async function startSession(event: H3Event, data: SessionData): Promise<void> {
   await getUserSession(event)
-  const session = event.context.sessions![COOKIE_NAME]!
+  const session = event.context.sessions![SESSION_COOKIE]!
   session.createdAt = Date.now()
   session.data = {}
   await setUserSession(event, data, {

@@ -21,7 +21,7 @@ export function upgradeToken(request: Request): string | null {
 
 /** The user in the session cookie of an upgrade request (with the login token the session rests on), or null (no cookie, a bad one, or a session that ended). */
 export async function upgradeSessionUser(request: Request): Promise<{ id: string, tokenId?: string } | null> {
-  if (!request.headers.get('cookie')?.includes('mercury-session=')) return null
+  if (!hasSessionCookie(request.headers.get('cookie'))) return null
   try {
     const session = await getUserSession(request as unknown as Parameters<typeof getUserSession>[0])
     return await userFromSession(session.user?.id, session.tokenId)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
-import { launchBrowser } from '../helpers/browser'
+import { holdRequests, launchBrowser } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource } from '../helpers/fixtures'
 import { TestSocket } from '../helpers/ws'
@@ -511,12 +511,7 @@ describe('keyboard focus', () => {
     await expect.poll(() => focused(page)).toBe('Edit focus-edit')
 
     // A save held at the server: Save is busy meanwhile and keeps the focus, then the form goes.
-    let release = () => {}
-    const held = new Promise<void>(resolve => release = resolve)
-    await page.route('**/api/admin/sources/*', async (route) => {
-      if (route.request().method() === 'PATCH') await held
-      await route.continue()
-    })
+    const saving = await holdRequests(page, '**/api/admin/sources/*', ['PATCH'])
     await page.keyboard.press('Enter')
     await form.getByLabel('Description').fill('Edited from the keyboard')
     const save = form.getByRole('button', { name: 'Save changes' })
@@ -524,7 +519,7 @@ describe('keyboard focus', () => {
     await page.keyboard.press('Enter')
     await expect.poll(() => save.getAttribute('aria-disabled')).toBe('true')
     expect(await focused(page)).toBe('Save changes')
-    release()
+    saving.release()
     await expect.poll(() => form.count()).toBe(0)
     await expect.poll(() => focused(page)).toBe('Edit focus-edit')
     expect(await page.getByTestId('source-row-focus-edit').getByTestId('source-description').textContent()).toBe('Edited from the keyboard')
@@ -750,17 +745,7 @@ describe('actions sent once', () => {
     await admin.post('/api/admin/groups', { name: 'twice', description: '' })
     const context = await loggedIn('admin', ADMIN_PASSWORD)
     const page = await openLive(context, '/admin/users')
-    let deletes = 0
-    let patches = 0
-    let release = () => {}
-    const held = new Promise<void>(resolve => release = resolve)
-    await page.route('**/api/admin/**', async (route) => {
-      const method = route.request().method()
-      if (method === 'DELETE') deletes++
-      if (method === 'PATCH') patches++
-      if (method === 'DELETE' || method === 'PATCH') await held
-      await route.continue()
-    })
+    const deleting = await holdRequests(page, '**/api/admin/**', ['DELETE', 'PATCH'])
     const row = page.getByTestId('user-row-doubled')
     await row.getByRole('button', { name: 'Delete doubled' }).click()
     await row.getByRole('button', { name: 'Yes, delete' }).click()
@@ -769,29 +754,21 @@ describe('actions sent once', () => {
       await row.getByRole('button').first().click({ timeout: 500 }).catch(() => {})
       await row.getByRole('button', { name: 'Yes, delete' }).click({ timeout: 500 }).catch(() => {})
     }
-    release()
+    deleting.release()
     await expect.poll(() => row.count()).toBe(0)
-    expect(deletes).toBe(1)
+    expect(deleting.count('DELETE')).toBe(1)
 
     const groups = await openLive(context, '/admin/groups')
-    let releaseSave = () => {}
-    const heldSave = new Promise<void>(resolve => releaseSave = resolve)
-    await groups.route('**/api/admin/groups/*', async (route) => {
-      if (route.request().method() === 'PATCH') {
-        patches++
-        await heldSave
-      }
-      await route.continue()
-    })
+    const saving = await holdRequests(groups, '**/api/admin/groups/*', ['PATCH'])
     const group = groups.getByTestId('group-twice')
     await group.getByRole('button', { name: 'Edit group twice' }).click()
     await group.getByLabel('Group name').fill('twice over')
     const save = group.getByRole('button', { name: /^Save/ })
     await save.click()
     await save.click({ timeout: 500 }).catch(() => {})
-    releaseSave()
+    saving.release()
     await groups.getByTestId('group-twice over').waitFor()
-    expect(patches).toBe(1)
+    expect(deleting.count('PATCH') + saving.count('PATCH')).toBe(1)
     await context.close()
   })
 

@@ -4,7 +4,7 @@ import { createECDH, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
-import { launchBrowser } from '../helpers/browser'
+import { holdRequests, launchBrowser } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
 import { fieldError } from '../helpers/a11y'
@@ -917,23 +917,14 @@ describe('keyboard focus after a control goes', () => {
     expect((await client.post('/api/devices', { subscription: { endpoint, keys }, name: 'Tablet' })).status).toBe(201)
     const context = await browser.newContext()
     const page = await loggedIn(context, 'doubleremover')
-    let deletes = 0
-    let release = () => {}
-    const held = new Promise<void>(resolve => release = resolve)
-    await page.route('**/api/devices/*', async (route) => {
-      if (route.request().method() === 'DELETE') {
-        deletes++
-        await held
-      }
-      await route.continue()
-    })
+    const removing = await holdRequests(page, '**/api/devices/*', ['DELETE'])
     await nav(page).getByRole('link', { name: 'Devices' }).click()
     const remove = page.getByRole('button', { name: 'Remove Tablet' })
     await remove.click()
     await remove.click({ timeout: 500 }).catch(() => {})
-    release()
+    removing.release()
     await expect.poll(() => page.getByTestId('device-row').count()).toBe(0)
-    expect(deletes).toBe(1)
+    expect(removing.count('DELETE')).toBe(1)
     expect(await page.getByText('Could not remove the device.').count()).toBe(0)
 
     // A removal that fails says so (the list's reload cleared what it said).

@@ -494,26 +494,46 @@ describe('endpoint guard (without MERCURY_PUSH_ALLOW_INSECURE)', () => {
 })
 
 describe('embedded mode (in-process queues)', () => {
-  it('a restart waits for a queued retry\'s Retry-After, and sends it with what is left of its TTL', async () => {
-    const env = { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile }
-    const first = await startServer({ env })
+  const env = () => ({ MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile })
+
+  /** A server of its own whose admin gets pushes of `topic` (an active source publishes there) on a device per name. */
+  async function pushServer(sourceName: string, topic: string, deviceNames: string[]) {
+    const first = await startServer({ env: env() })
     const client = new ApiClient(first.url)
     await client.login('admin', ADMIN_PASSWORD)
-    const own = await createActiveSource(client, 'patient', 'wait.*')
-    await client.post('/api/subscriptions', { topic: 'wait.test', push: true })
-    const deviceId = (await client.post('/api/devices', { subscription: push.subscribe('waiter').subscription })).body.id
+    const own = await createActiveSource(client, sourceName, `${topic.split('.')[0]}.*`)
+    await client.post('/api/subscriptions', { topic, push: true })
+    const deviceIds: string[] = []
+    for (const name of deviceNames) deviceIds.push((await client.post('/api/devices', { subscription: push.subscribe(name).subscription })).body.id)
+    return { first, client, own, deviceIds }
+  }
+
+  /** Stopped (the in-process queue goes with it), its database kept for the restart. */
+  async function stop(server: RunningServer, signal: 'SIGTERM' | 'SIGKILL') {
+    server.process.kill(signal)
+    await new Promise(resolve => server.process.once('exit', resolve))
+  }
+
+  /** Another server on the database of the one stopped, and its admin logged in. */
+  async function restart(server: RunningServer) {
+    const restarted = await startServer({ db: server.db, env: env() })
+    const again = new ApiClient(restarted.url)
+    await again.login('admin', ADMIN_PASSWORD)
+    return { restarted, again }
+  }
+
+  it('a restart waits for a queued retry\'s Retry-After, and sends it with what is left of its TTL', async () => {
+    const { first, client, own, deviceIds: [deviceId] } = await pushServer('patient', 'wait.test', ['waiter'])
     push.script('waiter', [{ status: 429, retryAfter: 5 }])
     let restarted: RunningServer | undefined
     try {
       const res = await publisher(first.url, own.token).post('/api/topics/wait.test/messages', { notification: { title: 'later', priority: 5 } }) // TTL 1 hour
       await expect.poll(async () => (await client.get(`/api/devices/${deviceId}/deliveries`)).body[0]?.log?.length, { timeout: 10_000, interval: 50 }).toBe(1)
       const askedAt = Date.now()
-      // Stopped (the in-process queue goes with it), its database kept for the restart.
-      first.process.kill('SIGTERM')
-      await new Promise(resolve => first.process.once('exit', resolve))
-      restarted = await startServer({ db: first.db, env })
-      const again = new ApiClient(restarted.url)
-      await again.login('admin', ADMIN_PASSWORD)
+      await stop(first, 'SIGTERM')
+      const next = await restart(first)
+      restarted = next.restarted
+      const again = next.again
       await expect.poll(() => push.to('waiter').length, { timeout: 15_000, interval: 50 }).toBe(2)
       // Not at once on start-up: when the push service said.
       expect(Date.now() - askedAt).toBeGreaterThanOrEqual(4500)
@@ -529,13 +549,7 @@ describe('embedded mode (in-process queues)', () => {
   })
 
   it('a restart ends, without sending it, a retry whose device was disabled meanwhile', async () => {
-    const env = { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile }
-    const first = await startServer({ env })
-    const client = new ApiClient(first.url)
-    await client.login('admin', ADMIN_PASSWORD)
-    const own = await createActiveSource(client, 'disabling', 'gone.*')
-    await client.post('/api/subscriptions', { topic: 'gone.test', push: true })
-    const deviceId = (await client.post('/api/devices', { subscription: push.subscribe('going').subscription })).body.id
+    const { first, client, own, deviceIds: [deviceId] } = await pushServer('disabling', 'gone.test', ['going'])
     push.script('going', [{ status: 429, retryAfter: 60 }, { status: 410 }])
     let restarted: RunningServer | undefined
     try {
@@ -543,11 +557,10 @@ describe('embedded mode (in-process queues)', () => {
       await expect.poll(async () => (await client.get(`/api/devices/${deviceId}/deliveries`)).body[0]?.log?.length, { timeout: 10_000 }).toBe(1)
       await publisher(first.url, own.token).post('/api/topics/gone.test/messages', { notification: { title: 'disables' } })
       await expect.poll(async () => (await client.get('/api/devices')).body[0]?.disabledAt, { timeout: 10_000 }).not.toBeNull()
-      first.process.kill('SIGTERM')
-      await new Promise(resolve => first.process.once('exit', resolve))
-      restarted = await startServer({ db: first.db, env })
-      const again = new ApiClient(restarted.url)
-      await again.login('admin', ADMIN_PASSWORD)
+      await stop(first, 'SIGTERM')
+      const next = await restart(first)
+      restarted = next.restarted
+      const again = next.again
       // At once, not when its retry (a minute later) would have been due.
       await expect.poll(async () => (await again.get(`/api/devices/${deviceId}/deliveries`)).body.find((d: { notificationId: string }) => d.notificationId === waiting.body.id)?.status, { timeout: 10_000 }).toBe('expired')
       expect(push.to('going')).toHaveLength(2)
@@ -559,25 +572,17 @@ describe('embedded mode (in-process queues)', () => {
   })
 
   it('a server killed with pushes in flight sends them after its restart', async () => {
-    const env = { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile }
-    const first = await startServer({ env })
-    const client = new ApiClient(first.url)
-    await client.login('admin', ADMIN_PASSWORD)
-    const own = await createActiveSource(client, 'crashy', 'crash.*')
-    await client.post('/api/subscriptions', { topic: 'crash.test', push: true })
-    const deviceIds: string[] = []
-    for (let i = 0; i < 3; i++) deviceIds.push((await client.post('/api/devices', { subscription: push.subscribe(`crash${i}`).subscription })).body.id)
+    const { first, own, deviceIds } = await pushServer('crashy', 'crash.test', ['crash0', 'crash1', 'crash2'])
     push.latencyMs = 3000
     let restarted: RunningServer | undefined
     try {
       const res = await publisher(first.url, own.token).post('/api/topics/crash.test/messages', { notification: { title: 'survives' } })
       await expect.poll(() => push.received.filter(r => r.name.startsWith('crash')).length, { timeout: 10_000, interval: 20 }).toBe(3)
-      first.process.kill('SIGKILL')
-      await new Promise(resolve => first.process.once('exit', resolve))
+      await stop(first, 'SIGKILL')
       push.latencyMs = 0
-      restarted = await startServer({ db: first.db, env })
-      const again = new ApiClient(restarted.url)
-      await again.login('admin', ADMIN_PASSWORD)
+      const next = await restart(first)
+      restarted = next.restarted
+      const again = next.again
       for (const id of deviceIds) {
         await expect.poll(async () => (await again.get(`/api/devices/${id}/deliveries`)).body[0]?.status, { timeout: 10_000 }).toBe('sent')
       }
