@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { ChannelConnection } from './realtime/channel'
 import { useHub } from './realtime'
+import { mercuryConfig } from '../utils/config'
 
 // Figures of this instance only: each process counts what was published through it and pushes
 // them to its own admin connections. Several instances mean several sets of figures.
@@ -195,7 +196,7 @@ export function prometheusRegistry(): Registry {
 
 /** MERCURY_METRICS_TOKEN, or null when /metrics is off. */
 export function metricsToken(): string | null {
-  return process.env.MERCURY_METRICS_TOKEN || null
+  return mercuryConfig().metricsToken
 }
 
 export function sameSecret(given: string, expected: string): boolean {

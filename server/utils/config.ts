@@ -56,8 +56,10 @@ export interface MercuryConfig {
   /** Open /datalink connections per source (per instance): bounds what a leaked token can hold. */
   maxConnectionsPerSource: number
   maxSubscriptionsPerConnection: number
-  /** Origins besides the server's own that may use the session cookie (comma separated). */
+  /** Origins besides the server's own that may use the session cookie, as `new URL(…).origin` gives them. */
   allowedOrigins: string[]
+  /** MERCURY_METRICS_TOKEN: the bearer token of /metrics, or null when /metrics is off. */
+  metricsToken: string | null
   trustProxy: boolean
   /** NUXT_VAPID_*: the subject, and the key pair when one is set (else it is kept in the database). */
   vapid: { subject: string, keys: { publicKey: string, privateKey: string } | null }
@@ -66,18 +68,50 @@ export interface MercuryConfig {
 let cached: MercuryConfig | undefined
 
 const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000)
+const TEN_YEARS_SECONDS = 10 * 365 * 24 * 60 * 60
+/** Shorter, a metrics token could be guessed: /metrics tells how busy the server is and who is online. */
+export const MIN_METRICS_TOKEN_LENGTH = 16
 
+/**
+ * Decimal digits only: Number() would also take "1e3", "0x10", " 5 " and "1.0", so that a typo
+ * or a value meant for another program would quietly set something else.
+ */
 function intFromEnv(name: string, fallback: number, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}): number {
   const raw = process.env[name]
   if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < min || value > max) {
+  const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN
+  if (!(value >= min && value <= max)) {
     const range = max < Number.MAX_SAFE_INTEGER
       ? `an integer from ${min} to ${max}`
       : min === 1 ? 'a positive integer' : `an integer ≥ ${min}`
-    throw new ConfigError(`${name} must be ${range}, got "${raw}"`)
+    throw new ConfigError(`${name} must be ${range} in decimal digits only, got "${raw}"`)
   }
   return value
+}
+
+/**
+ * MERCURY_ALLOWED_ORIGINS: each entry is compared with the Origin header a browser sends, which is
+ * scheme://host[:port], lower case, without the default port or a trailing slash. An entry is kept
+ * in that form, so that "https://App.example.com/" matches; one that is not an origin stops the start.
+ */
+function allowedOriginsFromEnv(): string[] {
+  const entries = (process.env.MERCURY_ALLOWED_ORIGINS ?? '').split(',').map(entry => entry.trim()).filter(Boolean)
+  return entries.map((entry) => {
+    const url = URL.canParse(entry) ? new URL(entry) : null
+    // Anything beyond the origin (a path, a query, a fragment, credentials) shows in the href.
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.href !== `${url.origin}/`) {
+      throw new ConfigError(`MERCURY_ALLOWED_ORIGINS must list origins, scheme://host[:port] (https://app.example.com), separated by commas, got "${entry}"`)
+    }
+    return url.origin
+  })
+}
+
+function metricsTokenFromEnv(): string | null {
+  const token = process.env.MERCURY_METRICS_TOKEN || null
+  if (token !== null && token.length < MIN_METRICS_TOKEN_LENGTH) {
+    throw new ConfigError(`MERCURY_METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters (openssl rand -hex 32 makes one), got ${token.length}`)
+  }
+  return token
 }
 
 /** A switch: 1, true, yes or on; 0, false, no or off; unset is off. Anything else stops the start. */
@@ -118,7 +152,7 @@ export function mercuryConfig(): MercuryConfig {
     maxPayloadBytes: intFromEnv('MERCURY_MAX_PAYLOAD_BYTES', 64 * 1024),
     maxClientFrameBytes: intFromEnv('MERCURY_MAX_CLIENT_FRAME_BYTES', 16 * 1024),
     historySize: intFromEnv('MERCURY_HISTORY_SIZE', 1000),
-    historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60),
+    historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60, { max: TEN_YEARS_SECONDS }),
     retentionDays: intFromEnv('MERCURY_RETENTION_DAYS', 90, { min: 0, max: 100 * 365 }),
     sessionDays: intFromEnv('MERCURY_SESSION_DAYS', 30, { max: 10 * 365 }),
     heartbeatSeconds: intFromEnv('MERCURY_HEARTBEAT_SECONDS', 30, { max: MAX_TIMER_SECONDS }),
@@ -137,7 +171,8 @@ export function mercuryConfig(): MercuryConfig {
     maxConnectionsPerUser: intFromEnv('MERCURY_MAX_CONNECTIONS_PER_USER', 100),
     maxConnectionsPerSource: intFromEnv('MERCURY_MAX_CONNECTIONS_PER_SOURCE', 100),
     maxSubscriptionsPerConnection: intFromEnv('MERCURY_MAX_SUBSCRIPTIONS', 200),
-    allowedOrigins: (process.env.MERCURY_ALLOWED_ORIGINS ?? '').split(',').map(o => o.trim()).filter(Boolean),
+    allowedOrigins: allowedOriginsFromEnv(),
+    metricsToken: metricsTokenFromEnv(),
     trustProxy: flagFromEnv('MERCURY_TRUST_PROXY'),
     vapid: vapidFromEnv(),
   }

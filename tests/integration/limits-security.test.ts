@@ -21,6 +21,8 @@ beforeAll(async () => {
       MERCURY_MAX_CONNECTIONS_PER_SOURCE: '2',
       MERCURY_MAX_SUBSCRIPTIONS: '2',
       MERCURY_TRUST_PROXY: '1',
+      // As people write them: a trailing slash, capitals, the default port.
+      MERCURY_ALLOWED_ORIGINS: 'https://App.Example.com/, http://localhost:8080/,https://dash.example:443',
     },
   })
   admin = new ApiClient(server.url)
@@ -314,6 +316,15 @@ describe('web security', () => {
     const tokenClient = new ApiClient(server.url)
     tokenClient.token = reader.token
     expect((await tokenClient.post('/api/subscriptions', { topic: 'lim.x' }, { headers: { origin: 'https://other.example' } })).status).toBe(201)
+  })
+
+  it('lets the origins of MERCURY_ALLOWED_ORIGINS use the session cookie, as a browser names them', async () => {
+    for (const origin of ['https://app.example.com', 'http://localhost:8080', 'https://dash.example']) {
+      expect((await admin.post('/api/admin/groups', { name: `allowed-${origin.length}` }, { headers: { origin } })).status, origin).toBe(201)
+      const ws = await TestSocket.open(`${server.url}/channel`, { headers: { cookie: reader.client.cookie, origin } })
+      await ws.close()
+    }
+    expect((await admin.post('/api/admin/groups', { name: 'not-allowed' }, { headers: { origin: 'http://localhost:8081' } })).status).toBe(403)
   })
 
   it('refuses a cookie-authenticated WebSocket from another origin', async () => {

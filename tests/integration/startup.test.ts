@@ -14,6 +14,7 @@ import { nodeTooOld } from '../../server/utils/node-version'
 const scratch = mkdtempSync(path.join(tmpdir(), 'mercury-startup-'))
 const vapidPair = webpush.generateVAPIDKeys()
 const mismatched = webpush.generateVAPIDKeys()
+const notAnOrigin = (entry: string) => `MERCURY_ALLOWED_ORIGINS must list origins, scheme://host[:port] (https://app.example.com), separated by commas, got "${entry}"`
 
 // Start-up: settings that cannot work stop the server with a message (no stack trace), and the
 // admin password reset of the README ends the admin's sessions.
@@ -39,7 +40,7 @@ function startFailure(options: Parameters<typeof startServer>[0]): Promise<strin
 describe('start-up', () => {
   it.each([
     [{ MERCURY_ROLE: 'foo' }, 'MERCURY_ROLE must be all, web or worker, got "foo"'],
-    [{ MERCURY_HEARTBEAT_SECONDS: '0' }, 'MERCURY_HEARTBEAT_SECONDS must be an integer from 1 to 2147483, got "0"'],
+    [{ MERCURY_HEARTBEAT_SECONDS: '0' }, 'MERCURY_HEARTBEAT_SECONDS must be an integer from 1 to 2147483 in decimal digits only, got "0"'],
     [{ NUXT_VAPID_SUBJECT: 'admin@example.com' }, 'NUXT_VAPID_SUBJECT must be a mailto: or https: URL'],
     [{ NUXT_VAPID_PUBLIC_KEY: 'abc', NUXT_VAPID_PRIVATE_KEY: 'def' }, 'NUXT_VAPID_PUBLIC_KEY must be a P-256 public key'],
     [{ NUXT_VAPID_PRIVATE_KEY: 'def' }, 'NUXT_VAPID_PUBLIC_KEY and NUXT_VAPID_PRIVATE_KEY go together'],
@@ -47,12 +48,24 @@ describe('start-up', () => {
     [{ MERCURY_ADMIN_PASSWORD: 'a' }, 'MERCURY_ADMIN_PASSWORD must be at least 8 characters'],
     [{ MERCURY_RESET_ADMIN_PASSWORD: 'short' }, 'MERCURY_RESET_ADMIN_PASSWORD must be at least 8 characters'],
     // Past what a timer can wait, Node fires it at once: the login limit would forget every failure.
-    [{ MERCURY_LOGIN_WINDOW_SECONDS: '3000000' }, 'MERCURY_LOGIN_WINDOW_SECONDS must be an integer from 1 to 2147483, got "3000000"'],
+    [{ MERCURY_LOGIN_WINDOW_SECONDS: '3000000' }, 'MERCURY_LOGIN_WINDOW_SECONDS must be an integer from 1 to 2147483 in decimal digits only, got "3000000"'],
     [{ MERCURY_HEARTBEAT_SECONDS: '3000000' }, 'MERCURY_HEARTBEAT_SECONDS must be an integer from 1 to 2147483'],
     [{ MERCURY_PUSH_TIMEOUT_MS: '3000000000' }, 'MERCURY_PUSH_TIMEOUT_MS must be an integer from 1 to 2147483647'],
     [{ MERCURY_TRUST_PROXY: 'maybe' }, 'MERCURY_TRUST_PROXY must be 1 or 0 (true or false), got "maybe"'],
-    [{ MERCURY_SESSION_DAYS: '0' }, 'MERCURY_SESSION_DAYS must be an integer from 1 to 3650, got "0"'],
-    [{ MERCURY_SESSION_DAYS: '7.5' }, 'MERCURY_SESSION_DAYS must be an integer from 1 to 3650, got "7.5"'],
+    [{ MERCURY_SESSION_DAYS: '0' }, 'MERCURY_SESSION_DAYS must be an integer from 1 to 3650 in decimal digits only, got "0"'],
+    [{ MERCURY_SESSION_DAYS: '7.5' }, 'MERCURY_SESSION_DAYS must be an integer from 1 to 3650 in decimal digits only, got "7.5"'],
+    // What Number() reads as another number than the one written, or reads at all.
+    [{ MERCURY_MAX_BODY_BYTES: '0x10' }, 'MERCURY_MAX_BODY_BYTES must be a positive integer in decimal digits only, got "0x10"'],
+    [{ MERCURY_MAX_BODY_BYTES: '1e3' }, 'MERCURY_MAX_BODY_BYTES must be a positive integer in decimal digits only, got "1e3"'],
+    [{ MERCURY_SESSION_DAYS: ' 5 ' }, 'MERCURY_SESSION_DAYS must be an integer from 1 to 3650 in decimal digits only, got " 5 "'],
+    [{ MERCURY_RETENTION_DAYS: '1.0' }, 'MERCURY_RETENTION_DAYS must be an integer from 0 to 36500 in decimal digits only, got "1.0"'],
+    [{ MERCURY_HISTORY_MAX_AGE_SECONDS: '315360001' }, 'MERCURY_HISTORY_MAX_AGE_SECONDS must be an integer from 1 to 315360000 in decimal digits only'],
+    [{ MERCURY_METRICS_TOKEN: 'x' }, 'MERCURY_METRICS_TOKEN must be at least 16 characters'],
+    [{ MERCURY_ALLOWED_ORIGINS: 'https://app.example.com/app' }, notAnOrigin('https://app.example.com/app')],
+    [{ MERCURY_ALLOWED_ORIGINS: 'https://ok.example, app.example.com' }, notAnOrigin('app.example.com')],
+    [{ MERCURY_ALLOWED_ORIGINS: 'ftp://app.example.com' }, notAnOrigin('ftp://app.example.com')],
+    [{ MERCURY_ALLOWED_ORIGINS: 'https://user:pass@app.example.com' }, notAnOrigin('https://user:pass@app.example.com')],
+    [{ MERCURY_ALLOWED_ORIGINS: 'https://app.example.com/?' }, notAnOrigin('https://app.example.com/?')],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
     [{ REDIS_URL: 'notaurl' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
     [{ MERCURY_ROLE: 'worker' }, 'MERCURY_ROLE=worker needs REDIS_URL'],
