@@ -1,4 +1,5 @@
-// `npm start`: build when the sources changed since the last build, apply migrations, serve.
+// `npm start`: build when the sources changed since the last build, check the settings, apply
+// migrations, serve.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
@@ -68,6 +69,13 @@ if (env.DATABASE_URL.startsWith('file:')) {
   const file = path.resolve(root, env.DATABASE_URL.slice('file:'.length))
   env.DATABASE_URL = `file:${file}`
   if (!existsSync(path.dirname(file))) refuse(`the directory of the SQLite file in DATABASE_URL does not exist: ${path.dirname(file)}`)
+}
+// Before migrating: a setting that cannot work, a database this user cannot write or one that
+// another process serves must stop the start with the server's own message, the database untouched.
+const check = spawnSync(process.execPath, [path.join(root, '.output/server/index.mjs'), '--check'], { cwd: root, stdio: 'inherit', env })
+if (check.status !== 0) {
+  if (check.error) refuse(`could not check the settings: ${check.error.message}`)
+  process.exit(check.status ?? 1)
 }
 await checkListen(Number(port), host)
 run('prisma', ['migrate', 'deploy'], env)

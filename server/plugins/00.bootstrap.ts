@@ -1,7 +1,14 @@
 import { MigrationsMissingError, persistentSecret, startupReady } from '../services/bootstrap'
 import { ConfigError, isPostgresUrl, mercuryConfig } from '../utils/config'
 import { MIN_NODE, nodeTooOld } from '../utils/node-version'
-import { claimSqlite } from '../utils/sqlite-owner'
+import { checkSqliteWritable } from '../utils/sqlite-access'
+import { checkSqliteUnserved, claimSqlite } from '../utils/sqlite-owner'
+
+/**
+ * `node .output/server/index.mjs --check`: checks the settings, the database file's permissions
+ * and its owner, then exits (0 when the server could start). npm start runs it before it migrates.
+ */
+const checkOnly = process.argv.includes('--check')
 
 export default defineNitroPlugin(() => {
   if (nodeTooOld(process.version)) {
@@ -21,7 +28,10 @@ export default defineNitroPlugin(() => {
   try {
     // Every setting is read and checked here, before anything starts.
     const config = mercuryConfig()
-    if (!config.redisUrl && !isPostgresUrl(config.databaseUrl)) claimSqlite(config.databaseUrl)
+    if (!isPostgresUrl(config.databaseUrl)) {
+      checkSqliteWritable(config)
+      if (!config.redisUrl) (checkOnly ? checkSqliteUnserved : claimSqlite)(config.databaseUrl)
+    }
     // nuxt-auth-utils reads the session password lazily from this variable.
     process.env.NUXT_SESSION_PASSWORD = persistentSecret('NUXT_SESSION_PASSWORD', 'session-secret')
   }
@@ -30,6 +40,7 @@ export default defineNitroPlugin(() => {
     console.error(`Mercury: ${error.message}`)
     process.exit(1)
   }
+  if (checkOnly) process.exit(0)
   startupReady().catch((error: unknown) => {
     // A database never migrated (migrations forgotten before starting the server itself): say
     // what to do and stop, rather than serve 500s.

@@ -23,9 +23,10 @@ export function persistentSecret(envName: string, file: string): string {
     writeFileSync(target, `${secret}\n`, { mode: 0o600, flag: 'wx' })
     return secret
   }
-  catch {
+  catch (error) {
     // Another process wrote it first: use theirs.
-    return readFileSync(target, 'utf8').trim()
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(target, 'utf8').trim()
+    throw new ConfigError(`cannot write to ${target} (MERCURY_DATA_DIR=${mercuryConfig().dataDir}): ${(error as Error).message} — run Mercury as the user who owns it, fix its permissions, or set ${envName}`)
   }
 }
 

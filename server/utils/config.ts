@@ -139,7 +139,12 @@ export function mercuryConfig(): MercuryConfig {
   if (cached) return cached
   const runtime = useRuntimeConfig()
   const dataDir = path.resolve(process.env.MERCURY_DATA_DIR || runtime.dataDir || 'data')
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  }
+  catch (error) {
+    throw new ConfigError(`cannot use ${dataDir} as the data directory (MERCURY_DATA_DIR): ${(error as Error).message}`)
+  }
   cached = {
     dataDir,
     databaseUrl: process.env.DATABASE_URL || runtime.databaseUrl || `file:${path.join(dataDir, 'mercury.db')}`,

@@ -2,8 +2,8 @@
 // offsets on its own and reach only its own clients. A file beside the database names the
 // process that serves it; another process finding that one alive stops at start-up and says so.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
 import { ConfigError } from './config'
+import { sqliteFile } from './sqlite-access'
 
 interface Owner { pid: number, file: string, boot: string }
 
@@ -44,9 +44,20 @@ function readOwner(ownerFile: string): Owner | null {
   }
 }
 
+/** Stops the start (ConfigError) when another live process serves the SQLite file of `databaseUrl`. */
+export function checkSqliteUnserved(databaseUrl: string): void {
+  const file = sqliteFile(databaseUrl)
+  const owner = readOwner(`${file}.owner`)
+  if (owner && owner.pid !== process.pid && serving(owner, file)) throw servedError(owner, file)
+}
+
+function servedError(owner: Owner, file: string): ConfigError {
+  return new ConfigError(`another Mercury process (pid ${owner.pid}) already serves ${file} without Redis: run one process per SQLite database, or set REDIS_URL to run several (see docs/OPERATIONS.md)`)
+}
+
 /** Claims the SQLite file of `databaseUrl` for this process, until it exits. */
 export function claimSqlite(databaseUrl: string): void {
-  const file = path.resolve(databaseUrl.slice('file:'.length).split('?')[0]!)
+  const file = sqliteFile(databaseUrl)
   const ownerFile = `${file}.owner`
   const mine: Owner = { pid: process.pid, file, boot: bootId() }
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -62,9 +73,7 @@ export function claimSqlite(databaseUrl: string): void {
     }
     const owner = readOwner(ownerFile)
     if (owner?.pid === process.pid) return
-    if (owner && serving(owner, file)) {
-      throw new ConfigError(`another Mercury process (pid ${owner.pid}) already serves ${file} without Redis: run one process per SQLite database, or set REDIS_URL to run several (see docs/OPERATIONS.md)`)
-    }
+    if (owner && serving(owner, file)) throw servedError(owner, file)
     rmSync(ownerFile, { force: true }) // left by a process that did not exit cleanly
   }
 }

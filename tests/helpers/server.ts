@@ -119,6 +119,8 @@ export interface StartOptions {
   output?: string
   /** The port to listen on (a free one by default): the same origin again after a restart. */
   port?: number
+  /** Run as this user (and group) id: a tests' runner that is root, as another user. */
+  uid?: number
 }
 
 /** Starts .output/server/index.mjs (or `output`'s) and waits until /api/health answers 200. */
@@ -141,6 +143,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
   })
   const append = (chunk: Buffer) => {
     log += chunk.toString()

@@ -1,11 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN_PASSWORD, createTestDatabase, runSql, startServer, storedDate, type TestDatabase } from '../helpers/server'
+import { ADMIN_PASSWORD, createTestDatabase, freePort, runSql, startServer, storedDate, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, publisher } from '../helpers/fixtures'
 import { hashSources, stampFile } from '../../scripts/source-hash.mjs'
@@ -122,6 +122,81 @@ describe('start-up', () => {
     const exited = new Promise(resolve => next.process.once('exit', resolve))
     next.process.kill('SIGTERM')
     await exited
+  })
+
+  /** Runs `npm start` (scripts/start.mjs) until it exits, or stops it once it serves: a refusal's exit code and output. */
+  async function startScript(env: Record<string, string>, options: { uid?: number } = {}): Promise<{ code: number | string | null, output: string }> {
+    const port = String(await freePort())
+    const child = spawn(process.execPath, ['scripts/start.mjs'], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      env: { ...process.env, PORT: port, HOST: '127.0.0.1', DATABASE_URL: '', REDIS_URL: '', MERCURY_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
+    })
+    let output = ''
+    const append = (chunk: Buffer) => {
+      output += chunk.toString()
+      if (output.includes('Listening on')) child.kill('SIGKILL')
+    }
+    child.stdout!.on('data', append)
+    child.stderr!.on('data', append)
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    const code = await new Promise<number | string | null>(resolve => child.once('exit', (status, signal) => resolve(status ?? signal)))
+    clearTimeout(timer)
+    return { code, output }
+  }
+
+  it('npm start refuses a setting that cannot work before it migrates: the database is not touched', async () => {
+    const dataDir = path.join(scratch, 'bad-setting')
+    const { code, output } = await startScript({ MERCURY_DATA_DIR: dataDir, MERCURY_SESSION_DAYS: '-1' })
+    expect(code).toBe(1)
+    expect(output.trim()).toBe('Mercury: MERCURY_SESSION_DAYS must be an integer from 1 to 3650 in decimal digits only, got "-1"')
+    expect(existsSync(path.join(dataDir, 'mercury.db'))).toBe(false)
+  })
+
+  it.skipIf(Boolean(process.env.MERCURY_TEST_PG_URL))('npm start next to a process that serves the database refuses before it migrates it', async () => {
+    const own = await createTestDatabase({ sqlite: true })
+    const first = await startServer({ db: own })
+    try {
+      const { code, output } = await startScript({ MERCURY_DATA_DIR: own.dataDir })
+      expect(code).toBe(1)
+      expect(output).toContain(`Mercury: another Mercury process (pid ${first.process.pid}) already serves ${path.join(own.dataDir, 'mercury.db')}`)
+      expect(output).not.toMatch(/migrat/i)
+    }
+    finally {
+      await first.stop()
+      await own.drop()
+    }
+  })
+
+  // Root writes whatever the permissions say: what another user meets is seen as that user.
+  const asNobody = process.getuid?.() === 0 ? 65534 : undefined
+  it.skipIf(asNobody === undefined)('npm start says in one line that it cannot write to the data directory, before migrating', async () => {
+    const parent = path.join(scratch, 'read-only')
+    const dataDir = path.join(parent, 'data')
+    mkdirSync(dataDir, { recursive: true })
+    chmodSync(scratch, 0o755)
+    chmodSync(parent, 0o755)
+    chmodSync(dataDir, 0o555)
+    const { code, output } = await startScript({ MERCURY_DATA_DIR: dataDir }, { uid: asNobody })
+    expect(code).toBe(1)
+    expect(output.trim()).toBe(`Mercury: cannot write to ${dataDir} (MERCURY_DATA_DIR=${dataDir}): permission denied — run Mercury as the user who owns it, or fix its permissions`)
+  })
+
+  it.skipIf(asNobody === undefined)('refuses a database file it cannot write, naming it, when started by itself', async () => {
+    const own = await createTestDatabase({ sqlite: true })
+    try {
+      const file = path.join(own.dataDir, 'mercury.db')
+      chmodSync(own.dataDir, 0o777)
+      chmodSync(file, 0o444)
+      const failed = await startFailure({ db: own, uid: asNobody })
+      expect(failed).toMatch(/server exited with 1/)
+      expect(failed).toContain(`Mercury: cannot write to ${file} (MERCURY_DATA_DIR=${own.dataDir}): permission denied`)
+      expect(failed).not.toMatch(/\n\s+at /)
+    }
+    finally {
+      await own.drop()
+    }
   })
 
   it('says in one line that the port is taken when the server is started by itself', async () => {
