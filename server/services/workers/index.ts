@@ -1,6 +1,7 @@
 import { mercuryConfig } from '../../utils/config'
 import { useDb } from '../../utils/db'
 import { revokeLapsedLogins } from '../accounts'
+import { startupReady } from '../bootstrap'
 import { onNotification } from '../notifications'
 import { configurePushEncryption, stopPushEncryption } from '../push/encrypt'
 import { pushPayload } from '../push/payload'
@@ -36,7 +37,9 @@ export function startWorkers(): () => void {
   queues.push.process(runPush, pushConcurrency)
   // Each waiting result job holds a slot until its batch is written: allow a whole batch.
   queues.result.process(runResult, 256)
-  void sweep(true)
+  // Not before the database is known to be migrated: on one that is not, start-up stops with a
+  // line saying so, which a failed sweep's "table does not exist" would come before.
+  void startupReady().then(() => sweep(true), () => {})
   const timer = setInterval(() => void sweep(false), SWEEP_EVERY_MS)
   timer.unref()
   return () => clearInterval(timer)
