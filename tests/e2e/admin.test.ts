@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
 import { holdRequests, launchBrowser } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
@@ -897,6 +897,91 @@ describe('form errors', () => {
     await expect.poll(() => fieldError(form.getByLabel('Allowed topics')).then(e => e.invalid && e.alert && e.text)).toBeTruthy()
     expect((await fieldError(form.getByLabel('Description'))).invalid).toBe(true)
     expect((await fieldError(form.getByLabel('Description'))).alert).toBe(true)
+    await context.close()
+  })
+})
+
+describe('long names', () => {
+  // The longest username a form accepts, without a place to break it: a select sized to it, or a
+  // chip holding it, must not push what follows out of its card.
+  const longName = 'm'.repeat(64)
+  const longGroup = `wide-${'g'.repeat(59)}`
+
+  /** What sticks out of `container` on the right (its scrollers' contents aside). */
+  function sticksOut(container: Locator) {
+    return container.evaluate((root) => {
+      const right = root.getBoundingClientRect().right + 0.5
+      return [...root.querySelectorAll('*')]
+        .filter(element => element.tagName !== 'OPTION' && element.getBoundingClientRect().right > right)
+        .map(element => `${element.tagName}.${element.className}`)
+    })
+  }
+
+  it('keeps a group\'s controls in its card whatever the length of its name and of a username, at 1280 and 390 px, and Grant and Add work', async () => {
+    const user = await admin.post('/api/admin/users', { username: longName, password: 'long-name-password-1' })
+    expect(user.status).toBe(201)
+    for (const name of [longGroup, 'wide-b', 'wide-c']) expect((await admin.post('/api/admin/groups', { name })).status).toBe(201)
+    for (const width of [1280, 390]) {
+      const context = await browser.newContext({ viewport: { width, height: 900 } })
+      expect((await context.request.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
+      const page = await openLive(context, '/admin/groups')
+      const card = page.getByTestId(`group-${longGroup}`)
+      await card.getByLabel(`Add a member to ${longGroup}`).locator('option', { hasText: longName }).waitFor({ state: 'attached' })
+      const cardBox = (await card.boundingBox())!
+      const grant = card.getByRole('button', { name: 'Grant' })
+      const grantBox = (await grant.boundingBox())!
+      expect(grantBox.x + grantBox.width, `Grant at ${width} px`).toBeLessThanOrEqual(cardBox.x + cardBox.width)
+      expect(await sticksOut(card), `${width} px`).toEqual([])
+      expect(await page.evaluate(() => document.scrollingElement!.scrollWidth), `${width} px`).toBeLessThanOrEqual(width)
+      // Nothing of the next card lies over the button.
+      await card.getByLabel('Topic pattern').fill(`wide.${width}`)
+      await grant.click({ timeout: 3000 })
+      await expect.poll(() => card.getByTestId('grant-list').textContent()).toContain(`wide.${width}`)
+      await context.close()
+    }
+
+    // A member with that name: the chip breaks the name rather than the card.
+    const context = await browser.newContext({ viewport: { width: 390, height: 900 } })
+    expect((await context.request.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
+    const page = await openLive(context, '/admin/groups')
+    const card = page.getByTestId(`group-${longGroup}`)
+    await card.getByLabel(`Add a member to ${longGroup}`).selectOption({ label: longName })
+    await card.getByRole('button', { name: 'Add', exact: true }).click()
+    await card.getByRole('button', { name: `Remove ${longName} from ${longGroup}` }).waitFor()
+    expect(await sticksOut(card)).toEqual([])
+    expect(await page.evaluate(() => document.scrollingElement!.scrollWidth)).toBeLessThanOrEqual(390)
+    await context.close()
+  })
+
+  it('shows a long username whole on a phone: the user\'s card and details wrap it', async () => {
+    if ((await admin.get('/api/admin/users')).body.every((u: { username: string }) => u.username !== longName)) {
+      expect((await admin.post('/api/admin/users', { username: longName, password: 'long-name-password-1' })).status).toBe(201)
+    }
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+    expect((await phone.request.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
+    const page = await openLive(phone, '/admin/users')
+    const row = page.getByTestId(`user-row-${longName}`)
+    await row.waitFor()
+    expect(await sticksOut(row)).toEqual([])
+    expect(await row.evaluate(element => element.closest('.table-wrap')!.scrollWidth <= element.closest('.table-wrap')!.clientWidth)).toBe(true)
+    await row.getByRole('button', { name: `Details of ${longName}` }).click()
+    const details = page.getByTestId('user-detail')
+    await details.getByRole('heading', { name: longName }).waitFor()
+    expect(await sticksOut(details)).toEqual([])
+    expect(await page.evaluate(() => document.scrollingElement!.scrollWidth)).toBeLessThanOrEqual(390)
+    await phone.close()
+  })
+
+  it('keeps a source\'s buttons in view at 1280 px whatever the length of its name', async () => {
+    const name = 's'.repeat(64)
+    await createActiveSource(admin, name, 'long.*')
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } })
+    expect((await context.request.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
+    const page = await openLive(context, '/admin/sources')
+    const remove = page.getByTestId(`source-row-${name}`).getByRole('button', { name: `Delete ${name}` })
+    const scroller = await remove.evaluate(element => element.closest('.table-wrap')!.getBoundingClientRect().right)
+    const box = (await remove.boundingBox())!
+    expect(box.x + box.width).toBeLessThanOrEqual(scroller)
     await context.close()
   })
 })
