@@ -985,3 +985,21 @@ describe('long names', () => {
     await context.close()
   })
 })
+
+describe('groups', () => {
+  it('shows the member select\'s placeholder from the start, and again after an Add', async () => {
+    expect((await admin.post('/api/admin/users', { username: 'placeholder-user', password: 'placeholder-password-1' })).status).toBe(201)
+    expect((await admin.post('/api/admin/groups', { name: 'placeholder-group' })).status).toBe(201)
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin/groups')
+    const select = page.getByLabel('Add a member to placeholder-group')
+    await select.locator('option', { hasText: 'placeholder-user' }).waitFor({ state: 'attached' })
+    const shown = () => select.evaluate((element: HTMLSelectElement) => element.selectedOptions[0]?.textContent?.trim() ?? null)
+    expect(await shown()).toBe('Add a member…')
+    await select.selectOption({ label: 'placeholder-user' })
+    await page.getByTestId('group-placeholder-group').getByRole('button', { name: 'Add', exact: true }).click()
+    await page.getByRole('button', { name: 'Remove placeholder-user from placeholder-group' }).waitFor()
+    expect(await shown()).toBe('Add a member…')
+    await context.close()
+  })
+})
