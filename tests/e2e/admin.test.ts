@@ -1003,3 +1003,49 @@ describe('groups', () => {
     await context.close()
   })
 })
+
+describe('delivery log', () => {
+  it('keeps the counts live after Older deliveries, keeps the rows read, offers the newer deliveries, and survives a failed refresh', async () => {
+    const delivery = (i: number) => fakeDelivery('p', i, 'paged.x')
+    // Deliveries made after the page was opened, newest first.
+    let arrived: ReturnType<typeof fakeDelivery>[] = []
+    let unreachable = false
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await context.newPage()
+    await page.route('**/api/admin/deliveries?**', async (route) => {
+      if (unreachable) return route.abort('failed')
+      const older = new URL(route.request().url()).searchParams.has('before')
+      const items = older ? [50, 51, 52].map(delivery) : [...arrived, ...Array.from({ length: 50 }, (_, i) => delivery(i))].slice(0, 50)
+      await route.fulfill({ json: { items, counts: { queued: 0, sent: 53 + arrived.length, failed: 0, expired: 0 } } })
+    })
+    await page.goto(`${server.url}/admin/deliveries`)
+    const rows = page.getByTestId('delivery-row')
+    const sent = () => page.getByTestId('delivery-counts').getByRole('button', { name: /sent/i }).textContent()
+    await expect.poll(() => rows.count()).toBe(50)
+    expect(await sent()).toContain('53')
+    await page.getByRole('button', { name: 'Older deliveries' }).click()
+    await expect.poll(() => rows.count()).toBe(53)
+
+    arrived = [fakeDelivery('q', 1, 'paged.x'), fakeDelivery('q', 0, 'paged.x')]
+    await expect.poll(sent, { timeout: 8000 }).toContain('55')
+    const newer = page.getByTestId('newer-deliveries')
+    await expect.poll(() => newer.textContent()).toMatch(/2 newer deliveries/)
+    // The rows being read stay where they are.
+    expect(await rows.count()).toBe(53)
+    expect(await rows.first().getAttribute('data-delivery-id')).toBe('p000')
+
+    await newer.getByRole('button', { name: 'Show 2 newer deliveries' }).click()
+    await expect.poll(() => rows.first().getAttribute('data-delivery-id')).toBe('q001')
+    expect(await rows.count()).toBe(50)
+    expect(await newer.count()).toBe(0)
+
+    // A refresh that fails keeps the list and says so; the next one that works clears it.
+    unreachable = true
+    const failed = page.getByText('The list could not be refreshed')
+    await failed.waitFor({ timeout: 8000 })
+    expect(await rows.count()).toBe(50)
+    unreachable = false
+    await failed.waitFor({ state: 'detached', timeout: 8000 })
+    await context.close()
+  })
+})
