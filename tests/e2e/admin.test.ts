@@ -1048,4 +1048,17 @@ describe('delivery log', () => {
     await failed.waitFor({ state: 'detached', timeout: 8000 })
     await context.close()
   })
+
+  it('says there are no deliveries yet, or that none match the filter', async () => {
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await context.newPage()
+    await page.route('**/api/admin/deliveries?**', route => route.fulfill({ json: { items: [], counts: { queued: 0, sent: 0, failed: 0, expired: 0 } } }))
+    await page.goto(`${server.url}/admin/deliveries`)
+    await page.getByText('No deliveries yet.').waitFor()
+    await page.getByLabel('Topic').fill('alerts.disk')
+    await page.getByRole('button', { name: 'Filter', exact: true }).click()
+    await page.getByText('No deliveries match.').waitFor()
+    expect(await page.getByText('No deliveries yet.').count()).toBe(0)
+    await context.close()
+  })
 })
