@@ -1062,3 +1062,19 @@ describe('delivery log', () => {
     await context.close()
   })
 })
+
+describe('dashboard sources', () => {
+  it('names a source deleted since it published as deleted, not by a piece of its id', async () => {
+    const source = await createActiveSource(admin, 'short-lived', 'ephemeral.*')
+    const producer = await datalink(source.token)
+    expect(await producer.request({ type: 'publish', topic: 'ephemeral.x', data: { value: 1 } })).toMatchObject({ type: 'ack' })
+    await producer.close()
+    expect((await admin.delete(`/api/admin/sources/${source.id}`)).status).toBe(204)
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await openLive(context, '/admin')
+    const perSource = page.getByTestId('per-source')
+    await expect.poll(() => perSource.textContent()).toContain('(deleted source)')
+    expect(await perSource.textContent()).not.toContain(source.id.slice(0, 8))
+    await context.close()
+  })
+})
