@@ -87,6 +87,8 @@ export async function deleteExpiredNotifications(): Promise<number> {
     const old = await useDb().notification.findMany({ where: { createdAt: { lt: cutoff } }, select: { id: true }, take: RETENTION_PAGE })
     if (old.length === 0) return deleted
     deleted += (await useDb().notification.deleteMany({ where: { id: { in: old.map(n => n.id) } } })).count
+    // SQLite runs on the event loop: let the requests and sockets waiting meanwhile go between pages.
+    await new Promise(resolve => setImmediate(resolve))
   }
 }
 
