@@ -147,6 +147,34 @@ describe('limits', () => {
     expect(answers.filter(a => a.status === 409)).toHaveLength(28)
     expect((await eager.client.get('/api/subscriptions')).body).toHaveLength(2)
   })
+
+  it('keeps subscriptions whose read access was lost, listed as not readable: they count, the 409 says so, and they can be deleted', async () => {
+    const member = await createReader(admin, 'member', 'lim.own.*')
+    const group = (await admin.post('/api/admin/groups', { name: 'lim-g5' })).body.id as string
+    expect((await admin.post(`/api/admin/groups/${group}/members`, { userId: member.id })).status).toBe(201)
+    expect((await admin.post('/api/admin/grants', { groupId: group, topic: 'lim.g5.*', read: true })).status).toBe(201)
+    for (const topic of ['lim.g5.a', 'lim.g5.b']) expect((await member.client.post('/api/subscriptions', { topic, push: false })).status).toBe(201)
+    expect((await admin.delete(`/api/admin/groups/${group}`)).status).toBe(204)
+
+    const listed = async () => (await member.client.get('/api/subscriptions')).body.map(({ topic, readable }: { topic: string, readable: boolean }) => ({ topic, readable }))
+    expect(await listed()).toEqual([{ topic: 'lim.g5.a', readable: false }, { topic: 'lim.g5.b', readable: false }])
+    expect((await member.client.get('/api/topics')).body).toEqual([])
+    const refused = await member.client.post('/api/subscriptions', { topic: 'lim.own.x', push: false })
+    expect(refused.status).toBe(409)
+    expect(refused.body.message).toBe('At most 2 subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first (2 of them are topics you can no longer read: remove them on the Topics page)')
+    expect(refused.body.data).toEqual({ unreadable: 2 })
+
+    // Deleting one's own subscription needs no read access; the place it frees is taken.
+    expect((await member.client.delete('/api/subscriptions/lim.g5.a')).status).toBe(204)
+    expect((await member.client.post('/api/subscriptions', { topic: 'lim.own.x', push: false })).status).toBe(201)
+    expect(await listed()).toEqual([{ topic: 'lim.g5.b', readable: false }, { topic: 'lim.own.x', readable: true }])
+    expect((await member.client.post('/api/subscriptions', { topic: 'lim.own.y', push: false })).body.message)
+      .toBe('At most 2 subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first (1 of them is a topic you can no longer read: remove it on the Topics page)')
+
+    // Access back: the one kept is readable again.
+    expect((await admin.post('/api/admin/grants', { userId: member.id, topic: 'lim.g5.*', read: true })).status).toBe(201)
+    expect(await listed()).toEqual([{ topic: 'lim.g5.b', readable: true }, { topic: 'lim.own.x', readable: true }])
+  })
 })
 
 describe('connections per source', () => {

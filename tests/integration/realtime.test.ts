@@ -408,7 +408,7 @@ describe('stored subscriptions and the inbox', () => {
     await new Promise(r => setTimeout(r, 200))
     await publisher(server.url, source.token).post('/api/topics/sensors.stored/messages', { data: 'b' })
     expect((await after.next(f => f.type === 'message')).data).toBe('b')
-    expect((await viewer.client.get('/api/subscriptions')).body).toEqual([{ topic: 'sensors.stored', push: false, createdAt: expect.any(String) }])
+    expect((await viewer.client.get('/api/subscriptions')).body).toEqual([{ topic: 'sensors.stored', push: false, createdAt: expect.any(String), readable: true }])
     // Posting again without push leaves it as it is.
     expect((await viewer.client.post('/api/subscriptions', { topic: 'sensors.stored' })).body).toMatchObject({ push: false })
     const topics = await viewer.client.get('/api/topics')

@@ -8,7 +8,8 @@ import { canRead, effectivePermissions } from '../../services/permissions'
 export default defineEventHandler(async (event) => {
   const user = await requireUser(event)
   const { topic, push } = await parseBody(event, subscriptionSchema)
-  if (!canRead(await effectivePermissions(user.id), topic)) {
+  const permissions = await effectivePermissions(user.id)
+  if (!canRead(permissions, topic)) {
     // No grants left because the user was deleted meanwhile: refused as their token now is.
     if (!await useDb().user.count({ where: { id: user.id } })) userGone()
     throw createError({ statusCode: 403, statusMessage: 'Forbidden', message: `No read access to "${topic}"` })
@@ -27,7 +28,12 @@ export default defineEventHandler(async (event) => {
       return { subscription: push === undefined ? existing : await tx.subscription.update({ where: key, data: { push }, select }), created: false }
     }
     if (await tx.subscription.count({ where: { userId: user.id } }) >= max) {
-      conflict(`At most ${max} subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first`)
+      // Those the user can no longer read count too (they are stored and would resume), and are
+      // not among the Topics page's readable topics: said, or the user cannot see why.
+      const stored = await tx.subscription.findMany({ where: { userId: user.id }, select: { topic: true } })
+      const unreadable = stored.filter(s => !canRead(permissions, s.topic)).length
+      const lost = unreadable === 1 ? '1 of them is a topic you can no longer read: remove it' : `${unreadable} of them are topics you can no longer read: remove them`
+      conflict(`At most ${max} subscriptions per user (MERCURY_MAX_SUBSCRIPTIONS): unsubscribe from one first${unreadable ? ` (${lost} on the Topics page)` : ''}`, { unreadable })
     }
     return { subscription: await tx.subscription.create({ data: { userId: user.id, topic, push: push ?? true }, select }), created: true }
   })
