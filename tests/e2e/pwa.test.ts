@@ -958,6 +958,40 @@ describe('keyboard focus after a control goes', () => {
   })
 })
 
+describe('subscriptions no longer readable', () => {
+  it('lists them apart once the group\'s grant is revoked, and Unsubscribe removes each, the focus going to the next', async () => {
+    const reader = await createReader(admin, 'regrouped', null)
+    const group = (await admin.post('/api/admin/groups', { name: 'team-g5' })).body.id as string
+    expect((await admin.post(`/api/admin/groups/${group}/members`, { userId: reader.id })).status).toBe(201)
+    const grant = (await admin.post('/api/admin/grants', { groupId: group, topic: 'team.g5.*', read: true })).body.id as string
+    for (const topic of ['team.g5.a', 'team.g5.b']) expect((await reader.client.post('/api/subscriptions', { topic, push: false })).status).toBe(201)
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'regrouped')
+    await nav(page).getByRole('link', { name: 'Topics' }).click()
+    await page.getByRole('button', { name: 'Unsubscribe from team.g5.a' }).waitFor()
+    const lost = page.getByRole('heading', { name: /^No longer readable/ })
+    expect(await lost.count()).toBe(0)
+
+    expect((await admin.delete(`/api/admin/grants/${grant}`)).status).toBe(204)
+    await page.reload()
+    await lost.waitFor()
+    expect(await lost.textContent()).toMatch(/No longer readable\s+\(2\)/)
+    expect(await page.getByText('You lost read access; nothing is delivered. It resumes if access comes back.').count()).toBe(1)
+    expect(await page.getByTestId('unreadable-row').allTextContents()).toEqual([expect.stringContaining('team.g5.a'), expect.stringContaining('team.g5.b')])
+    expect(await page.getByTestId('topic-row').count()).toBe(0)
+
+    await page.getByRole('button', { name: 'Unsubscribe from team.g5.a' }).focus()
+    await page.keyboard.press('Enter')
+    await expect.poll(() => focused(page)).toBe('Unsubscribe from team.g5.b')
+    expect(await page.getByTestId('topics-status').textContent()).toContain('Unsubscribed from team.g5.a')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => lost.count()).toBe(0)
+    expect((await focused(page))?.replace(/\s+/g, ' ')).toBe('Subscribed (0)')
+    expect((await reader.client.get('/api/subscriptions')).body).toEqual([])
+    await context.close()
+  })
+})
+
 describe('form errors', () => {
   it('says each error when it shows, and ties it to its field: login, subscribing by name', async () => {
     await createReader(admin, 'typist', 'alerts.*')
