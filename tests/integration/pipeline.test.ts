@@ -468,12 +468,18 @@ describe('endpoint guard (without MERCURY_PUSH_ALLOW_INSECURE)', () => {
     const keys = push.subscribe('guard').subscription.keys
     for (const [endpoint, message] of [
       ['http://push.example.com/x', /https/],
-      ['https://127.0.0.1/x', /loopback or private/],
+      ['https://127.0.0.1/x', /loopback, private or reserved/],
       ['https://localhost:8443/x', /local host/],
-      ['https://10.1.2.3/x', /loopback or private/],
-      ['https://192.168.0.10/x', /loopback or private/],
-      ['https://[::1]/x', /loopback or private/],
-      ['https://169.254.169.254/latest', /loopback or private/],
+      ['https://10.1.2.3/x', /loopback, private or reserved/],
+      ['https://192.168.0.10/x', /loopback, private or reserved/],
+      ['https://[::1]/x', /loopback, private or reserved/],
+      ['https://169.254.169.254/latest', /loopback, private or reserved/],
+      // IPv6 outside public global unicast: SIIT carrying 127.0.0.1, ::/8, SRv6, documentation, ORCHID.
+      ['https://[::ffff:0:7f00:1]/y', /loopback, private or reserved/],
+      ['https://[::1:0:0:1]/y', /loopback, private or reserved/],
+      ['https://[5f00::1]/y', /loopback, private or reserved/],
+      ['https://[3fff::1]/y', /loopback, private or reserved/],
+      ['https://[2001:10::1]/y', /loopback, private or reserved/],
     ] as const) {
       const res = await client.post('/api/devices', { subscription: { endpoint, keys } })
       expect(res.status, endpoint).toBe(400)

@@ -4,27 +4,43 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 // Push endpoints are URLs given by clients: without this guard Mercury could be made to send
 // requests to hosts inside its own network (SSRF). Checked at registration and at each send.
 
-// Everything a push service cannot be: loopback, private, shared (CGNAT), link-local,
-// unique-local, multicast, reserved and unspecified ranges. Node's BlockList applies the IPv4
-// ranges to IPv4-mapped IPv6 addresses as well (::ffff:127.0.0.1, ::ffff:7f00:1). The IPv6
-// prefixes that carry an IPv4 address inside (IPv4-compatible ::/96, NAT64, 6to4, Teredo) are
-// refused whole: no push service uses them, and the address they lead to could be internal.
-const INTERNAL = new BlockList()
+// IPv4: everything a push service cannot be (loopback, private, shared (CGNAT), link-local,
+// multicast, reserved and unspecified ranges) is refused; Node's BlockList applies these ranges
+// to IPv4-mapped IPv6 addresses as well (::ffff:127.0.0.1, ::ffff:7f00:1), which are IPv4.
+const INTERNAL_IPV4 = new BlockList()
 for (const [network, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
   ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
   ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) INTERNAL.addSubnet(network, prefix, 'ipv4')
-for (const [network, prefix] of [
-  ['::', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 32], ['2001:db8::', 32], ['2002::', 16],
-  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) INTERNAL.addSubnet(network, prefix, 'ipv6')
+] as const) INTERNAL_IPV4.addSubnet(network, prefix, 'ipv4')
 
-/** Loopback, private, link-local, unique-local, multicast, reserved or unspecified. */
+// An IPv4 rule matches an IPv6 address only when it is IPv4-mapped (::ffff:0:0/96).
+const IPV4_MAPPED = new BlockList()
+IPV4_MAPPED.addSubnet('0.0.0.0', 0, 'ipv4')
+
+// IPv6: an allow-list, since the reserved space is too varied to list and keeps growing (SIIT
+// ::ffff:0:0:0/96 and the rest of ::/8 carry IPv4 addresses too, SRv6 5f00::/16 …). Only global
+// unicast (2000::/3) is allowed, without the blocks of the IANA IPv6 Special-Purpose Address
+// Registry that lie in it: IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID …),
+// documentation 2001:db8::/32 and 3fff::/20, 6to4 2002::/16, AS112 2620:4f:8000::/48.
+const GLOBAL_UNICAST = new BlockList()
+GLOBAL_UNICAST.addSubnet('2000::', 3, 'ipv6')
+const SPECIAL_PURPOSE_IPV6 = new BlockList()
+for (const [network, prefix] of [
+  ['2001::', 23], ['2001:db8::', 32], ['2002::', 16], ['2620:4f:8000::', 48], ['3fff::', 20],
+] as const) SPECIAL_PURPOSE_IPV6.addSubnet(network, prefix, 'ipv6')
+
+/**
+ * Any address a push service cannot have: for IPv4 (and IPv4-mapped IPv6) loopback, private,
+ * link-local, multicast, reserved or unspecified; for IPv6 anything but public global unicast.
+ * The one check for addresses written in an endpoint and for those a name resolves to.
+ */
 export function isInternalAddress(ip: string): boolean {
   const version = isIP(ip)
   if (version === 0) return false
-  return INTERNAL.check(ip, version === 4 ? 'ipv4' : 'ipv6')
+  if (version === 4) return INTERNAL_IPV4.check(ip, 'ipv4')
+  if (IPV4_MAPPED.check(ip, 'ipv6')) return INTERNAL_IPV4.check(ip, 'ipv6')
+  return !GLOBAL_UNICAST.check(ip, 'ipv6') || SPECIAL_PURPOSE_IPV6.check(ip, 'ipv6')
 }
 
 /** Why an endpoint is refused, or null when it is acceptable. A URL already parsed is taken as is. */
@@ -43,7 +59,7 @@ export function endpointProblem(endpoint: string | URL, allowInsecure: boolean):
   if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.local') || host.endsWith('.internal')) {
     return 'must not point at a local host'
   }
-  if (isInternalAddress(host)) return 'must not point at a loopback or private address'
+  if (isInternalAddress(host)) return 'must not point at a loopback, private or reserved address'
   return null
 }
 
