@@ -1,5 +1,15 @@
-import { describe, expect, it } from 'vitest'
-import { endpointProblem, isInternalAddress } from '../../server/services/push/endpoint-guard'
+import { describe, expect, it, vi } from 'vitest'
+import { endpointProblem, guardedLookup, isInternalAddress } from '../../server/services/push/endpoint-guard'
+
+// As /etc/hosts may say: "vm" and "printer" are this network's, push.example is public.
+vi.mock('node:dns', () => ({
+  lookup: (hostname: string, _options: object, callback: (error: null, addresses: { address: string, family: number }[]) => void) =>
+    callback(null, [{ address: hostname === 'push.example' ? '93.184.216.34' : hostname === 'printer' ? '10.0.0.7' : '127.0.0.1', family: 4 }]),
+}))
+
+function lookup(hostname: string): Promise<{ error: Error | null, address: unknown }> {
+  return new Promise(resolve => guardedLookup(hostname, {}, (error, address) => resolve({ error, address })))
+}
 
 describe('push endpoint guard', () => {
   it('refuses loopback, private and reserved hosts however the address is written', () => {
@@ -48,4 +58,22 @@ describe('push endpoint guard', () => {
     expect(isInternalAddress('not an address')).toBe(false)
   })
 
+  it('refuses a name resolving to an internal address without saying the address, which it logs at most once a minute per host', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    try {
+      const refused = await lookup('vm')
+      // The error is the delivery's text, shown to the user who registered the endpoint.
+      expect(refused.error?.message).toBe('push endpoint vm resolves to an internal address: refused')
+      expect((await lookup('vm')).error?.message).not.toContain('127.0.0.1')
+      expect((await lookup('printer')).error?.message).toBe('push endpoint printer resolves to an internal address: refused')
+      expect(warn.mock.calls.map(call => String(call[0]))).toEqual([
+        'mercury: push endpoint vm: resolves to internal address 127.0.0.1: refused',
+        'mercury: push endpoint printer: resolves to internal address 10.0.0.7: refused',
+      ])
+      expect(await lookup('push.example')).toEqual({ error: null, address: '93.184.216.34' })
+    }
+    finally {
+      warn.mockRestore()
+    }
+  })
 })

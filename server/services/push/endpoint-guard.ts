@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net'
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
+import { warnAtMostEveryMinute } from '../queue/retry'
 
 // Push endpoints are URLs given by clients: without this guard Mercury could be made to send
 // requests to hosts inside its own network (SSRF). Checked at registration and at each send.
@@ -72,7 +73,10 @@ export function guardedLookup(hostname: string, options: object, callback: Looku
     const list = addresses as LookupAddress[]
     const internal = list.find(a => isInternalAddress(a.address))
     if (internal) {
-      return callback(Object.assign(new Error(`push endpoint ${hostname} resolves to internal address ${internal.address}`), { code: 'EINTERNAL' }), [])
+      // The error becomes the delivery's text, which its user reads: what an internal name
+      // resolves to is for the server's log only.
+      warnAtMostEveryMinute(`push endpoint ${hostname}`, `resolves to internal address ${internal.address}: refused`)
+      return callback(Object.assign(new Error(`push endpoint ${hostname} resolves to an internal address: refused`), { code: 'EINTERNAL' }), [])
     }
     if ((options as { all?: boolean }).all) return callback(null, list)
     callback(null, list[0]!.address, list[0]!.family)
