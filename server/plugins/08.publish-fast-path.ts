@@ -22,7 +22,8 @@ async function publishNow(event: H3Event, topic: string): Promise<void> {
   event.context.nitro ??= { errors: [] }
   // As the router would give them: still encoded (parseParams decodes).
   event.context.params = { topic }
-  // What server/middleware/guards.ts does for every other route.
+  // What plugins/04.security-headers.ts and server/middleware/guards.ts do for every other route.
+  setSecurityHeaders(event)
   guardRequest(event)
   const body = JSON.stringify(await publish(event))
   const res = event.node.res

@@ -1,8 +1,9 @@
 import type { H3Event } from 'h3'
 
-// What every request goes through: server/middleware/guards.ts runs `guardRequest` for the
-// routes, and the publish fast path (server/plugins/08.publish-fast-path.ts) runs it too, without
-// the rest of h3. A new check added here applies to both.
+// What every request goes through: the security headers are set by a request hook
+// (server/plugins/04.security-headers.ts), before Nitro serves a built file; server/middleware/guards.ts
+// runs `guardRequest` for the routes. The publish fast path (server/plugins/08.publish-fast-path.ts),
+// without the rest of h3 and its hooks, runs both. A new check added to guardRequest applies to both.
 
 const SECURITY_HEADERS = Object.entries({
   'x-content-type-options': 'nosniff',
@@ -15,11 +16,12 @@ const SECURITY_HEADERS = Object.entries({
 const API_POLICY = `default-src 'none'; frame-ancestors 'none'`
 
 /**
- * Security headers on every answer. The content security policy of the app pages is set by the
- * PWA's configuration; these apply everywhere. Set straight on the response: this runs for every
- * request, REST publishes included.
+ * Security headers on every answer, built files (scripts, the service worker, icons) included. The
+ * content security policy of the app pages is set from the page (plugins/06.csp.ts), that of the API
+ * here; built files get none: a policy on sw.js would be the service worker's own. Set straight on
+ * the response: this runs for every request, REST publishes included.
  */
-function setSecurityHeaders(event: H3Event): void {
+export function setSecurityHeaders(event: H3Event): void {
   const res = event.node.res
   for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value)
   if (mercuryConfig().trustProxy && getRequestProtocol(event, { xForwardedProto: true }) === 'https') {
@@ -56,9 +58,8 @@ function assertServesRequests(event: H3Event): void {
   throw createError({ statusCode: 503, statusMessage: 'Service Unavailable', message: 'This is a worker process (MERCURY_ROLE=worker): it serves no requests' })
 }
 
-/** Every check above, in order: headers first, so that refusals carry them too. */
+/** Every check above, in order; the headers are set before, so that refusals carry them too. */
 export function guardRequest(event: H3Event): void {
-  setSecurityHeaders(event)
   assertSameSite(event)
   assertServesRequests(event)
 }

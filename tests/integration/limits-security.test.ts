@@ -379,6 +379,29 @@ describe('web security', () => {
     expect(res.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin')
   })
 
+  it('sends security headers on every answer, built files and a missing one included, and HSTS behind the trusted TLS proxy', async () => {
+    const script = /\/_nuxt\/[\w-]+\.js/.exec(await (await fetch(`${server.url}/`)).text())?.[0]
+    expect(script).toBeDefined()
+    for (const path of ['/', '/api/health', '/sw.js', script!, '/manifest.webmanifest', '/icons/icon-192.png', '/_nuxt/nope.js']) {
+      for (const method of ['GET', 'HEAD']) {
+        for (const overTls of [false, true]) {
+          const res = await fetch(`${server.url}${path}`, { method, headers: overTls ? { 'x-forwarded-proto': 'https' } : {} })
+          await res.arrayBuffer()
+          const what = `${method} ${path}${overTls ? ' over TLS' : ''}`
+          // The API's routes answer the methods they name: HEAD /api/health is a 404, with the headers too.
+          expect(res.status, what).toBe(path === '/_nuxt/nope.js' || (method === 'HEAD' && path === '/api/health') ? 404 : 200)
+          expect(res.headers.get('x-content-type-options'), what).toBe('nosniff')
+          expect(res.headers.get('x-frame-options'), what).toBe('DENY')
+          expect(res.headers.get('referrer-policy'), what).toBe('strict-origin-when-cross-origin')
+          expect(res.headers.get('permissions-policy'), what).toBe('camera=(), microphone=(), geolocation=()')
+          expect(res.headers.get('strict-transport-security'), what).toBe(overTls ? 'max-age=31536000' : null)
+        }
+      }
+    }
+    // A policy sent with sw.js would be the service worker's own: built files get none.
+    for (const path of ['/sw.js', script!]) expect((await fetch(`${server.url}${path}`)).headers.get('content-security-policy'), path).toBeNull()
+  })
+
   it('answers a REST publish (served without the rest of h3) as every other route: headers, CSRF, errors', async () => {
     const fast = await createActiveSource(admin, 'fast-path', 'fp.*')
     const ok = await publisher(server.url, fast.token).post('/api/topics/fp.a/messages', { data: 1 })
