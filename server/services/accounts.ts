@@ -37,8 +37,8 @@ export async function createUser(input: { username: string, password: string, ro
   return toPublicUser(row)
 }
 
-/** `keepTokenId`: the caller's own session survives a change of their own password. */
-export async function updateUser(id: string, input: { username?: string, password?: string, role?: Role }, options: { keepTokenId?: string } = {}) {
+/** A password given here is a reset (by an admin): it ends every token of the user (endAllTokens). */
+export async function updateUser(id: string, input: { username?: string, password?: string, role?: Role }) {
   const row = await useDb().user.update({
     where: { id },
     data: {
@@ -48,7 +48,7 @@ export async function updateUser(id: string, input: { username?: string, passwor
     },
     select: publicUserSelect,
   })
-  if (input.password) await endLogins(id, options.keepTokenId)
+  if (input.password) await endAllTokens(id)
   return toPublicUser(row)
 }
 
@@ -60,13 +60,26 @@ export async function updateUser(id: string, input: { username?: string, passwor
 export async function changeOwnPassword(id: string, fromHash: string, password: string, keepTokenId?: string): Promise<boolean> {
   const { count } = await useDb().user.updateMany({ where: { id, passwordHash: fromHash }, data: { passwordHash: await hashPassword(password) } })
   if (count === 0) return false
-  await endLogins(id, keepTokenId)
+  await endOtherLogins(id, keepTokenId)
   return true
 }
 
-/** A new password ends every personal token made by logging in with the old one, and so every session of those logins. */
-function endLogins(userId: string, keepTokenId?: string) {
+/**
+ * A new password of one's own ends the tokens made by logging in with the old one but
+ * `keepTokenId` (the caller's), and so every session of those logins. Personal access tokens stay:
+ * their owner chose them, and revokes them at /api/me/tokens.
+ */
+function endOtherLogins(userId: string, keepTokenId?: string) {
   return revokeTokens({ userId, name: LOGIN_TOKEN_NAME, ...(keepTokenId ? { id: { not: keepTokenId } } : {}) })
+}
+
+/**
+ * A password reset (set by an admin, or MERCURY_RESET_ADMIN_PASSWORD) is for a password lost or
+ * known to someone else, who may have made personal tokens with it: it ends every token of the
+ * user, logins and personal tokens, and their sockets on every instance. Resolves to how many.
+ */
+export function endAllTokens(userId: string): Promise<number> {
+  return revokeTokens({ userId })
 }
 
 type Tx = Omit<Db, '$connect' | '$disconnect' | '$on' | '$transaction' | '$extends'>

@@ -3,7 +3,7 @@ import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { dbReady, queryRaw, useDb } from '../utils/db'
 import { ConfigError, mercuryConfig } from '../utils/config'
-import { isUniqueViolation, LOGIN_TOKEN_NAME, revokeTokens } from './accounts'
+import { endAllTokens, isUniqueViolation } from './accounts'
 
 /**
  * A secret read from the environment, else from `<dataDir>/<file>`, else generated and written
@@ -36,11 +36,11 @@ export async function seedAdmin(): Promise<void> {
   const reset = mercuryConfig().resetAdminPassword
   if (reset) {
     // For an operator who lost the admin password (or fears it is known): set it (and the admin
-    // role) at start-up, and end the admin's sessions, as any new password does.
+    // role) at start-up, and end every token of the admin, as a reset by an admin does.
     const passwordHash = await hashPassword(reset)
     const admin = await db.user.upsert({ where: { username: 'admin' }, create: { username: 'admin', role: 'admin', passwordHash }, update: { role: 'admin', passwordHash } })
-    const ended = await revokeTokens({ userId: admin.id, name: LOGIN_TOKEN_NAME })
-    console.log(`Mercury: the admin password was reset from MERCURY_RESET_ADMIN_PASSWORD (${ended} session${ended === 1 ? '' : 's'} ended); unset it now.`)
+    const ended = await endAllTokens(admin.id)
+    console.log(`Mercury: the admin password was reset from MERCURY_RESET_ADMIN_PASSWORD (${ended} token${ended === 1 ? '' : 's'} ended, logins and personal tokens); unset it now.`)
     return
   }
   if (await db.user.count() > 0) return

@@ -215,17 +215,22 @@ describe('health and sessions', () => {
 })
 
 describe('own password', () => {
-  it('changes the password with the current one, and ends login tokens', async () => {
+  it('changes the password with the current one, and ends login tokens, not personal ones', async () => {
     expect((await admin.post('/api/admin/users', { username: 'carol', password: 'user-password-1' })).status).toBe(201)
     const carol = new ApiClient(server.url)
     await carol.login('carol', 'user-password-1')
     const loginToken = new ApiClient(server.url)
     loginToken.token = (await new ApiClient(server.url).login('carol', 'user-password-1')).body.token
+    const pat = new ApiClient(server.url)
+    pat.token = (await carol.post('/api/me/tokens', { name: 'script' })).body.token
     expect((await carol.post('/api/me/password', { currentPassword: 'nope', newPassword: 'carol-new-pass' })).status).toBe(403)
     expect((await carol.post('/api/me/password', { currentPassword: 'user-password-1', newPassword: 'short' })).status).toBe(400)
     expect((await carol.post('/api/me/password', { currentPassword: 'user-password-1', newPassword: 'carol-new-pass' })).status).toBe(200)
     await new ApiClient(server.url).login('carol', 'carol-new-pass')
     expect((await loginToken.get('/api/me')).status).toBe(401)
+    // Her own: a change of one's own password keeps them, hers to revoke.
+    expect((await pat.get('/api/me')).status).toBe(200)
+    expect((await carol.get('/api/me')).status).toBe(200)
   })
 
   it('takes one of two new passwords sent at once from two sessions, and tells the other', async () => {

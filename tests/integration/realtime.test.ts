@@ -976,4 +976,23 @@ describe('connections end with their credentials', () => {
     expect((await otherSession.next(f => f.type === 'message')).data).toBe('still here')
     await otherSession.close()
   })
+
+  it('ends every token of a user whose password an admin resets, personal tokens included, and closes their sockets', async () => {
+    const leaked = await createReader(admin, 'leaked', 'sensors.*')
+    // Made by whoever knew the old password: it must not outlive the reset.
+    const pat = await leaked.client.post('/api/me/tokens', { name: 'kept-by-someone' })
+    expect(pat.status).toBe(201)
+    const byPat = await channel(pat.body.token)
+    const byLoginToken = await channel(leaked.token)
+    expect((await byPat.request({ type: 'subscribe', topic: 'sensors.reset' })).type).toBe('subscribed')
+
+    expect((await admin.patch(`/api/admin/users/${leaked.id}`, { password: 'reset-by-admin' })).status).toBe(200)
+    const withPat = new ApiClient(server.url)
+    withPat.token = pat.body.token
+    expect((await withPat.get('/api/me')).status).toBe(401)
+    expect((await leaked.client.get('/api/me')).status).toBe(401)
+    expect((await byPat.closed).code).toBe(4001)
+    expect((await byLoginToken.closed).code).toBe(4001)
+    await expect(channel(pat.body.token)).rejects.toMatchObject({ status: 401 })
+  })
 })

@@ -80,7 +80,7 @@ describe('start-up', () => {
     expect(failed).not.toMatch(/sweep failed/) // the workers' sweep waits for the database to be checked
   })
 
-  it('resets the admin password from MERCURY_RESET_ADMIN_PASSWORD and ends the admin\'s sessions', async () => {
+  it('resets the admin password from MERCURY_RESET_ADMIN_PASSWORD and ends the admin\'s sessions and personal tokens', async () => {
     const first = await startServer({ db })
     const admin = new ApiClient(first.url)
     await admin.login('admin', ADMIN_PASSWORD)
@@ -92,12 +92,12 @@ describe('start-up', () => {
 
     const second = await startServer({ db, env: { MERCURY_RESET_ADMIN_PASSWORD: 'a-new-admin-password' } })
     try {
-      expect(second.output()).toMatch(/admin password was reset from MERCURY_RESET_ADMIN_PASSWORD \(2 sessions ended\)/)
+      expect(second.output()).toMatch(/admin password was reset from MERCURY_RESET_ADMIN_PASSWORD \(3 tokens ended, logins and personal tokens\)/)
       for (const client of [admin, token, pat]) (client as { baseUrl: string }).baseUrl = second.url
       expect((await admin.get('/api/me')).status).toBe(401)
       expect((await token.get('/api/me')).status).toBe(401)
-      // A personal access token is not a session: it stays, as with any new password.
-      expect((await pat.get('/api/me')).status).toBe(200)
+      // A personal access token made with the lost or leaked password ends too.
+      expect((await pat.get('/api/me')).status).toBe(401)
       const login = (password: string) => new ApiClient(second.url).post('/api/auth/login', { username: 'admin', password })
       expect((await login(ADMIN_PASSWORD)).status).toBe(401)
       expect((await login('a-new-admin-password')).status).toBe(200)
