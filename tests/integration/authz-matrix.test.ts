@@ -167,7 +167,7 @@ const exists = (listPath: string, client: () => ApiClient, key: string, value: s
 const has = (list: unknown, key: string, value: unknown) => Array.isArray(list) && list.some(item => (item as Record<string, unknown>)[key] === value)
 
 const MATRIX: Record<string, Entry> = {
-  'GET /api/health': { expect: everyone(200) },
+  'ANY /api/health': { expect: everyone(200) }, // GET or HEAD (405 to the rest)
   'GET /api/push/public-key': { expect: everyone(200) },
   'ANY /api/**': { expect: everyone(404), call: () => ({ params: { '**': 'no/such/route' } }) },
   'ANY /api': { expect: everyone(404) },

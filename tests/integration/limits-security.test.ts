@@ -379,6 +379,16 @@ describe('web security', () => {
     expect(res.headers.get('referrer-policy')).toBe('strict-origin-when-cross-origin')
   })
 
+  it('answers HEAD /api/health as GET without the body (load balancers check with either), and 405 to other methods', async () => {
+    const head = await fetch(`${server.url}/api/health`, { method: 'HEAD' })
+    expect(head.status).toBe(200)
+    expect(await head.text()).toBe('')
+    expect(head.headers.get('content-type')).toMatch(/json/)
+    const post = await fetch(`${server.url}/api/health`, { method: 'POST' })
+    expect(post.status).toBe(405)
+    expect((await post.json()).message).toBeTruthy()
+  })
+
   it('sends security headers on every answer, built files and a missing one included, and HSTS behind the trusted TLS proxy', async () => {
     const script = /\/_nuxt\/[\w-]+\.js/.exec(await (await fetch(`${server.url}/`)).text())?.[0]
     expect(script).toBeDefined()
@@ -388,8 +398,7 @@ describe('web security', () => {
           const res = await fetch(`${server.url}${path}`, { method, headers: overTls ? { 'x-forwarded-proto': 'https' } : {} })
           await res.arrayBuffer()
           const what = `${method} ${path}${overTls ? ' over TLS' : ''}`
-          // The API's routes answer the methods they name: HEAD /api/health is a 404, with the headers too.
-          expect(res.status, what).toBe(path === '/_nuxt/nope.js' || (method === 'HEAD' && path === '/api/health') ? 404 : 200)
+          expect(res.status, what).toBe(path === '/_nuxt/nope.js' ? 404 : 200)
           expect(res.headers.get('x-content-type-options'), what).toBe('nosniff')
           expect(res.headers.get('x-frame-options'), what).toBe('DENY')
           expect(res.headers.get('referrer-policy'), what).toBe('strict-origin-when-cross-origin')

@@ -4,7 +4,9 @@ import { useChannelLayer } from '../services/realtime'
 // For load balancers and supervisors: 200 while the database answers. The channel layer (Redis)
 // is reported, not judged: while it is away every instance is without it alike, and REST (inbox,
 // admin, reads) still works; a load balancer taking them all out would only make it worse.
+// HEAD too: load balancers often check with it (Node sends the head without the body).
 export default defineEventHandler(async (event) => {
+  assertMethod(event, ['GET', 'HEAD'])
   const channelLayer = mercuryConfig().role === 'worker' ? undefined : useChannelLayer().healthy() ? 'up' : 'down'
   try {
     await startupReady()
