@@ -920,7 +920,7 @@ describe('long names', () => {
   it('keeps a group\'s controls in its card whatever the length of its name and of a username, at 1280 and 390 px, and Grant and Add work', async () => {
     const user = await admin.post('/api/admin/users', { username: longName, password: 'long-name-password-1' })
     expect(user.status).toBe(201)
-    for (const name of [longGroup, 'wide-b', 'wide-c']) expect((await admin.post('/api/admin/groups', { name })).status).toBe(201)
+    for (const name of [longGroup, 'wide-b', 'wide-c']) expect((await admin.post('/api/admin/groups', { name, description: 'D'.repeat(300) })).status).toBe(201)
     for (const width of [1280, 390]) {
       const context = await browser.newContext({ viewport: { width, height: 900 } })
       expect((await context.request.post(`${server.url}/api/auth/login`, { data: { username: 'admin', password: ADMIN_PASSWORD } })).status()).toBe(200)
