@@ -6,7 +6,10 @@ import { useChannelLayer } from '../services/realtime'
 // admin, reads) still works; a load balancer taking them all out would only make it worse.
 // HEAD too: load balancers often check with it (Node sends the head without the body).
 export default defineEventHandler(async (event) => {
-  assertMethod(event, ['GET', 'HEAD'])
+  if (event.method !== 'GET' && event.method !== 'HEAD') {
+    setResponseHeader(event, 'allow', 'GET, HEAD')
+    throw createError({ statusCode: 405, statusMessage: 'Method Not Allowed', message: 'GET or HEAD /api/health' })
+  }
   const channelLayer = mercuryConfig().role === 'worker' ? undefined : useChannelLayer().healthy() ? 'up' : 'down'
   try {
     await startupReady()

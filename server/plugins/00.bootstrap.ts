@@ -30,14 +30,15 @@ export default defineNitroPlugin(() => {
     const config = mercuryConfig()
     if (!isPostgresUrl(config.databaseUrl)) {
       checkSqliteWritable(config)
-      if (!config.redisUrl) (checkOnly ? checkSqliteUnserved : claimSqlite)(config.databaseUrl)
+      const owner = checkOnly ? checkSqliteUnserved : claimSqlite
+      owner(config.databaseUrl, { redis: Boolean(config.redisUrl) })
     }
     // nuxt-auth-utils reads the session password lazily from this variable.
     process.env.NUXT_SESSION_PASSWORD = persistentSecret('NUXT_SESSION_PASSWORD', 'session-secret')
   }
   catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    console.error(`Mercury: ${error.message}`)
+    // Anything else thrown here would end the process silently, with status 0.
+    console.error(error instanceof ConfigError ? `Mercury: ${error.message}` : error)
     process.exit(1)
   }
   if (checkOnly) process.exit(0)

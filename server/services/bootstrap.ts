@@ -17,7 +17,7 @@ export function persistentSecret(envName: string, file: string): string {
     return fromEnv
   }
   const target = path.join(mercuryConfig().dataDir, file)
-  if (existsSync(target)) return readFileSync(target, 'utf8').trim()
+  if (existsSync(target)) return readSecret(target, envName)
   const secret = randomBytes(32).toString('base64url')
   try {
     writeFileSync(target, `${secret}\n`, { mode: 0o600, flag: 'wx' })
@@ -25,9 +25,24 @@ export function persistentSecret(envName: string, file: string): string {
   }
   catch (error) {
     // Another process wrote it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(target, 'utf8').trim()
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readSecret(target, envName)
     throw new ConfigError(`cannot write to ${target} (MERCURY_DATA_DIR=${mercuryConfig().dataDir}): ${(error as Error).message} — run Mercury as the user who owns it, fix its permissions, or set ${envName}`)
   }
+}
+
+/** A secret kept in the data dir: readable, and as long as the one set by variable must be. */
+function readSecret(target: string, envName: string): string {
+  let secret: string
+  try {
+    secret = readFileSync(target, 'utf8').trim()
+  }
+  catch (error) {
+    throw new ConfigError(`cannot read ${target} (MERCURY_DATA_DIR=${mercuryConfig().dataDir}): ${(error as Error).message} — run Mercury as the user who owns it, fix its permissions, or set ${envName}`)
+  }
+  if (secret.length < 32) {
+    throw new ConfigError(`${target} holds ${secret.length ? `${secret.length} characters` : 'nothing'}, and the secret must be at least 32: delete the file to have a new one made (existing sessions end), or set ${envName}`)
+  }
+  return secret
 }
 
 /** On an empty database, creates the `admin` user and prints its password once. */

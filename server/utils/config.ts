@@ -108,8 +108,8 @@ function allowedOriginsFromEnv(): string[] {
 
 function metricsTokenFromEnv(): string | null {
   const token = process.env.MERCURY_METRICS_TOKEN || null
-  if (token !== null && token.length < MIN_METRICS_TOKEN_LENGTH) {
-    throw new ConfigError(`MERCURY_METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters (openssl rand -hex 32 makes one), got ${token.length}`)
+  if (token !== null && token.trim().length < MIN_METRICS_TOKEN_LENGTH) {
+    throw new ConfigError(`MERCURY_METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN_LENGTH} characters besides spaces (openssl rand -hex 32 makes one), got ${token.trim().length}`)
   }
   return token
 }

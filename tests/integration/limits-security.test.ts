@@ -386,6 +386,7 @@ describe('web security', () => {
     expect(head.headers.get('content-type')).toMatch(/json/)
     const post = await fetch(`${server.url}/api/health`, { method: 'POST' })
     expect(post.status).toBe(405)
+    expect(post.headers.get('allow')).toBe('GET, HEAD')
     expect((await post.json()).message).toBeTruthy()
   })
 

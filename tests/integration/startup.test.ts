@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -61,6 +61,7 @@ describe('start-up', () => {
     [{ MERCURY_RETENTION_DAYS: '1.0' }, 'MERCURY_RETENTION_DAYS must be an integer from 0 to 36500 in decimal digits only, got "1.0"'],
     [{ MERCURY_HISTORY_MAX_AGE_SECONDS: '315360001' }, 'MERCURY_HISTORY_MAX_AGE_SECONDS must be an integer from 1 to 315360000 in decimal digits only'],
     [{ MERCURY_METRICS_TOKEN: 'x' }, 'MERCURY_METRICS_TOKEN must be at least 16 characters'],
+    [{ MERCURY_METRICS_TOKEN: ' '.repeat(16) }, 'MERCURY_METRICS_TOKEN must be at least 16 characters besides spaces'],
     [{ MERCURY_ALLOWED_ORIGINS: 'https://app.example.com/app' }, notAnOrigin('https://app.example.com/app')],
     [{ MERCURY_ALLOWED_ORIGINS: 'https://ok.example, app.example.com' }, notAnOrigin('app.example.com')],
     [{ MERCURY_ALLOWED_ORIGINS: 'ftp://app.example.com' }, notAnOrigin('ftp://app.example.com')],
@@ -123,6 +124,49 @@ describe('start-up', () => {
     const exited = new Promise(resolve => next.process.once('exit', resolve))
     next.process.kill('SIGTERM')
     await exited
+  })
+
+  it.skipIf(Boolean(process.env.MERCURY_TEST_PG_URL))('lets processes with Redis share a SQLite database, but never with one without Redis, in either order', async () => {
+    // Unreachable: the claim is made before Redis is connected to (the channel layer starts "down").
+    const redis = { REDIS_URL: 'redis://127.0.0.1:1' }
+    const plain = await startServer({ db })
+    try {
+      const failed = await startFailure({ db, env: redis })
+      expect(failed).toMatch(/server exited with 1/)
+      expect(failed).toContain(`Mercury: another Mercury process (pid ${plain.process.pid}) serves ${path.join(db.dataDir, 'mercury.db')} without Redis: stop it first`)
+    }
+    finally {
+      await plain.stop()
+    }
+    const withRedis = await startServer({ db, env: redis })
+    try {
+      const joined = await startServer({ db, env: redis })
+      await joined.stop()
+      const failed = await startFailure({ db })
+      expect(failed).toMatch(/server exited with 1/)
+      expect(failed).toContain(`Mercury: another Mercury process (pid ${withRedis.process.pid}) serves ${path.join(db.dataDir, 'mercury.db')} with Redis: start this one with the same REDIS_URL`)
+    }
+    finally {
+      await withRedis.stop()
+    }
+  })
+
+  it('refuses a session secret file it cannot use (empty, or not a file) with one line and exit 1, rather than answer 500 to every login or stop silently', async () => {
+    for (const [make, says] of [
+      [(file: string) => writeFileSync(file, ''), 'holds nothing, and the secret must be at least 32'],
+      [(file: string) => mkdirSync(file), 'cannot read'],
+    ] as const) {
+      const own = await createTestDatabase({ sqlite: true })
+      try {
+        make(path.join(own.dataDir, 'session-secret'))
+        const failed = await startFailure({ db: own })
+        expect(failed).toMatch(/server exited with 1/)
+        expect(failed).toContain(`Mercury: ${says === 'cannot read' ? `cannot read ${path.join(own.dataDir, 'session-secret')}` : `${path.join(own.dataDir, 'session-secret')} ${says}`}`)
+      }
+      finally {
+        await own.drop()
+      }
+    }
   })
 
   /** Runs `npm start` (scripts/start.mjs) until it exits, or stops it once it serves: a refusal's exit code and output. */
