@@ -26,8 +26,12 @@ export function persistentSecret(envName: string, file: string): string {
   catch (error) {
     // Another process wrote it first: use theirs.
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readSecret(target, envName)
-    throw new ConfigError(`cannot write to ${target} (MERCURY_DATA_DIR=${mercuryConfig().dataDir}): ${(error as Error).message} — run Mercury as the user who owns it, fix its permissions, or set ${envName}`)
+    throw unusableSecretFile('write to', target, error, envName)
   }
+}
+
+function unusableSecretFile(what: string, target: string, error: unknown, envName: string): ConfigError {
+  return new ConfigError(`cannot ${what} ${target} (MERCURY_DATA_DIR=${mercuryConfig().dataDir}): ${(error as Error).message} — run Mercury as the user who owns it, fix its permissions, or set ${envName}`)
 }
 
 /** A secret kept in the data dir: readable, and as long as the one set by variable must be. */
@@ -37,7 +41,7 @@ function readSecret(target: string, envName: string): string {
     secret = readFileSync(target, 'utf8').trim()
   }
   catch (error) {
-    throw new ConfigError(`cannot read ${target} (MERCURY_DATA_DIR=${mercuryConfig().dataDir}): ${(error as Error).message} — run Mercury as the user who owns it, fix its permissions, or set ${envName}`)
+    throw unusableSecretFile('read', target, error, envName)
   }
   if (secret.length < 32) {
     throw new ConfigError(`${target} holds ${secret.length ? `${secret.length} characters` : 'nothing'}, and the secret must be at least 32: delete the file to have a new one made (existing sessions end), or set ${envName}`)

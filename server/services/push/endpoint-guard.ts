@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net'
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
-import { warnAtMostEveryMinute } from '../queue/retry'
+import { warnAtMostEveryMinute } from '../../utils/warn'
 
 // Push endpoints are URLs given by clients: without this guard Mercury could be made to send
 // requests to hosts inside its own network (SSRF). Checked at registration and at each send.

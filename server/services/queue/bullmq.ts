@@ -1,5 +1,6 @@
 import { Queue, Worker, type ConnectionOptions } from 'bullmq'
-import { HANDLER_ATTEMPTS, handlerRetryDelayMs, reportJobFailure, warnAtMostEveryMinute } from './retry'
+import { warnAtMostEveryMinute } from '../../utils/warn'
+import { HANDLER_ATTEMPTS, handlerRetryDelayMs, reportJobFailure } from './retry'
 import type { JobHandler, JobQueue, NewJob, QueueDepth } from './types'
 
 export interface BullOptions {

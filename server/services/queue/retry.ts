@@ -2,6 +2,8 @@
 // something they need is away (the database, Redis): they are retried for about 35 minutes, so
 // that an outage of that length loses no job, then dropped with a log line.
 
+import { warnAtMostEveryMinute } from '../../utils/warn'
+
 /** Tries of a job whose handler throws, the first one included. */
 export const HANDLER_ATTEMPTS = 40
 
@@ -11,31 +13,6 @@ const LONGEST_RETRY_MS = 60_000
 /** The wait before the next try after `failures` failed ones: 1 s, 2 s, 4 s … at most 1 minute. */
 export function handlerRetryDelayMs(failures: number): number {
   return Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** Math.max(0, failures - 1))
-}
-
-const warned = new Map<string, { at: number, since: number }>()
-// Some troubles are named by what clients send (a push endpoint's host): the oldest are forgotten.
-const WARNED_MAX = 1000
-
-/**
- * Logs a trouble at most once a minute, saying how many were left out. BullMQ reports every failed
- * reconnection of every queue and worker while Redis is away (several lines a second, thousands an
- * hour), and a job that fails during an outage fails again every few seconds; the channel layer logs
- * the outage and its end once (realtime/redis-layer.ts). A push endpoint refused for what its name
- * resolves to is logged so too, per host (push/endpoint-guard.ts).
- */
-export function warnAtMostEveryMinute(what: string, message: string): void {
-  const now = Date.now()
-  const last = warned.get(what)
-  if (last && now - last.at < 60_000) {
-    last.since++
-    return
-  }
-  const more = last?.since ? ` (${last.since} more left out since the last)` : ''
-  warned.delete(what)
-  if (warned.size >= WARNED_MAX) warned.delete(warned.keys().next().value!)
-  warned.set(what, { at: now, since: 0 })
-  console.warn(`mercury: ${what}: ${message}${more}`)
 }
 
 /**
