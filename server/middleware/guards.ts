@@ -1,3 +1,19 @@
 // The cross-site request guard and the worker-role guard (utils/request-guards.ts); the security
 // headers are already set (plugins/04.security-headers.ts).
-export default defineEventHandler(guardRequest)
+export default defineEventHandler((event) => {
+  guardRequest(event)
+  // Nitro serves the built files under /_nuxt/ and answers a missing one with a plain 404; the
+  // directories themselves (/_nuxt/, /_nuxt/builds/) fall through to the app's shell, which would
+  // then be cached for a year (the route rule of built files). They are not pages either.
+  if (isBuildAssetPath(event.path)) {
+    setResponseStatus(event, 404, 'Not Found')
+    setResponseHeaders(event, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' })
+    return 'Not Found'
+  }
+})
+
+function isBuildAssetPath(path: string): boolean {
+  const dir = useRuntimeConfig().app.buildAssetsDir.replace(/\/$/, '')
+  const pathname = path.split('?', 1)[0]!
+  return pathname === dir || pathname.startsWith(`${dir}/`)
+}

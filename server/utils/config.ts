@@ -132,6 +132,24 @@ function redisUrlFrom(value: string | null): string | null {
 }
 
 /**
+ * A SQLite file (file:…) or a PostgreSQL URL. SQLite is opened through libSQL, which takes none of
+ * Prisma's URL parameters (?connection_limit=1 made the migration fail with "External error id#0").
+ */
+function databaseUrlFrom(value: string): string {
+  if (value.startsWith('file:')) {
+    if (value.includes('?')) throw new ConfigError(`DATABASE_URL for SQLite takes no parameters: remove "${value.slice(value.indexOf('?'))}" (got "${value}")`)
+    return value
+  }
+  if (/^postgres(ql)?:\/\//.test(value)) return value
+  throw new ConfigError(`DATABASE_URL must be a SQLite file (file:./data/mercury.db) or a PostgreSQL URL (postgresql://user:pass@host:5432/db), got "${redactPassword(value)}"`)
+}
+
+/** A URL's password is never printed. */
+function redactPassword(value: string): string {
+  return value.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')
+}
+
+/**
  * The resolved configuration: plain environment variables (documented in README) first,
  * then Nuxt runtimeConfig (NUXT_*), then embedded defaults.
  */
@@ -147,7 +165,7 @@ export function mercuryConfig(): MercuryConfig {
   }
   cached = {
     dataDir,
-    databaseUrl: process.env.DATABASE_URL || runtime.databaseUrl || `file:${path.join(dataDir, 'mercury.db')}`,
+    databaseUrl: databaseUrlFrom(process.env.DATABASE_URL || runtime.databaseUrl || `file:${path.join(dataDir, 'mercury.db')}`),
     redisUrl: redisUrlFrom(process.env.REDIS_URL || runtime.redisUrl || null),
     adminPassword: passwordFromEnv('MERCURY_ADMIN_PASSWORD', process.env.MERCURY_ADMIN_PASSWORD || runtime.adminPassword || null),
     resetAdminPassword: passwordFromEnv('MERCURY_RESET_ADMIN_PASSWORD', process.env.MERCURY_RESET_ADMIN_PASSWORD || null),

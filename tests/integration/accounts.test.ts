@@ -507,6 +507,13 @@ describe('bad input', () => {
       expect(res.headers.get('content-type'), file).toMatch(/^text\/plain/)
       expect(await res.text(), file).toBe('Not Found')
     }
+    // The directories of built files are not pages: the app's shell there was cached for a year.
+    for (const dir of ['/_nuxt/', '/_nuxt', '/_nuxt/builds/', '/_nuxt/?x=1']) {
+      const res = await fetch(`${server.url}${dir}`)
+      expect(res.status, dir).toBe(404)
+      expect(res.headers.get('cache-control'), dir).not.toMatch(/immutable|max-age=[1-9]/)
+      expect(await res.text(), dir).toBe('Not Found')
+    }
     // A built file that is there is served as before.
     const shell = await (await fetch(server.url)).text()
     const script = shell.match(/\/_nuxt\/[\w.-]+\.js/)?.[0]

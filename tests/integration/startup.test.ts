@@ -71,6 +71,9 @@ describe('start-up', () => {
     [{ REDIS_URL: 'notaurl' }, 'REDIS_URL must be a redis:// or rediss:// URL'],
     [{ MERCURY_ROLE: 'worker' }, 'MERCURY_ROLE=worker needs REDIS_URL'],
     [{ NUXT_VAPID_PUBLIC_KEY: mismatched.publicKey, NUXT_VAPID_PRIVATE_KEY: vapidPair.privateKey }, 'NUXT_VAPID_PUBLIC_KEY is not the public key of NUXT_VAPID_PRIVATE_KEY'],
+    // libSQL takes none of Prisma's URL parameters; a password is never printed.
+    [{ DATABASE_URL: `file:${path.join(scratch, 'x.db')}?connection_limit=1` }, 'DATABASE_URL for SQLite takes no parameters: remove "?connection_limit=1"'],
+    [{ DATABASE_URL: 'mysql://mercury:s3cret@db.example/mercury' }, 'DATABASE_URL must be a SQLite file (file:./data/mercury.db) or a PostgreSQL URL (postgresql://user:pass@host:5432/db), got "mysql://mercury:***@db.example/mercury"'],
     // The server started by itself on a database nobody migrated.
     [{ DATABASE_URL: `file:${path.join(scratch, 'never-migrated.db')}` }, 'Mercury: the database has no Mercury tables: run "npm run migrate"'],
   ])('refuses to start with %o, saying why', async (env, message) => {
