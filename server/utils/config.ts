@@ -26,6 +26,7 @@ export interface MercuryConfig {
   /** Messages kept per topic for recovery. */
   historySize: number
   historyMaxAgeSeconds: number
+  historyMaxBytes: number
   /** Days a notification is kept (with its inbox rows and deliveries); 0 keeps them for ever. */
   retentionDays: number
   /** Days a login (its token and its cookie) lasts without being used. */
@@ -176,6 +177,7 @@ export function mercuryConfig(): MercuryConfig {
     maxClientFrameBytes: intFromEnv('MERCURY_MAX_CLIENT_FRAME_BYTES', 16 * 1024),
     historySize: intFromEnv('MERCURY_HISTORY_SIZE', 1000),
     historyMaxAgeSeconds: intFromEnv('MERCURY_HISTORY_MAX_AGE_SECONDS', 24 * 60 * 60, { max: TEN_YEARS_SECONDS }),
+    historyMaxBytes: intFromEnv('MERCURY_HISTORY_MAX_BYTES', 256 * 1024 * 1024, { min: 1024 * 1024 }),
     retentionDays: intFromEnv('MERCURY_RETENTION_DAYS', 90, { min: 0, max: 100 * 365 }),
     sessionDays: intFromEnv('MERCURY_SESSION_DAYS', 30, { max: 10 * 365 }),
     heartbeatSeconds: intFromEnv('MERCURY_HEARTBEAT_SECONDS', 30, { max: MAX_TIMER_SECONDS }),

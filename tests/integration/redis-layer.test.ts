@@ -308,3 +308,48 @@ describe('memory layer memory', () => {
     expect((await layer.publish('quiet', head('quiet'), tail)).offset).toBe(11)
   })
 })
+
+describe('memory layer bound on all topics', () => {
+  it('keeps all topics\' history under maxBytes together, dropping the oldest messages of any topic first', async () => {
+    const layer = memoryLayer({ maxLength: 1000, maxAgeMs: 60_000, maxBytes: 3000 })
+    const held = async (topic: string) => (await layer.history(topic, 0, 1000)).entries
+    const chars = async (topics: string[]) => (await Promise.all(topics.map(held))).flat().reduce((sum, entry) => sum + entry.frame.length, 0)
+    for (let i = 0; i < 20; i++) {
+      await layer.publish('old.a', head('old.a'), tail)
+      await layer.publish('old.b', head('old.b'), tail)
+    }
+    const before = await chars(['old.a', 'old.b'])
+    expect(before).toBeLessThan(3000)
+    expect(layer.heldChars).toBe(before)
+    const fresh = await publishMany(layer, 'new', 20)
+    // Past the bound, the history went down to 90 % of it, every message of 'new' kept: the older
+    // topics gave up their oldest, both of them.
+    expect(layer.heldChars).toBeLessThanOrEqual(3000)
+    expect(layer.heldChars).toBe(await chars(['old.a', 'old.b', 'new']))
+    expect((await held('new')).map(entry => entry.offset)).toEqual(fresh.map(entry => entry.offset))
+    for (const topic of ['old.a', 'old.b']) {
+      const { entries, lastOffset, recovered } = await layer.history(topic, 0, 1000)
+      expect(lastOffset).toBe(20)
+      expect(entries.at(-1)!.offset).toBe(20)
+      expect(entries[0]!.offset).toBeGreaterThan(1)
+      // A client resuming from before what is left is told so.
+      expect(recovered).toBe(false)
+      // What is left is still consecutive.
+      expect(entries.map(entry => entry.offset)).toEqual(entries.map((_, i) => entries[0]!.offset + i))
+    }
+    // In the order they were published: old.a and old.b alternated, and lost as many.
+    const [a, b] = await Promise.all(['old.a', 'old.b'].map(held))
+    expect(a![0]!.offset - b![0]!.offset).toBeGreaterThanOrEqual(0)
+    expect(a![0]!.offset - b![0]!.offset).toBeLessThanOrEqual(1)
+    // It stays under the bound as publishing goes on, the newest kept.
+    for (let i = 0; i < 200; i++) await layer.publish(`t.${i % 7}`, head(`t.${i % 7}`), tail)
+    expect(layer.heldChars).toBeLessThanOrEqual(3000)
+    expect((await held('t.6')).at(-1)!.offset).toBe(28)
+  })
+
+  it('does not bound the history without maxBytes', async () => {
+    const layer = memoryLayer({ maxLength: 1000, maxAgeMs: 60_000 })
+    await publishMany(layer, 'a', 200)
+    expect((await layer.history('a', 0, 1000)).entries).toHaveLength(200)
+  })
+})

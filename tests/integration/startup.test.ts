@@ -60,6 +60,7 @@ describe('start-up', () => {
     [{ MERCURY_SESSION_DAYS: ' 5 ' }, 'MERCURY_SESSION_DAYS must be an integer from 1 to 3650 in decimal digits only, got " 5 "'],
     [{ MERCURY_RETENTION_DAYS: '1.0' }, 'MERCURY_RETENTION_DAYS must be an integer from 0 to 36500 in decimal digits only, got "1.0"'],
     [{ MERCURY_HISTORY_MAX_AGE_SECONDS: '315360001' }, 'MERCURY_HISTORY_MAX_AGE_SECONDS must be an integer from 1 to 315360000 in decimal digits only'],
+    [{ MERCURY_HISTORY_MAX_BYTES: '65536' }, 'MERCURY_HISTORY_MAX_BYTES must be an integer ≥ 1048576 in decimal digits only, got "65536"'],
     [{ MERCURY_METRICS_TOKEN: 'x' }, 'MERCURY_METRICS_TOKEN must be at least 16 characters'],
     [{ MERCURY_METRICS_TOKEN: ' '.repeat(16) }, 'MERCURY_METRICS_TOKEN must be at least 16 characters besides spaces'],
     [{ MERCURY_ALLOWED_ORIGINS: 'https://app.example.com/app' }, notAnOrigin('https://app.example.com/app')],

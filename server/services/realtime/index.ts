@@ -23,7 +23,7 @@ const prismaOffsets: OffsetStore = {
 export function useChannelLayer(): ChannelLayer {
   if (!layer) {
     const config = mercuryConfig()
-    const limits = { maxLength: config.historySize, maxAgeMs: config.historyMaxAgeSeconds * 1000 }
+    const limits = { maxLength: config.historySize, maxAgeMs: config.historyMaxAgeSeconds * 1000, maxBytes: config.historyMaxBytes }
     layer = config.redisUrl ? new RedisChannelLayer(config.redisUrl, limits) : new MemoryChannelLayer(limits, prismaOffsets)
   }
   return layer

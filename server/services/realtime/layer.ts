@@ -22,6 +22,12 @@ export interface HistoryLimits {
   maxLength: number
   /** Age past which a message leaves the history, in ms. */
   maxAgeMs: number
+  /**
+   * The embedded layer's bound on all topics' history together, in characters of the frames
+   * (bytes for ASCII text): past it, the oldest messages of any topic leave first. On Redis the
+   * history lives in Redis, bounded by its own maxmemory.
+   */
+  maxBytes?: number
 }
 
 /** Events between instances: admin changes, subscription changes, read state. */

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import TinyQueue from 'tinyqueue'
 import { isRecovered, type ChannelLayer, type ControlEvent, type ControlListener, type EntryListener, type HistoryLimits, type HistoryResult, type StreamEntry } from './layer'
 
 /**
@@ -17,6 +18,8 @@ const SWEEP_EVERY_MS = 60_000
 
 interface TimedEntry extends StreamEntry {
   at: number
+  /** Order of publishing over all topics (several share a millisecond). */
+  seq: number
 }
 
 interface TopicStream {
@@ -36,6 +39,9 @@ export class MemoryChannelLayer implements ChannelLayer {
   private readonly loading = new Map<string, Promise<TopicStream>>()
   private readonly subscribed = new Set<string>()
   private readonly events = new EventEmitter()
+  /** Characters of the frames held by all topics. */
+  private chars = 0
+  private published = 0
 
   constructor(
     private readonly limits: HistoryLimits,
@@ -81,8 +87,9 @@ export class MemoryChannelLayer implements ChannelLayer {
       await stream.pending
     }
     const offset = stream.next++
-    const entry: TimedEntry = { offset, frame: head + offset + tail, at: Date.now() }
+    const entry: TimedEntry = { offset, frame: head + offset + tail, at: Date.now(), seq: ++this.published }
     this.append(stream, entry)
+    if (this.limits.maxBytes && this.chars > this.limits.maxBytes) this.trim(this.limits.maxBytes)
     if (this.subscribed.has(topic)) this.events.emit('entry', topic, entry)
     return entry
   }
@@ -97,22 +104,38 @@ export class MemoryChannelLayer implements ChannelLayer {
       stream.start = 0
     }
     const capacity = stream.ring.length
-    if (stream.size < capacity) {
-      stream.ring[(stream.start + stream.size) % capacity] = entry
-      stream.size++
-    }
-    else {
-      stream.ring[stream.start] = entry
-      stream.start = (stream.start + 1) % capacity
-    }
+    if (stream.size === capacity) this.dropOldest(stream)
+    stream.ring[(stream.start + stream.size) % capacity] = entry
+    stream.size++
+    this.chars += entry.frame.length
+  }
+
+  private dropOldest(stream: TopicStream) {
+    const entry = stream.ring[stream.start]!
+    stream.ring[stream.start] = undefined
+    stream.start = (stream.start + 1) % stream.ring.length
+    stream.size--
+    this.chars -= entry.frame.length
   }
 
   private dropExpired(stream: TopicStream) {
     const oldest = Date.now() - this.limits.maxAgeMs
-    while (stream.size > 0 && stream.ring[stream.start]!.at < oldest) {
-      stream.ring[stream.start] = undefined
-      stream.start = (stream.start + 1) % stream.ring.length
-      stream.size--
+    while (stream.size > 0 && stream.ring[stream.start]!.at < oldest) this.dropOldest(stream)
+  }
+
+  /**
+   * Drops the oldest messages of all topics, oldest first, until the history holds at most 90 % of
+   * `maxChars`: many busy topics (or large payloads on many topics) must not take the process's
+   * whole memory. Below the bound by a tenth, it runs again only after that much more.
+   */
+  private trim(maxChars: number) {
+    const target = Math.floor(maxChars * 0.9)
+    const oldest = (stream: TopicStream) => stream.ring[stream.start]!.seq
+    const heap = new TinyQueue([...this.streams.values()].filter(stream => stream.size > 0), (a, b) => oldest(a) - oldest(b))
+    while (this.chars > target && heap.length > 0) {
+      const stream = heap.pop()!
+      this.dropOldest(stream)
+      if (stream.size > 0) heap.push(stream)
     }
   }
 
@@ -166,6 +189,11 @@ export class MemoryChannelLayer implements ChannelLayer {
   /** Topics held in memory (for tests and metrics). */
   get heldTopics(): number {
     return this.streams.size
+  }
+
+  /** Characters of the frames held in the history of all topics (for tests and metrics). */
+  get heldChars(): number {
+    return this.chars
   }
 
   async subscribe(topic: string): Promise<void> {
