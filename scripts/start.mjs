@@ -1,7 +1,7 @@
 // `npm start`: build when the sources changed since the last build, check the settings, apply
 // migrations, serve.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,6 +36,43 @@ async function checkListen(port, host) {
   const where = `${host || 'all interfaces'} port ${port}`
   if (problem.code === 'EADDRINUSE') refuse(`${where} is in use by another program: stop it, or set PORT to another port`)
   refuse(`cannot listen on ${where} (${problem.code ?? problem.message}): check HOST and PORT`)
+}
+
+/**
+ * Two starts at once on one SQLite file would both migrate it, and the second one would fail with
+ * the schema engine's WASM_ERROR. This one waits while another start migrates (PostgreSQL is
+ * locked by Prisma itself); then its migration has nothing left to do.
+ */
+async function lockMigrations(file) {
+  const lock = `${file}.migrating`
+  const alive = (pid) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    }
+    catch (error) {
+      return error.code === 'EPERM'
+    }
+  }
+  for (let waited = 0; ; waited += 200) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' })
+      const release = () => rmSync(lock, { force: true })
+      process.once('exit', release)
+      return release
+    }
+    catch (error) {
+      if (error.code !== 'EEXIST') return () => {} // a directory it cannot write: the check said why already
+    }
+    const holder = Number(readFileSync(lock, 'utf8'))
+    if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
+      rmSync(lock, { force: true }) // left by a start that was killed
+      continue
+    }
+    if (waited === 0) console.log(`mercury: another start (pid ${holder}) is migrating ${file}: waiting for it…`)
+    if (waited >= 300_000) refuse(`another start (pid ${holder}) has been migrating ${file} for 5 minutes: stop it, or remove ${lock} if it is not running`)
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
 }
 
 const sourceHash = hashSources()
@@ -78,7 +115,9 @@ if (check.status !== 0) {
   process.exit(check.status ?? 1)
 }
 await checkListen(Number(port), host)
+const unlock = env.DATABASE_URL.startsWith('file:') ? await lockMigrations(env.DATABASE_URL.slice('file:'.length)) : () => {}
 run('prisma', ['migrate', 'deploy'], env)
+unlock()
 
 const shownHost = !host || host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
 console.log(`\nmercury: starting on http://${shownHost}:${port}`)

@@ -218,6 +218,19 @@ describe('start-up', () => {
     }
   })
 
+  it.skipIf(Boolean(process.env.MERCURY_TEST_PG_URL))('two npm starts at once on a new SQLite database migrate it one after the other', async () => {
+    const dataDir = path.join(scratch, 'two-starts')
+    // The second one used to fail in the schema engine (WASM_ERROR), migrating what the first one was migrating.
+    const runs = await Promise.all([startScript({ MERCURY_DATA_DIR: dataDir }), startScript({ MERCURY_DATA_DIR: dataDir })])
+    for (const { output } of runs) {
+      expect(output).not.toMatch(/WASM_ERROR|migrate deploy" failed|Error/)
+      // Each one serves, or says that the other one does (the first is stopped once it listens).
+      expect(output).toMatch(/Listening on|already serves/)
+    }
+    expect(runs.some(({ output }) => output.includes('is migrating'))).toBe(true)
+    expect(existsSync(path.join(dataDir, 'mercury.db.migrating'))).toBe(false)
+  })
+
   // Root writes whatever the permissions say: what another user meets is seen as that user.
   const asNobody = process.getuid?.() === 0 ? 65534 : undefined
   it.skipIf(asNobody === undefined)('npm start says in one line that it cannot write to the data directory, before migrating', async () => {
