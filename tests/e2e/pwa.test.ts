@@ -412,6 +412,26 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a topic name of the longest kind stays inside the page: inbox, its filter and the live view, at 390 and 1280 px', async () => {
+    const topic = `alerts.${'long'.repeat(30)}` // 127 characters, one word
+    const reader = (await createReader(admin, 'longtopics', 'alerts.*')).client
+    expect((await reader.post('/api/subscriptions', { topic, push: false })).status).toBe(201)
+    await publish(topic, 'About a long topic')
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } })
+    const page = await loggedIn(context, 'longtopics')
+    const overflow = () => page.evaluate(() => document.scrollingElement!.scrollWidth)
+    await item(page, 'About a long topic').waitFor()
+    expect(await overflow()).toBeLessThanOrEqual(390)
+    for (const width of [390, 1280]) {
+      await page.setViewportSize({ width, height: 844 })
+      await page.goto(`${server.url}/live/${topic}`)
+      await live(page)
+      await page.getByRole('heading', { name: topic }).waitFor()
+      expect(await overflow(), `live view at ${width} px`).toBeLessThanOrEqual(width)
+    }
+    await context.close()
+  })
+
   it('a read on one device turns read on another within a second', async () => {
     const first = await browser.newContext()
     const second = await browser.newContext()
