@@ -1,23 +1,13 @@
 // `npm start`: build when the sources changed since the last build, check the settings, apply
 // migrations, serve.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildApp, hashSources, stampFile } from './source-hash.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-
-function run(command, args, env = process.env) {
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env })
-  if (result.status !== 0) {
-    // A command that could not start at all (not installed: run `npm install`) says why.
-    const why = result.error ? `: ${result.error.message}` : ''
-    console.error(`mercury: "${command} ${args.join(' ')}" failed${why}`)
-    process.exit(result.status ?? 1)
-  }
-}
 
 /** Stops with a message of its own (no stack trace): for settings that cannot work. */
 function refuse(message) {
@@ -75,6 +65,67 @@ async function lockMigrations(file) {
   }
 }
 
+/**
+ * Whether the database lacks a migration of this version (or has no tables yet). Asked directly:
+ * `prisma migrate deploy` takes 10 s on PostgreSQL even with nothing to do (the CLI waits on its
+ * idle connection before it exits), and would make every start that long.
+ */
+async function migrationsPending(url) {
+  const expected = readdirSync(path.join(root, 'prisma/migrations')).filter(name => /^\d{14}_/.test(name))
+  const query = 'SELECT "migration_name" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL'
+  let applied
+  try {
+    if (url.startsWith('file:')) {
+      if (!existsSync(url.slice('file:'.length))) return true
+      const { createClient } = await import('@libsql/client')
+      const client = createClient({ url })
+      try {
+        applied = (await client.execute(query)).rows.map(row => row.migration_name)
+      }
+      finally {
+        client.close()
+      }
+    }
+    else {
+      const { default: pg } = await import('pg')
+      const client = new pg.Client({ connectionString: url })
+      await client.connect()
+      try {
+        applied = (await client.query(query)).rows.map(row => row.migration_name)
+      }
+      finally {
+        await client.end()
+      }
+    }
+  }
+  catch {
+    return true // no table yet, or a question prisma migrate answers better: let it
+  }
+  const done = new Set(applied)
+  return expected.some(name => !done.has(name))
+}
+
+/**
+ * `prisma migrate deploy`. On PostgreSQL, Prisma's own lock lets one start migrate at a time, but
+ * it holds that lock until its CLI exits, 10 s after it is done: another start waiting for it gets
+ * P1002 ("Timed out trying to acquire a postgres advisory lock"). That one tries again.
+ */
+function migrate(env) {
+  for (let attempt = 1; ; attempt++) {
+    const result = spawnSync('prisma', ['migrate', 'deploy'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env, encoding: 'utf8' })
+    if (result.status !== 0 && attempt < 4 && /P1002/.test(`${result.stdout}${result.stderr}`)) {
+      console.log('mercury: another start is migrating the database: waiting for it…')
+      continue
+    }
+    process.stdout.write(result.stdout ?? '')
+    process.stderr.write(result.stderr ?? '')
+    if (result.status === 0) return
+    const why = result.error ? `: ${result.error.message}` : ''
+    console.error(`mercury: "prisma migrate deploy" failed${why}`)
+    process.exit(result.status ?? 1)
+  }
+}
+
 const sourceHash = hashSources()
 const built = existsSync(path.join(root, '.output/server/index.mjs'))
   && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === sourceHash
@@ -115,9 +166,12 @@ if (check.status !== 0) {
   process.exit(check.status ?? 1)
 }
 await checkListen(Number(port), host)
-const unlock = env.DATABASE_URL.startsWith('file:') ? await lockMigrations(env.DATABASE_URL.slice('file:'.length)) : () => {}
-run('prisma', ['migrate', 'deploy'], env)
-unlock()
+if (await migrationsPending(env.DATABASE_URL)) {
+  const unlock = env.DATABASE_URL.startsWith('file:') ? await lockMigrations(env.DATABASE_URL.slice('file:'.length)) : () => {}
+  migrate(env)
+  unlock()
+}
+else console.log('mercury: the database has every migration of this version')
 
 const shownHost = !host || host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host
 console.log(`\nmercury: starting on http://${shownHost}:${port}`)

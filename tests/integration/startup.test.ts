@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import pg from 'pg'
 import webpush from 'web-push'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, createTestDatabase, freePort, runSql, startServer, storedDate, type TestDatabase } from '../helpers/server'
@@ -229,7 +230,39 @@ describe('start-up', () => {
     }
     expect(runs.some(({ output }) => output.includes('is migrating'))).toBe(true)
     expect(existsSync(path.join(dataDir, 'mercury.db.migrating'))).toBe(false)
+    // A start on a database that has every migration does not run prisma migrate.
+    const again = await startScript({ MERCURY_DATA_DIR: dataDir })
+    expect(again.output).toContain('mercury: the database has every migration of this version')
+    expect(again.output).not.toContain('Mercury: migrating')
+    expect(again.output).toContain('Listening on')
   })
+
+  it.skipIf(!process.env.MERCURY_TEST_PG_URL)('two npm starts at once on a new PostgreSQL database both serve; a later start does not migrate', async () => {
+    // Prisma holds its migration lock until its CLI exits, 10 s after it is done: the second start
+    // failed with P1002 (timed out waiting for the lock). A start with nothing to migrate took as long.
+    const name = `mercury_starts_${process.pid}`
+    const admin = new pg.Client({ connectionString: process.env.MERCURY_TEST_PG_URL })
+    await admin.connect()
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin.query(`CREATE DATABASE ${name}`)
+    const url = Object.assign(new URL(process.env.MERCURY_TEST_PG_URL!), { pathname: `/${name}` }).toString()
+    try {
+      const start = (dir: string) => startScript({ DATABASE_URL: url, MERCURY_DATA_DIR: path.join(scratch, dir) })
+      const runs = await Promise.all([start('pg-a'), start('pg-b')])
+      for (const { output } of runs) {
+        expect(output).not.toMatch(/P1002|failed/)
+        expect(output).toContain('Listening on')
+      }
+      const again = await start('pg-c')
+      expect(again.output).toContain('mercury: the database has every migration of this version')
+      expect(again.output).not.toContain('Mercury: migrating')
+      expect(again.output).toContain('Listening on')
+    }
+    finally {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await admin.end()
+    }
+  }, 150_000)
 
   // Root writes whatever the permissions say: what another user meets is seen as that user.
   const asNobody = process.getuid?.() === 0 ? 65534 : undefined
