@@ -23,14 +23,18 @@ function textProblem(text: string): string | null {
 
 /**
  * The first string that cannot be stored as text (see textProblem), or number that JSON cannot
- * carry (1e400 parses to Infinity, which would go out as null), with its path, or null. Such input
- * is refused up front rather than changed or failing in the database. `skip` names top-level keys
- * stored as JSON text, where those characters are escaped and harmless (their numbers are still
- * checked). Keys are checked too.
+ * carry (1e400 parses to Infinity, which would go out as null) or that parseJsonExact found a double
+ * cannot carry exactly, with its path, or null. Such input is refused up front rather than changed
+ * or failing in the database. `skip` names top-level keys stored as JSON text, where those
+ * characters are escaped and harmless (their numbers are still checked). Keys are checked too.
  */
 export function badText(value: unknown, skip: string[] = [], path = '', text = true): { path: string, problem: string } | null {
   if (typeof value === 'number') {
     return Number.isFinite(value) ? null : { path: path || 'value', problem: 'is a number too large for JSON' }
+  }
+  if (value instanceof InexactNumber) {
+    const written = value.source.length > 32 ? `${value.source.slice(0, 30)}…` : value.source
+    return { path: path || 'value', problem: `is a number a double cannot carry exactly (${written} would arrive as ${value.parsed}): send such numbers as strings` }
   }
   if (typeof value === 'string') {
     const problem = text ? textProblem(value) : null
@@ -52,6 +56,38 @@ export function badText(value: unknown, skip: string[] = [], path = '', text = t
     }
   }
   return null
+}
+
+/** A number of a JSON text that parsing changed (see parseJsonExact): left for badText to refuse. */
+class InexactNumber {
+  constructor(readonly source: string, readonly parsed: number) {}
+}
+
+// Only a run of 16 digits (2^53 has 16) or an exponent of 3 can hold a number a double cannot
+// carry exactly: any other text is parsed once, without a reviver (publishing is the hot path).
+const MAYBE_INEXACT = /\d{16}|[eE][+-]?\d{3}/
+
+/**
+ * JSON.parse (throwing as it does), but a number that parsing changed becomes an InexactNumber,
+ * refused by badText: an integer written without fraction or exponent beyond 2^53 that no double
+ * holds (9007199254740993 parses to …992, a 19-digit id loses its last digits), and a number that
+ * is not zero but parses to 0 (1e-400). Decimal fractions and exponents are rounded, as JSON
+ * numbers always are; -0 becomes 0. A value nested deeper than MAX_JSON_DEPTH is returned as
+ * parsed, for tooDeep to refuse: a reviver would recurse through it and exhaust the stack.
+ */
+export function parseJsonExact(text: string): unknown {
+  const value: unknown = JSON.parse(text)
+  if (!MAYBE_INEXACT.test(text) || tooDeep(value)) return value
+  return JSON.parse(text, markInexact)
+}
+
+function markInexact(_key: string, value: unknown, context?: { source?: string }): unknown {
+  const source = context?.source
+  if (typeof value !== 'number' || source === undefined || !Number.isFinite(value)) return value
+  const changed = value === 0
+    ? /[1-9]/.test(source.split(/[eE]/)[0]!)
+    : !Number.isSafeInteger(value) && /^-?\d+$/.test(source) && BigInt(source) !== BigInt(value)
+  return changed ? new InexactNumber(source, value) : value
 }
 
 /**
@@ -177,11 +213,12 @@ function tooLarge(limit: number) {
   return createError({ statusCode: 413, statusMessage: 'Payload Too Large', message: `Body is larger than ${limit} bytes` })
 }
 
+/** A JSON body (undefined when empty), parsed by parseJsonExact: give it to badText before use. */
 export function parseJson(raw: string): unknown {
   if (raw.trim() === '') return undefined
   let value: unknown
   try {
-    value = JSON.parse(raw)
+    value = parseJsonExact(raw)
   }
   catch {
     badRequest('Body is not valid JSON')

@@ -36,7 +36,10 @@ export const publishSchema = z.object({
 export type NotificationInput = z.output<typeof notificationSchema>
 export type PublishInput = z.output<typeof publishSchema>
 
-const ref = z.union([z.string().max(128), z.number()], { error: 'must be a string (up to 128 characters) or a number' }).optional()
+/** What a client may give as `ref` to match the answer to its frame. */
+export const refSchema = z.union([z.string().max(128), z.number()], { error: 'must be a string (up to 128 characters) or a number' })
+
+const ref = refSchema.optional()
 
 const datalinkPublishSchema = publishSchema.extend({ type: z.literal('publish'), ref, topic: topicSchema })
 

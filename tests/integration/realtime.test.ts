@@ -569,6 +569,13 @@ describe('bad input', () => {
       ws.send({ type: 'ping', ref })
       expect(await ws.next(f => f.type === 'error')).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^ref: must be a string/) })
     }
+    // A refused ref is not echoed: neither changed (1e400 would go out as null) nor as sent.
+    for (const frame of ['{"type":"ping","ref":1e400}', '{"type":"ping","ref":12345678901234567891}', JSON.stringify({ type: 'ping', ref: 'x'.repeat(129) }), JSON.stringify({ type: 'ping', ref: 'a\u0000b' })]) {
+      ws.send(frame)
+      const error = await ws.next(f => f.type === 'error')
+      expect(error, frame.slice(0, 40)).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^ref: /) })
+      expect(error, frame.slice(0, 40)).not.toHaveProperty('ref')
+    }
     ws.send({ type: 'dance' })
     expect((await ws.next(f => f.type === 'error')).message).toMatch(/unknown frame type "dance"/)
     expect(await ws.request({ type: 'ping' })).toMatchObject({ type: 'pong' })
@@ -596,6 +603,13 @@ describe('bad input', () => {
     }
     producer.send('{oops')
     expect(await producer.next(f => f.type === 'error')).toMatchObject({ code: 'bad_request' })
+    // Only a ref the frame may carry comes back: a refused one is left out, never changed or echoed.
+    for (const ref of ['1e400', JSON.stringify('y'.repeat(129)), '"nul\\u0000"']) {
+      producer.send(`{"type":"publish","topic":"sensors.x","data":1,"ref":${ref}}`)
+      const error = await producer.next(f => f.type === 'error')
+      expect(error, ref.slice(0, 20)).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^ref: /) })
+      expect(error, ref.slice(0, 20)).not.toHaveProperty('ref')
+    }
     expect((await producer.request({ type: 'publish', topic: 'sensors.x', data: 'still fine' })).type).toBe('ack')
     await producer.close()
   })
@@ -630,6 +644,36 @@ describe('bad input', () => {
     const answers = producer.frames.filter(f => f.type === 'ack' || f.type === 'error')
     expect(answers.filter(f => f.type === 'error' && !['unauthorized', 'rate_limited'].includes(f.code))).toEqual([])
     for (const res of await Promise.all(posts)) expect([201, 401, 429]).toContain(res.status)
+  })
+
+  it('refuses a number a double cannot carry exactly rather than deliver it changed, over REST and /datalink', async () => {
+    const pub = publisher(server.url, source.token)
+    const post = (body: string) => pub.post('/api/topics/sensors.exact/messages', body, { raw: true, headers: { 'content-type': 'application/json' } })
+    const refused: [string, string][] = [
+      ['{"data":{"id":9007199254740993}}', 'data.id: is a number a double cannot carry exactly (9007199254740993 would arrive as 9007199254740992): send such numbers as strings'],
+      ['{"data":{"ids":[1,-1234567890123456789]}}', 'data.ids[1]: is a number a double cannot carry exactly (-1234567890123456789 would arrive as -1234567890123456800): send such numbers as strings'],
+      ['{"data":{"tiny":1e-400}}', 'data.tiny: is a number a double cannot carry exactly (1e-400 would arrive as 0): send such numbers as strings'],
+      [`{"notification":{"title":"t","weight":-0.${'0'.repeat(400)}1}}`, `notification.weight: is a number a double cannot carry exactly (-0.${'0'.repeat(27)}… would arrive as 0): send such numbers as strings`],
+    ]
+    for (const [body, message] of refused) {
+      const res = await post(body)
+      expect(res.status, body.slice(0, 40)).toBe(400)
+      expect(res.body.message, body.slice(0, 40)).toMatch(`Invalid message: ${message}`)
+    }
+    const producer = await datalink(source.token)
+    producer.send('{"type":"publish","topic":"sensors.exact","ref":"big","data":{"snowflake":1234567890123456789}}')
+    expect(await producer.next(f => f.ref === 'big')).toMatchObject({ type: 'error', code: 'bad_request', message: expect.stringMatching(/^data\.snowflake: is a number a double cannot carry exactly .*send such numbers as strings$/) })
+    // Rounded decimals are JSON's numbers as ever; exact integers, however large, and -0 (as 0) go through.
+    const ws = await channel(reader.token)
+    await ws.request({ type: 'subscribe', topic: 'sensors.exact' })
+    const exact = '{"a":0.1,"b":1.0,"c":1e2,"d":9007199254740992,"e":-9007199254740991,"f":18014398509481984,"g":1.5e300,"h":"12345678901234567890","i":-0,"j":0e-999}'
+    const expected = { a: 0.1, b: 1, c: 100, d: 2 ** 53, e: -(2 ** 53 - 1), f: 2 ** 54, g: 1.5e300, h: '12345678901234567890', i: 0, j: 0 }
+    expect((await post(`{"data":${exact}}`)).status).toBe(201)
+    producer.send(`{"type":"publish","topic":"sensors.exact","ref":"exact","data":${exact}}`)
+    expect(await producer.next(f => f.ref === 'exact')).toMatchObject({ type: 'ack' })
+    expect((await ws.collect(f => f.type === 'message', 2)).map(f => f.data)).toEqual([expected, expected])
+    expect((await reader.client.get('/api/topics/sensors.exact/messages')).body.messages.map((m: { data: unknown }) => m.data)).toEqual([expected, expected])
+    await Promise.all([producer.close(), ws.close()])
   })
 
   it('answers bad REST publishes with 4xx', async () => {

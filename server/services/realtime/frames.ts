@@ -1,7 +1,7 @@
 import type { z } from 'zod'
-import type { ErrorCode } from '#shared/schemas/messages'
+import { refSchema, type ErrorCode } from '#shared/schemas/messages'
 import type { Connection } from './hub'
-import { MAX_JSON_DEPTH, badText, strictUtf8, tooDeep } from '../../utils/validate'
+import { MAX_JSON_DEPTH, badText, parseJsonExact, strictUtf8, tooDeep } from '../../utils/validate'
 
 export function errorFrame(code: ErrorCode, message: string, ref?: unknown): string {
   return JSON.stringify({ type: 'error', code, message, ...(ref === undefined ? {} : { ref }) })
@@ -51,7 +51,7 @@ export function parseFrame<S extends z.ZodType>(text: FrameText, maxBytes: numbe
   }
   let json: unknown
   try {
-    json = JSON.parse(text)
+    json = parseJsonExact(text)
   }
   catch {
     return { ok: false, error: errorFrame('bad_request', 'frame is not valid JSON') }
@@ -78,8 +78,16 @@ export function parseFrame<S extends z.ZodType>(text: FrameText, maxBytes: numbe
 
 function refOf(json: unknown): unknown {
   if (typeof json !== 'object' || json === null) return undefined
-  const ref = (json as { ref?: unknown }).ref
-  return typeof ref === 'string' || typeof ref === 'number' ? ref : undefined
+  return validRef((json as { ref?: unknown }).ref)
+}
+
+/**
+ * The ref an answer may carry: one the frame schema takes and badText does not refuse. Any other
+ * (1e400, a NUL in it, 129 characters) is refused and left out of the error: echoing it would
+ * give the client a ref it never sent (1e400 goes out as null) or the very text refused.
+ */
+function validRef(ref: unknown): string | number | undefined {
+  return refSchema.safeParse(ref).success && !badText(ref) ? ref as string | number : undefined
 }
 
 // An oversized frame (or one refused for its rate) is not parsed whole; its ref is looked for
@@ -89,7 +97,7 @@ export function peekRef(frame: FrameText): unknown {
   const match = /"ref"\s*:\s*("(?:[^"\\]|\\.){0,128}"|-?\d{1,16})/.exec(text.slice(0, 4096))
   if (!match) return undefined
   try {
-    return JSON.parse(match[1]!)
+    return validRef(JSON.parse(match[1]!))
   }
   catch {
     return undefined
