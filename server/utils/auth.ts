@@ -21,7 +21,11 @@ interface UserRow {
 const BEARER_RE = /^Bearer\s+(\S+)$/i
 
 export function bearerToken(event: H3Event): string | null {
-  const header = getRequestHeader(event, 'authorization')
+  return bearerOf(getRequestHeader(event, 'authorization'))
+}
+
+/** The token of an `Authorization: Bearer …` header, or null (none, or another scheme). */
+export function bearerOf(header: string | null | undefined): string | null {
   return header ? BEARER_RE.exec(header)?.[1] ?? null : null
 }
 

@@ -11,12 +11,12 @@ export function rejectUpgrade(status: keyof typeof REASONS, message: string): ne
   throw new Response(body, { status, statusText: REASONS[status], headers })
 }
 
-/** `?token=` or `Authorization: Bearer`, as on every Mercury socket. */
+/**
+ * `Authorization: Bearer`, else `?token=`, as on every Mercury socket. The header wins when both
+ * are given, as it wins over the session cookie on REST.
+ */
 export function upgradeToken(request: Request): string | null {
-  const fromQuery = new URL(request.url).searchParams.get('token')
-  if (fromQuery) return fromQuery
-  const header = request.headers.get('authorization')
-  return header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? null : null
+  return bearerOf(request.headers.get('authorization')) ?? (new URL(request.url).searchParams.get('token') || null)
 }
 
 /** The user in the session cookie of an upgrade request (with the login token the session rests on), or null (no cookie, a bad one, or a session that ended). */

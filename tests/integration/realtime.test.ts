@@ -614,6 +614,15 @@ describe('bad input', () => {
     await producer.close()
   })
 
+  it('takes the Authorization header over ?token= on both sockets, as REST takes it over the cookie', async () => {
+    const ws = await TestSocket.open(`${server.url}/channel`, { token: outsider.token, headers: { authorization: `Bearer ${reader.token}` } })
+    expect(await ws.request({ type: 'subscribe', topic: 'sensors.both' })).toMatchObject({ type: 'subscribed' })
+    await ws.close()
+    const producer = await TestSocket.open(`${server.url}/datalink`, { token: 'msrc_nope', headers: { authorization: `Bearer ${source.token}` } })
+    expect(await producer.request({ type: 'publish', topic: 'sensors.both', data: 1 })).toMatchObject({ type: 'ack' })
+    await producer.close()
+  })
+
   it('refuses bad and revoked tokens at the upgrade', async () => {
     await expect(channel('mpat_nope')).rejects.toMatchObject({ status: 401 })
     await expect(TestSocket.open(`${server.url}/channel`)).rejects.toMatchObject({ status: 401 })
