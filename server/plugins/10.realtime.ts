@@ -9,8 +9,10 @@ export default defineNitroPlugin((nitro) => {
   // to four times the largest allowed one (at least 1 MiB) are read and answered with an error
   // frame; a larger one closes the connection at once with 1009 (message too big). The node
   // adapter is created from this object once the server listens, after the plugins have run.
+  // Mercury speaks no subprotocol: ws would select the first one a client offers ("mqtt"), as if
+  // it spoke it. None is selected, and a client that insists (browsers, ws) fails the handshake.
   const websocket = nitro.h3App.websocket as { serverOptions?: Record<string, unknown> }
-  websocket.serverOptions = { ...websocket.serverOptions, maxPayload: frameReadLimit(config) }
+  websocket.serverOptions = { ...websocket.serverOptions, maxPayload: frameReadLimit(config), handleProtocols: () => false }
   const hub = useHub()
   // One after the other, in the order they came: an admin event that follows a demotion reaches
   // only those who are still admins once the demotion is applied.

@@ -1,6 +1,7 @@
 import http from 'node:http'
 import net from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
@@ -466,6 +467,20 @@ describe('web security', () => {
       const refused = await TestSocket.open(`${server.url}${path}`, { token: reader.token }).then(() => null, (error: { status: number, body: string }) => error)
       expect(refused, path).toMatchObject({ status: 404 })
       expect(JSON.parse(refused!.body).message).toMatch(/\/channel/)
+    }
+  })
+
+  it('selects no WebSocket subprotocol, whatever the client offers', async () => {
+    for (const path of ['/channel', '/datalink']) {
+      const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}${path}`, ['mqtt', 'graphql-ws'], { headers: { authorization: `Bearer ${path === '/channel' ? reader.token : source.token}` } })
+      const selected = new Promise<string | undefined>(resolve => ws.once('upgrade', res => resolve(res.headers['sec-websocket-protocol'])))
+      // Mercury speaks none of them: the client fails the handshake rather than speak one.
+      const failed = new Promise<string>((resolve) => {
+        ws.once('open', () => resolve(`opened with ${ws.protocol}`))
+        ws.once('error', error => resolve(error.message))
+      })
+      expect(await selected, path).toBeUndefined()
+      expect(await failed, path).toBe('Server sent no subprotocol')
     }
   })
 
