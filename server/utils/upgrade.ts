@@ -1,4 +1,6 @@
 // Authentication of WebSocket upgrades: a refused upgrade is an HTTP answer with a JSON body.
+import { isDatabaseUnavailable } from './unavailable'
+import { warnAtMostEveryMinute } from './warn'
 
 const REASONS = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' } as const
 
@@ -38,6 +40,11 @@ export async function guardUpgrade(check: () => Promise<void>): Promise<void> {
   }
   catch (error) {
     if (error instanceof Response) throw error
+    // An outage is expected, not a bug: one line a minute, not a stack trace per refusal.
+    if (isDatabaseUnavailable(error)) {
+      warnAtMostEveryMinute('WebSocket upgrades refused (503), the database is unavailable', (error as Error).message)
+      rejectUpgrade(503, 'The database is unavailable; retry shortly')
+    }
     console.error('mercury: WebSocket upgrade failed:', error)
     rejectUpgrade(503, 'The server cannot take connections right now; retry shortly')
   }

@@ -40,6 +40,10 @@ async function databaseDown() {
   await control.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [dbName])
 }
 
+async function databaseUp() {
+  await control.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`)
+}
+
 it('answers 503 while the database is down, keeps live messages flowing, and recovers by itself', async () => {
   const admin = new ApiClient(server.url)
   await admin.login('admin', ADMIN_PASSWORD)
@@ -98,3 +102,24 @@ it('records the outcomes of pushes answered while the database is down once it i
   expect(push.received.filter(r => r.name.startsWith('outage-'))).toHaveLength(5)
   expect(server.process.exitCode).toBeNull()
 }, 70_000)
+
+it('refuses WebSocket upgrades while the database is down with a 503, logged once, not a stack trace each', async () => {
+  const admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  const reader = await createReader(admin, 'upgrader', 'steady.*')
+  await databaseDown()
+  try {
+    for (let i = 0; i < 3; i++) {
+      const refused = await TestSocket.open(`${server.url}/channel`, { token: reader.token }).then(() => null, (error: { status: number, body: string, headers: Record<string, string> }) => error)
+      expect(refused).toMatchObject({ status: 503, headers: { 'retry-after': '5' } })
+      expect(JSON.parse(refused!.body)).toMatchObject({ statusCode: 503, message: expect.stringMatching(/database is unavailable/) })
+    }
+  }
+  finally {
+    await databaseUp()
+  }
+  const log = server.output()
+  expect(log).not.toMatch(/WebSocket upgrade failed/)
+  expect(log.match(/WebSocket upgrades refused \(503\), the database is unavailable/g)).toHaveLength(1)
+  await expect.poll(async () => (await admin.get('/api/health')).status, { timeout: 15_000, interval: 250 }).toBe(200)
+})
