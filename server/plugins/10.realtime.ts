@@ -2,6 +2,7 @@ import { frameReadLimit, mercuryConfig } from '../utils/config'
 import { closeConnections, closeRealtime, useChannelLayer, useHub } from '../services/realtime'
 import { flushCounters } from '../services/sources'
 import { handleControl, reconcileConnections } from '../services/control'
+import { warnAtMostEveryMinute } from '../utils/warn'
 
 export default defineNitroPlugin((nitro) => {
   const config = mercuryConfig()
@@ -41,7 +42,7 @@ export default defineNitroPlugin((nitro) => {
   const heartbeat = setInterval(() => hub.heartbeat(), config.heartbeatSeconds * 1000)
   heartbeat.unref()
   const counters = setInterval(() => {
-    flushCounters().catch((error: unknown) => console.warn('mercury: could not write counters:', (error as Error).message))
+    flushCounters().catch((error: unknown) => warnAtMostEveryMinute('could not write counters (kept for the next write)', (error as Error).message))
   }, 2000)
   counters.unref()
   nitro.hooks.hook('close', async () => {

@@ -164,26 +164,36 @@ export async function sourceByToken(token: string): Promise<SourceInfo | null> {
 }
 
 // Counters are kept in memory and written in one batch every few seconds, so publishing costs no
-// database round trip of its own.
+// database round trip of its own. Counts that could not be written (the database away) are added
+// to the next batch: one sum per source and topic, however long the outage.
 const pending = new Map<string, { messages: number, notifications: number, lastSeenAt: number }>()
 const pendingTopics = new Map<string, { messages: number, lastMessageAt: number }>()
 
 export function countPublish(sourceId: string | null, topic: string, notification: boolean): void {
   const now = Date.now()
-  if (sourceId) {
-    const entry = pending.get(sourceId) ?? { messages: 0, notifications: 0, lastSeenAt: now }
-    entry.messages++
-    if (notification) entry.notifications++
-    entry.lastSeenAt = now
-    pending.set(sourceId, entry)
-  }
-  const topicEntry = pendingTopics.get(topic) ?? { messages: 0, lastMessageAt: now }
-  topicEntry.messages++
-  topicEntry.lastMessageAt = now
-  pendingTopics.set(topic, topicEntry)
+  if (sourceId) addSourceCounts(sourceId, 1, notification ? 1 : 0, now)
+  addTopicCounts(topic, 1, now)
 }
 
-/** Adds the counts to the sources and topics: one raw statement for each (see `rawStatement`). */
+function addSourceCounts(id: string, messages: number, notifications: number, lastSeenAt: number): void {
+  const entry = pending.get(id) ?? { messages: 0, notifications: 0, lastSeenAt }
+  entry.messages += messages
+  entry.notifications += notifications
+  entry.lastSeenAt = Math.max(entry.lastSeenAt, lastSeenAt)
+  pending.set(id, entry)
+}
+
+function addTopicCounts(name: string, messages: number, lastMessageAt: number): void {
+  const entry = pendingTopics.get(name) ?? { messages: 0, lastMessageAt }
+  entry.messages += messages
+  entry.lastMessageAt = Math.max(entry.lastMessageAt, lastMessageAt)
+  pendingTopics.set(name, entry)
+}
+
+/**
+ * Adds the counts to the sources and topics: one raw statement for each (see `rawStatement`). A
+ * statement that fails puts its counts back for the next call, and the call rejects.
+ */
 export async function flushCounters(): Promise<void> {
   if (pending.size === 0 && pendingTopics.size === 0) return
   const sources = [...pending].map(([id, c]) => ({ id, messages: c.messages, notifications: c.notifications, lastSeenAt: new Date(c.lastSeenAt) }))
@@ -196,6 +206,9 @@ export async function flushCounters(): Promise<void> {
       const rows = sql.records(sources, { id: 'text', messages: 'int', notifications: 'int', lastSeenAt: 'timestamp' })
       return `UPDATE "Source" SET "messageCount" = "messageCount" + ${rows.column('messages')}, "notificationCount" = "notificationCount" + ${rows.column('notifications')}, `
         + `"lastSeenAt" = ${rows.column('lastSeenAt')}, "updatedAt" = ${sql.timestamp(new Date())} FROM ${rows.from} WHERE "Source"."id" = ${rows.column('id')}`
+    }).catch((error: unknown) => {
+      for (const c of sources) addSourceCounts(c.id, c.messages, c.notifications, c.lastSeenAt.getTime())
+      throw error
     }))
   }
   if (topics.length > 0) {
@@ -204,6 +217,9 @@ export async function flushCounters(): Promise<void> {
       return `INSERT INTO "Topic" ("name", "messageCount", "lastMessageAt", "createdAt") `
         + `SELECT ${rows.column('name')}, ${rows.column('messages')}, ${rows.column('lastMessageAt')}, ${sql.timestamp(new Date())} FROM ${rows.from} WHERE true `
         + `ON CONFLICT ("name") DO UPDATE SET "messageCount" = "Topic"."messageCount" + excluded."messageCount", "lastMessageAt" = excluded."lastMessageAt"`
+    }).catch((error: unknown) => {
+      for (const c of topics) addTopicCounts(c.name, c.messages, c.lastMessageAt.getTime())
+      throw error
     }))
   }
   await Promise.all(writes)

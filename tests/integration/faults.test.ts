@@ -44,6 +44,8 @@ async function databaseUp() {
   await control.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS true`)
 }
 
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
 it('answers 503 while the database is down, keeps live messages flowing, and recovers by itself', async () => {
   const admin = new ApiClient(server.url)
   await admin.login('admin', ADMIN_PASSWORD)
@@ -102,6 +104,31 @@ it('records the outcomes of pushes answered while the database is down once it i
   expect(push.received.filter(r => r.name.startsWith('outage-'))).toHaveLength(5)
   expect(server.process.exitCode).toBeNull()
 }, 70_000)
+
+it('counts the messages published while the database was down once it is back', async () => {
+  const admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  const source = await createActiveSource(admin, 'counting', 'counting.*')
+  const publish = (i: number) => publisher(server.url, source.token).post('/api/topics/counting.outage/messages', { data: i })
+  const counts = async () => {
+    const [own, topics] = await Promise.all([admin.get(`/api/admin/sources/${source.id}`), admin.get('/api/topics')])
+    if (own.status !== 200 || topics.status !== 200) return own.status
+    return { source: own.body.messageCount, topic: topics.body.find((t: { name: string }) => t.name === 'counting.outage')?.messageCount }
+  }
+  for (let i = 0; i < 5; i++) expect((await publish(i)).status).toBe(201)
+  await expect.poll(counts).toEqual({ source: 5, topic: 5 })
+
+  await databaseDown()
+  try {
+    for (let i = 5; i < 10; i++) expect((await publish(i)).status).toBe(201)
+    // Counters are written every two seconds: at least one write fails meanwhile.
+    await sleep(3000)
+  }
+  finally {
+    await databaseUp()
+  }
+  await expect.poll(counts, { timeout: 15_000, interval: 250 }).toEqual({ source: 10, topic: 10 })
+})
 
 it('refuses WebSocket upgrades while the database is down with a 503, logged once, not a stack trace each', async () => {
   const admin = new ApiClient(server.url)
