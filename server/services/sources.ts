@@ -1,7 +1,10 @@
 import type { SourceStatus } from '#shared/schemas/sources'
 import { splitPatterns } from '#shared/utils/topics'
+import { mercuryConfig } from '../utils/config'
 import { executeRaw, useDb } from '../utils/db'
 import { hashToken, newToken } from '../utils/secrets'
+import { isDatabaseUnavailable } from '../utils/unavailable'
+import { warnAtMostEveryMinute } from '../utils/warn'
 
 /** What the publish path needs to know about a source, kept in memory. */
 export interface SourceInfo {
@@ -89,13 +92,21 @@ export async function updateSource(id: string, data: { name?: string, descriptio
 }
 
 // Sources by id and token hash. Entries live until an admin change (signalled to every instance)
-// or, as a safety net against a lost signal, for CACHE_MS.
-const CACHE_MS = 30_000
-const byId = new Map<string, { info: SourceInfo | null, at: number }>()
+// or, as a safety net against a lost signal, for MERCURY_SOURCE_CACHE_SECONDS. An entry due for a
+// refresh while the database cannot be read is used on: the source cannot have changed meanwhile
+// (an admin change needs the database), and a change signalled from another instance still
+// removes it. It is read again at most every OUTAGE_RETRY_MS until the database answers.
+const OUTAGE_RETRY_MS = 5000
+const byId = new Map<string, { info: SourceInfo | null, until: number }>()
 const byHash = new Map<string, string>()
 
 function toInfo(row: { id: string, name: string, status: string, topics: string, tokenHash: string }): SourceInfo {
   return { id: row.id, name: row.name, status: row.status as SourceStatus, patterns: splitPatterns(row.topics), tokenHash: row.tokenHash }
+}
+
+function cache(id: string, info: SourceInfo | null): void {
+  byId.set(id, { info, until: Date.now() + mercuryConfig().sourceCacheSeconds * 1000 })
+  if (info) byHash.set(info.tokenHash, id)
 }
 
 /** Every source read again from the database on its next use (changes may have been missed). */
@@ -121,7 +132,7 @@ let changes = 0
 
 export function sourceById(id: string): Promise<SourceInfo | null> {
   const cached = byId.get(id)
-  if (cached && Date.now() - cached.at < CACHE_MS) return Promise.resolve(cached.info)
+  if (cached && Date.now() < cached.until) return Promise.resolve(cached.info)
   let load = loading.get(id)
   if (!load) {
     load = loadSource(id).finally(() => {
@@ -134,13 +145,26 @@ export function sourceById(id: string): Promise<SourceInfo | null> {
 
 async function loadSource(id: string): Promise<SourceInfo | null> {
   const seen = changes
-  const row = await useDb().source.findUnique({ where: { id }, select: { id: true, name: true, status: true, topics: true, tokenHash: true } })
-  const info = row ? toInfo(row) : null
-  if (seen === changes) {
-    byId.set(id, { info, at: Date.now() })
-    if (info) byHash.set(info.tokenHash, id)
+  let row
+  try {
+    row = await useDb().source.findUnique({ where: { id }, select: { id: true, name: true, status: true, topics: true, tokenHash: true } })
   }
+  catch (error) {
+    return keptThroughOutage(id, error)
+  }
+  const info = row ? toInfo(row) : null
+  if (seen === changes) cache(id, info)
   return info
+}
+
+/** This instance's copy of a source the database could not read again, or the error. */
+function keptThroughOutage(id: string, error: unknown): SourceInfo | null {
+  // Looked up now: a change signalled while the read was under way removed it.
+  const cached = byId.get(id)
+  if (!cached || !isDatabaseUnavailable(error)) throw error
+  cached.until = Date.now() + Math.min(OUTAGE_RETRY_MS, mercuryConfig().sourceCacheSeconds * 1000)
+  warnAtMostEveryMinute('the database is unavailable, sources known to this instance publish on', (error as Error).message)
+  return cached.info
 }
 
 /** The source a token belongs to (any status), or null. */
@@ -156,10 +180,7 @@ export async function sourceByToken(token: string): Promise<SourceInfo | null> {
   const row = await useDb().source.findUnique({ where: { tokenHash: hash }, select: { id: true, name: true, status: true, topics: true, tokenHash: true } })
   if (!row) return null
   const info = toInfo(row)
-  if (seen === changes) {
-    byId.set(info.id, { info, at: Date.now() })
-    byHash.set(hash, info.id)
-  }
+  if (seen === changes) cache(info.id, info)
   return info
 }
 

@@ -49,6 +49,8 @@ export interface MercuryConfig {
   queueStalledMs: number
   /** Messages per second one source may publish (per instance). */
   sourceRateLimit: number
+  /** MERCURY_SOURCE_CACHE_SECONDS: how long an instance uses its copy of a source before reading it again. */
+  sourceCacheSeconds: number
   /** Frames per second one /channel connection may send. */
   channelFrameRate: number
   /** Frames per second one /datalink connection may send. */
@@ -191,6 +193,7 @@ export function mercuryConfig(): MercuryConfig {
     pushAllowInsecure: flagFromEnv('MERCURY_PUSH_ALLOW_INSECURE'),
     queueStalledMs: intFromEnv('MERCURY_QUEUE_STALLED_MS', 10_000, { max: MAX_TIMER_MS }),
     sourceRateLimit: intFromEnv('MERCURY_SOURCE_RATE_LIMIT', 2000),
+    sourceCacheSeconds: intFromEnv('MERCURY_SOURCE_CACHE_SECONDS', 30, { max: MAX_TIMER_SECONDS }),
     channelFrameRate: intFromEnv('MERCURY_CHANNEL_FRAME_RATE', 50),
     datalinkFrameRate: intFromEnv('MERCURY_DATALINK_FRAME_RATE', 5000),
     maxConnectionsPerUser: intFromEnv('MERCURY_MAX_CONNECTIONS_PER_USER', 100),

@@ -1,9 +1,11 @@
+import Redis from 'ioredis'
 import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { ADMIN_PASSWORD, createTestDatabase, startServer, type RunningServer, type TestDatabase } from '../helpers/server'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, createPushReader, createReader, publisher } from '../helpers/fixtures'
 import { TestPushService } from '../helpers/push-service'
+import { startRedis } from '../helpers/redis'
 import { TestSocket } from '../helpers/ws'
 
 // The database goes away for a while (PostgreSQL refusing and dropping connections): clear 503s,
@@ -18,7 +20,8 @@ beforeAll(async () => {
   push = new TestPushService()
   await push.start()
   db = await createTestDatabase({ postgres: true })
-  server = await startServer({ db, env: { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile } })
+  // Sources are read again every second: an outage outlasts this instance's copies of them.
+  server = await startServer({ db, env: { MERCURY_PUSH_ALLOW_INSECURE: '1', NODE_EXTRA_CA_CERTS: push.certFile, MERCURY_SOURCE_CACHE_SECONDS: '1' } })
   dbName = new URL(db.url).pathname.slice(1)
   const adminUrl = new URL(db.url)
   adminUrl.pathname = '/postgres'
@@ -104,6 +107,77 @@ it('records the outcomes of pushes answered while the database is down once it i
   expect(push.received.filter(r => r.name.startsWith('outage-'))).toHaveLength(5)
   expect(server.process.exitCode).toBeNull()
 }, 70_000)
+
+it('keeps live messages of the sources it knows flowing for as long as the database is down', async () => {
+  const admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  const source = await createActiveSource(admin, 'lasting', 'lasting.*')
+  const unseen = await createActiveSource(admin, 'unseen', 'lasting.*')
+  const reader = await createReader(admin, 'lastingreader', 'lasting.*')
+  const ws = await TestSocket.open(`${server.url}/channel`, { token: reader.token })
+  await ws.request({ type: 'subscribe', topic: 'lasting.live' })
+  const producer = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
+  expect(await producer.request({ type: 'publish', topic: 'lasting.live', data: 'before' })).toMatchObject({ type: 'ack' })
+
+  await databaseDown()
+  try {
+    // Well past the second for which this instance trusts its copy of the source each time.
+    for (let i = 0; i < 3; i++) {
+      await sleep(1500)
+      expect((await publisher(server.url, source.token).post('/api/topics/lasting.live/messages', { data: `rest ${i}` })).status).toBe(201)
+      expect(await producer.request({ type: 'publish', topic: 'lasting.live', data: `datalink ${i}` })).toMatchObject({ type: 'ack' })
+    }
+    // Its producers may reconnect.
+    const again = await TestSocket.open(`${server.url}/datalink`, { token: source.token })
+    expect(await again.request({ type: 'publish', topic: 'lasting.live', data: 'reconnected' })).toMatchObject({ type: 'ack' })
+    await again.close()
+    // A source this instance has never read cannot be checked: refused until the database is back.
+    const refused = await publisher(server.url, unseen.token).post('/api/topics/lasting.live/messages', { data: 'unchecked' })
+    expect(refused.status).toBe(503)
+    expect(refused.body.message).toMatch(/database is unavailable/)
+  }
+  finally {
+    await databaseUp()
+  }
+  const received = await ws.collect(f => f.type === 'message', 8)
+  expect(received.map(f => f.data)).toEqual(['before', 'rest 0', 'datalink 0', 'rest 1', 'datalink 1', 'rest 2', 'datalink 2', 'reconnected'])
+  expect(server.output()).toMatch(/the database is unavailable, sources known to this instance publish on/)
+  await expect.poll(async () => (await publisher(server.url, unseen.token).post('/api/topics/lasting.live/messages', { data: 'checked' })).status, { timeout: 15_000, interval: 250 }).toBe(201)
+  await Promise.all([ws.close(), producer.close()])
+})
+
+it('still forgets a source changed on another instance while the database is down', async () => {
+  const redis = await startRedis()
+  const scaled = await startServer({ db, env: { REDIS_URL: redis.url, MERCURY_SOURCE_CACHE_SECONDS: '1' } })
+  try {
+    const admin = new ApiClient(server.url)
+    await admin.login('admin', ADMIN_PASSWORD)
+    const source = await createActiveSource(admin, 'signalled', 'signalled.*')
+    const producer = await TestSocket.open(`${scaled.url}/datalink`, { token: source.token })
+    const publish = () => producer.request({ type: 'publish', topic: 'signalled.live', data: 'x' })
+    expect(await publish()).toMatchObject({ type: 'ack' })
+    await databaseDown()
+    try {
+      await sleep(1500)
+      expect(await publish()).toMatchObject({ type: 'ack' })
+      // What an instance that changed the source announces: this one's copy may be wrong now.
+      const other = new Redis(redis.url)
+      await other.publish('mercury:control', JSON.stringify({ type: 'source.changed', id: source.id }))
+      other.disconnect()
+      await expect.poll(async () => (await publish()).code).toBe('unavailable')
+      expect((await publisher(scaled.url, source.token).post('/api/topics/signalled.live/messages', { data: 'y' })).status).toBe(503)
+    }
+    finally {
+      await databaseUp()
+    }
+    await expect.poll(async () => (await publish()).type, { timeout: 15_000, interval: 250 }).toBe('ack')
+    await producer.close()
+  }
+  finally {
+    await scaled.stop()
+    await redis.stop()
+  }
+})
 
 it('counts the messages published while the database was down once it is back', async () => {
   const admin = new ApiClient(server.url)
