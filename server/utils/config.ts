@@ -41,6 +41,8 @@ export interface MercuryConfig {
   pushRetryBaseMs: number
   pushTimeoutMs: number
   pushConcurrency: number
+  /** Of the pushes in flight, at most this many to one push service (origin). */
+  pushServiceConcurrency: number
   /** Threads that encrypt push payloads (0: on the event loop). */
   pushThreads: number
   /** Tests only: push endpoints may be http and internal addresses. */
@@ -166,6 +168,7 @@ export function mercuryConfig(): MercuryConfig {
   catch (error) {
     throw new ConfigError(`cannot use ${dataDir} as the data directory (MERCURY_DATA_DIR): ${(error as Error).message}`)
   }
+  const pushConcurrency = intFromEnv('MERCURY_PUSH_CONCURRENCY', 64)
   cached = {
     dataDir,
     databaseUrl: databaseUrlFrom(process.env.DATABASE_URL || runtime.databaseUrl || `file:${path.join(dataDir, 'mercury.db')}`),
@@ -188,7 +191,9 @@ export function mercuryConfig(): MercuryConfig {
     pushMaxAttempts: intFromEnv('MERCURY_PUSH_MAX_ATTEMPTS', 5),
     pushRetryBaseMs: intFromEnv('MERCURY_PUSH_RETRY_BASE_MS', 2000, { max: MAX_TIMER_MS }),
     pushTimeoutMs: intFromEnv('MERCURY_PUSH_TIMEOUT_MS', 10_000, { max: MAX_TIMER_MS }),
-    pushConcurrency: intFromEnv('MERCURY_PUSH_CONCURRENCY', 64),
+    pushConcurrency,
+    // Half by default: a push service that hangs leaves the other half to the others.
+    pushServiceConcurrency: intFromEnv('MERCURY_PUSH_SERVICE_CONCURRENCY', Math.ceil(pushConcurrency / 2)),
     pushThreads: intFromEnv('MERCURY_PUSH_THREADS', 1, { min: 0 }),
     pushAllowInsecure: flagFromEnv('MERCURY_PUSH_ALLOW_INSECURE'),
     queueStalledMs: intFromEnv('MERCURY_QUEUE_STALLED_MS', 10_000, { max: MAX_TIMER_MS }),

@@ -1,6 +1,6 @@
 import { MAX_TIMER_MS } from '#shared/utils/timers'
 import { HANDLER_ATTEMPTS, handlerRetryDelayMs, reportJobFailure } from './retry'
-import type { JobHandler, JobQueue, NewJob, QueueDepth } from './types'
+import type { JobGroups, JobHandler, JobQueue, NewJob, QueueDepth } from './types'
 
 interface Entry<T> {
   data: T
@@ -8,9 +8,16 @@ interface Entry<T> {
   failures: number
 }
 
+/** The group of every job of a queue processed without groups. */
+const ALL = ''
+
 /** A queue in this process's memory: nothing survives a restart (start-up sweeps re-queue). */
 export class MemoryQueue<T> implements JobQueue<T> {
-  private readonly waiting: Entry<T>[] = []
+  /** Waiting jobs by group, each in order; a group is here while it has waiting jobs. */
+  private readonly waiting = new Map<string, Entry<T>[]>()
+  private waitingCount = 0
+  private readonly running = new Map<string, number>()
+  private groups?: JobGroups<T>
   private readonly ids = new Set<string>()
   private readonly timers = new Set<NodeJS.Timeout>()
   private handler?: JobHandler<T>
@@ -29,7 +36,7 @@ export class MemoryQueue<T> implements JobQueue<T> {
       }
       const entry = { data: job.data, id: job.id, failures: 0 }
       if (job.delayMs && job.delayMs > 0) this.later(entry, job.delayMs)
-      else this.waiting.push(entry)
+      else this.wait(entry)
     }
     this.pump()
   }
@@ -42,22 +49,55 @@ export class MemoryQueue<T> implements JobQueue<T> {
         this.later(entry, delayMs - MAX_TIMER_MS)
         return
       }
-      this.waiting.push(entry)
+      this.wait(entry)
       this.pump()
     }, Math.min(delayMs, MAX_TIMER_MS))
     this.timers.add(timer)
   }
 
-  process(handler: JobHandler<T>, concurrency: number): void {
+  private wait(entry: Entry<T>) {
+    const group = this.groups?.of(entry.data) ?? ALL
+    const line = this.waiting.get(group)
+    if (line) line.push(entry)
+    else this.waiting.set(group, [entry])
+    this.waitingCount++
+  }
+
+  process(handler: JobHandler<T>, concurrency: number, groups?: JobGroups<T>): void {
     this.handler = handler
     this.concurrency = concurrency
+    this.groups = groups
+    // Jobs queued before: into their groups, in order.
+    const queued = [...this.waiting.values()].flat()
+    this.waiting.clear()
+    this.waitingCount = 0
+    for (const entry of queued) this.wait(entry)
     this.pump()
   }
 
+  /**
+   * The first job of the first group (in the order their waits began) below its limit. A full group
+   * holds `perGroup` of the running jobs, so few groups are ever passed over.
+   */
+  private next(): { entry: Entry<T>, group: string } | undefined {
+    const perGroup = this.groups?.perGroup ?? Infinity
+    for (const [group, line] of this.waiting) {
+      if ((this.running.get(group) ?? 0) >= perGroup) continue
+      const entry = line.shift()!
+      if (line.length === 0) this.waiting.delete(group)
+      this.waitingCount--
+      return { entry, group }
+    }
+    return undefined
+  }
+
   private pump() {
-    while (this.handler && !this.closed && this.active < this.concurrency && this.waiting.length > 0) {
-      const entry = this.waiting.shift()!
+    while (this.handler && !this.closed && this.active < this.concurrency && this.waitingCount > 0) {
+      const next = this.next()
+      if (!next) return
+      const { entry, group } = next
       this.active++
+      this.running.set(group, (this.running.get(group) ?? 0) + 1)
       this.handler(entry.data).then(() => {
         if (entry.id) this.ids.delete(entry.id)
       }, (error: unknown) => {
@@ -70,6 +110,9 @@ export class MemoryQueue<T> implements JobQueue<T> {
         if (entry.id) this.ids.delete(entry.id)
       }).finally(() => {
         this.active--
+        const running = this.running.get(group)! - 1
+        if (running === 0) this.running.delete(group)
+        else this.running.set(group, running)
         if (this.active === 0) this.idle?.()
         this.pump()
       })
@@ -77,7 +120,7 @@ export class MemoryQueue<T> implements JobQueue<T> {
   }
 
   async depth(): Promise<QueueDepth> {
-    return { waiting: this.waiting.length, active: this.active, delayed: this.timers.size }
+    return { waiting: this.waitingCount, active: this.active, delayed: this.timers.size }
   }
 
   async close(): Promise<void> {

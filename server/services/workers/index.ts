@@ -7,7 +7,7 @@ import { configurePushEncryption, stopPushEncryption } from '../push/encrypt'
 import { pushPayload } from '../push/payload'
 import { useQueues } from '../queue'
 import { runFanout } from './fanout'
-import { priorityDelivery, runPush } from './push'
+import { priorityDelivery, pushServiceOf, runPush } from './push'
 import { flushResults, runResult } from './result'
 
 const SWEEP_EVERY_MS = 60_000
@@ -29,12 +29,13 @@ export function queueNotificationsForPush(): void {
 
 /** Starts the three workers in this process (all and worker roles). */
 export function startWorkers(): () => void {
-  const { pushConcurrency, pushThreads } = mercuryConfig()
+  const { pushConcurrency, pushServiceConcurrency, pushThreads } = mercuryConfig()
   configurePushEncryption(pushThreads)
   const queues = useQueues()
   // Fanouts that run together share their reads (see fanout.ts): a burst is read in batches.
   queues.fanout.process(runFanout, 32)
-  queues.push.process(runPush, pushConcurrency)
+  // Per push service, so that one that hangs holds up no push to the others.
+  queues.push.process(runPush, pushConcurrency, { of: pushServiceOf, perGroup: pushServiceConcurrency })
   // Each waiting result job holds a slot until its batch is written: allow a whole batch.
   queues.result.process(runResult, 256)
   // Not before the database is known to be migrated: on one that is not, start-up stops with a

@@ -98,6 +98,16 @@ export async function runPush(job: PushJob): Promise<void> {
   await queues.result.add([{ data: outcomeJob }])
 }
 
+/** The push service a push goes to: its endpoint's origin. */
+export function pushServiceOf(job: PushJob): string {
+  try {
+    return new URL(job.endpoint).origin
+  }
+  catch {
+    return job.endpoint
+  }
+}
+
 /** Retry-After when a 429 or 503 gives one, else exponential backoff. */
 function retryDelay(job: PushJob, outcome: PushOutcome, baseMs: number): number {
   const code = outcome.statusCode
