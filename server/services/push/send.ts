@@ -138,11 +138,47 @@ export async function sendPush(target: PushTarget, payload: string, options: Sen
   })
 }
 
-/** Retry-After as seconds or an HTTP date, in ms; null when absent or unreadable. */
-export function parseRetryAfter(value: string | string[] | undefined): number | null {
-  const raw = Array.isArray(value) ? value[0] : value
+const DAYS = 'Mon|Tue|Wed|Thu|Fri|Sat|Sun'
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+const MONTH = MONTHS.join('|')
+const TIME = '(\\d\\d):(\\d\\d):(\\d\\d)'
+// RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms.
+const IMF_FIXDATE = new RegExp(`^(?:${DAYS}), (\\d\\d) (${MONTH}) (\\d{4}) ${TIME} GMT$`)
+const RFC850_DATE = new RegExp(`^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\\d\\d)-(${MONTH})-(\\d\\d) ${TIME} GMT$`)
+const ASCTIME_DATE = new RegExp(`^(?:${DAYS}) (${MONTH}) ([ \\d]\\d) ${TIME} (\\d{4})$`)
+
+/**
+ * An HTTP-date (RFC 9110) in ms since the epoch; null for anything else. Date.parse is not used:
+ * it reads "2.5" or "-5" as dates long past.
+ */
+export function parseHttpDate(value: string, now = Date.now()): number | null {
+  let parts: [day: string, month: string, year: number, hour: string, minute: string, second: string] | null = null
+  let match = IMF_FIXDATE.exec(value)
+  if (match) parts = [match[1]!, match[2]!, Number(match[3]), match[4]!, match[5]!, match[6]!]
+  else if ((match = RFC850_DATE.exec(value))) {
+    // A two-digit year more than 50 years ahead is the last past year ending in those digits.
+    let year = 2000 + Number(match[3])
+    if (year > new Date(now).getUTCFullYear() + 50) year -= 100
+    parts = [match[1]!, match[2]!, year, match[4]!, match[5]!, match[6]!]
+  }
+  else if ((match = ASCTIME_DATE.exec(value))) parts = [match[2]!, match[1]!, Number(match[6]), match[3]!, match[4]!, match[5]!]
+  if (!parts) return null
+  const [day, month, year, hour, minute, second] = parts
+  const at = new Date(Date.UTC(year, MONTHS.indexOf(month), Number(day), Number(hour), Number(minute), Number(second)))
+  // Date.UTC rolls over (31 Feb is 3 Mar, 24:00 the next day): such a date is not one.
+  const valid = at.getUTCFullYear() === year && at.getUTCDate() === Number(day) && at.getUTCHours() === Number(hour)
+    && at.getUTCMinutes() === Number(minute) && at.getUTCSeconds() === Number(second)
+  return valid ? at.getTime() : null
+}
+
+/**
+ * Retry-After (RFC 9110 §10.2.3) in ms: delay-seconds (digits only) or an HTTP-date (0 when it is
+ * past); null when absent or anything else (the backoff applies then).
+ */
+export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | null {
+  const raw = (Array.isArray(value) ? value[0] : value)?.trim()
   if (!raw) return null
-  if (/^\d+$/.test(raw.trim())) return Number(raw) * 1000
-  const date = Date.parse(raw)
-  return Number.isNaN(date) ? null : Math.max(0, date - Date.now())
+  if (/^\d+$/.test(raw)) return Number(raw) * 1000
+  const date = parseHttpDate(raw, now)
+  return date === null ? null : Math.max(0, date - now)
 }

@@ -27,6 +27,11 @@ export function backoffMs(attempt: number, baseMs: number): number {
   return Math.min(MAX_RETRY_DELAY_MS, Math.round(exponential * (0.5 + Math.random())))
 }
 
+/** The shortest wait backoffMs gives after `attempt`. */
+function shortestBackoffMs(attempt: number, baseMs: number): number {
+  return Math.min(MAX_RETRY_DELAY_MS, Math.round(baseMs * 2 ** (attempt - 1) * 0.5))
+}
+
 /**
  * Sends one push and decides what follows: 2xx sent; 404/410 expired (the device is disabled);
  * 429 retried after Retry-After; 5xx, timeouts and network errors retried with backoff until the
@@ -77,7 +82,7 @@ export async function runPush(job: PushJob): Promise<void> {
   if (code !== null && code >= 200 && code < 300) status = 'sent'
   else if (code === 404 || code === 410) status = 'expired'
   else if (code === null || code === 429 || code >= 500) {
-    retryInMs = job.attempt < config.pushMaxAttempts ? retryDelay(job, outcome, config.pushRetryBaseMs) : null
+    retryInMs = job.attempt < config.pushMaxAttempts ? retryDelay(job.attempt, outcome, config.pushRetryBaseMs) : null
     // A push service that asks for a pause longer than the push has left to live (its TTL since
     // publication) is not asked again: the notification would be out of date by then.
     if (retryInMs !== null && Date.now() + retryInMs >= expiresAt) {
@@ -108,10 +113,15 @@ export function pushServiceOf(job: PushJob): string {
   }
 }
 
-/** Retry-After when a 429 or 503 gives one, else exponential backoff. */
-function retryDelay(job: PushJob, outcome: PushOutcome, baseMs: number): number {
+/**
+ * Retry-After when a 429 or 503 gives one, else exponential backoff. A Retry-After shorter than the
+ * backoff's shortest wait (0, or a date past) gets that wait: a push service answering
+ * "Retry-After: 0" every time would otherwise use up every try within milliseconds.
+ */
+export function retryDelay(attempt: number, outcome: PushOutcome, baseMs: number): number {
   const code = outcome.statusCode
-  return (code === 429 || code === 503) && outcome.retryAfterMs !== null ? outcome.retryAfterMs : backoffMs(job.attempt, baseMs)
+  if ((code !== 429 && code !== 503) || outcome.retryAfterMs === null) return backoffMs(attempt, baseMs)
+  return Math.max(outcome.retryAfterMs, shortestBackoffMs(attempt, baseMs))
 }
 
 function result(job: PushJob, status: ResultJob['status'], outcome: PushOutcome): ResultJob {
