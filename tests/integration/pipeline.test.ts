@@ -480,6 +480,7 @@ describe('endpoint guard (without MERCURY_PUSH_ALLOW_INSECURE)', () => {
       ['https://[5f00::1]/y', /loopback, private or reserved/],
       ['https://[3fff::1]/y', /loopback, private or reserved/],
       ['https://[2001:10::1]/y', /loopback, private or reserved/],
+      ['https://u:p@push.example.com/z', /must not contain a user name or password/],
     ] as const) {
       const res = await client.post('/api/devices', { subscription: { endpoint, keys } })
       expect(res.status, endpoint).toBe(400)

@@ -46,6 +46,13 @@ describe('push endpoint guard', () => {
     expect(endpointProblem('http://push.example/a', false)).toMatch(/https/)
   })
 
+  it('refuses a user name or password in the endpoint, which no browser puts there', () => {
+    for (const endpoint of ['https://u:p@push.example.com/a', 'https://u@push.example.com/a', 'https://:p@push.example.com/a']) {
+      expect(endpointProblem(endpoint, false), endpoint).toBe('must not contain a user name or password')
+      expect(endpointProblem(endpoint, true), endpoint).toBe('must not contain a user name or password')
+    }
+  })
+
   it('classifies resolved addresses, IPv4-mapped ones as IPv4', () => {
     expect(isInternalAddress('::ffff:192.168.0.1')).toBe(true)
     expect(isInternalAddress('::ffff:c0a8:1')).toBe(true)

@@ -53,6 +53,8 @@ export function endpointProblem(endpoint: string | URL, allowInsecure: boolean):
   catch {
     return 'must be a URL'
   }
+  // Browsers never put credentials in an endpoint; stored, they would show in the device lists.
+  if (url.username || url.password) return 'must not contain a user name or password'
   if (allowInsecure) return url.protocol === 'https:' || url.protocol === 'http:' ? null : 'must be an http(s) URL'
   if (url.protocol !== 'https:') return 'must be an https URL'
   // "localhost." is localhost: a trailing dot only makes the name fully qualified.
