@@ -5,7 +5,8 @@
 //      notifications published over REST; timed from the first publish until the last Delivery
 //      row was written `sent` (its updatedAt, read from the SQLite file once all are sent).
 //   B) a bare loop calling web-push's sendNotification with the same concurrency
-//      (MERCURY_PUSH_CONCURRENCY, 64) against the same service, same number of pushes.
+//      (MERCURY_PUSH_CONCURRENCY and MERCURY_PUSH_SERVICE_CONCURRENCY, 64: one push service here)
+//      against the same service, same number of pushes.
 // The push service runs in a child process of its own in both cases.
 //
 //   node bench/push.mjs          # DEVICES=200 NOTIFICATIONS=25 WARMUP=5 CONCURRENCY=64 REPEAT=3
@@ -86,7 +87,7 @@ async function mercury(service, ready, out, rep) {
   const tokens = await seedDataDir(dataDir)
   const server = await startServer({
     dataDir, port: await freePort(19300), logFile: path.join(out, `server-${rep}.log`),
-    extraEnv: { NODE_EXTRA_CA_CERTS: ready.certFile, MERCURY_PUSH_ALLOW_INSECURE: '1', MERCURY_PUSH_CONCURRENCY: String(CONCURRENCY) },
+    extraEnv: { NODE_EXTRA_CA_CERTS: ready.certFile, MERCURY_PUSH_ALLOW_INSECURE: '1', MERCURY_PUSH_CONCURRENCY: String(CONCURRENCY), MERCURY_PUSH_SERVICE_CONCURRENCY: String(CONCURRENCY) },
   })
   const db = createClient({ url: `file:${path.join(dataDir, 'mercury.db')}` })
   try {

@@ -168,7 +168,7 @@ export function mercuryConfig(): MercuryConfig {
   catch (error) {
     throw new ConfigError(`cannot use ${dataDir} as the data directory (MERCURY_DATA_DIR): ${(error as Error).message}`)
   }
-  const pushConcurrency = intFromEnv('MERCURY_PUSH_CONCURRENCY', 64)
+  const pushConcurrency = intFromEnv('MERCURY_PUSH_CONCURRENCY', 128)
   cached = {
     dataDir,
     databaseUrl: databaseUrlFrom(process.env.DATABASE_URL || runtime.databaseUrl || `file:${path.join(dataDir, 'mercury.db')}`),
@@ -192,7 +192,8 @@ export function mercuryConfig(): MercuryConfig {
     pushRetryBaseMs: intFromEnv('MERCURY_PUSH_RETRY_BASE_MS', 2000, { max: MAX_TIMER_MS }),
     pushTimeoutMs: intFromEnv('MERCURY_PUSH_TIMEOUT_MS', 10_000, { max: MAX_TIMER_MS }),
     pushConcurrency,
-    // Half by default: a push service that hangs leaves the other half to the others.
+    // Half by default (64 of 128): a push service that hangs leaves the other half to the others,
+    // and the pushes to one push service have as many in flight as all of them had before the cap.
     pushServiceConcurrency: intFromEnv('MERCURY_PUSH_SERVICE_CONCURRENCY', Math.ceil(pushConcurrency / 2)),
     pushThreads: intFromEnv('MERCURY_PUSH_THREADS', 1, { min: 0 }),
     pushAllowInsecure: flagFromEnv('MERCURY_PUSH_ALLOW_INSECURE'),
