@@ -2,11 +2,24 @@ import { z } from 'zod'
 import '../utils/zod-messages'
 
 /**
- * A date given in a query string (`?before=`, `?since=`). Only years 1 to 9999: the database's
- * DateTime cannot hold others (`+066768-10-19T…` is a valid JavaScript date that Prisma refuses).
+ * A date-time as the API takes it, in a query (`?before=`, `?since=`) or a body (`upTo`): ISO 8601
+ * with its offset (`2026-01-31T12:00:00Z`, `…+01:00`), nothing else. What `new Date()` would also
+ * read (`2026`, `1.5`, `-1`, "Jan 31 2026") is refused: it names another instant than the one
+ * meant, or none. Only years 1 to 9999 (in UTC): the database's DateTime cannot hold others.
  */
-export const queryDateSchema = z.coerce.date({ error: 'must be a date, e.g. 2026-01-31T12:00:00Z' })
+export const dateTimeSchema = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' })
+  .transform(text => new Date(text))
   .refine(date => date.getUTCFullYear() >= 1 && date.getUTCFullYear() <= 9999, 'must be a date between the years 1 and 9999')
+
+/**
+ * A whole number in a query string: decimal digits only. `Number()` would also read `0x10`, `1e1`,
+ * ` 5`, `+5`, and an empty value as 0.
+ */
+export function queryIntSchema(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.string().regex(/^\d+$/, 'must be a whole number (decimal digits)')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+}
 
 /** With `before`: the id of the last item of the previous page (items of one instant come by id). */
 export const beforeIdSchema = z.string().min(1).max(64)

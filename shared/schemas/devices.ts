@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import '../utils/zod-messages'
-import { beforeIdNeedsBefore, beforeIdSchema, queryDateSchema } from './dates'
+import { beforeIdNeedsBefore, beforeIdSchema, dateTimeSchema, queryIntSchema } from './dates'
 
 const base64url = (bytes: number, what: string) => z.string()
   .regex(/^[A-Za-z0-9_-]+={0,2}$/, `must be base64url (${what})`)
@@ -35,11 +35,11 @@ export const deliveriesQuerySchema = z.object({
   deviceId: z.string().max(64).optional(),
   notificationId: z.string().max(64).optional(),
   topic: z.string().max(128).optional(),
-  since: queryDateSchema.optional(),
-  until: queryDateSchema.optional(),
-  before: queryDateSchema.optional(),
+  since: dateTimeSchema.optional(),
+  until: dateTimeSchema.optional(),
+  before: dateTimeSchema.optional(),
   beforeId: beforeIdSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: queryIntSchema(1, 500).default(100),
 }).refine(q => !q.since || !q.until || q.since <= q.until, { error: 'must not be later than until', path: ['since'] })
   .refine(...beforeIdNeedsBefore)
 

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import '../utils/zod-messages'
 import { TOPIC_RE } from '../utils/topics'
-import { beforeIdNeedsBefore, beforeIdSchema, queryDateSchema } from './dates'
+import { beforeIdNeedsBefore, beforeIdSchema, dateTimeSchema, queryIntSchema } from './dates'
 
 export const topicSchema = z.string().regex(TOPIC_RE, 'must be 1-128 letters, digits or _ . - (not dots alone)')
 
@@ -65,14 +65,14 @@ export const subscriptionSchema = z.object({
 })
 
 export const historyQuerySchema = z.object({
-  since: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  since: queryIntSchema(0).default(0),
+  limit: queryIntSchema(1, 1000).default(100),
 })
 
 export const inboxQuerySchema = z.object({
-  before: queryDateSchema.optional(),
+  before: dateTimeSchema.optional(),
   beforeId: beforeIdSchema.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: queryIntSchema(1, 500).default(100),
   q: z.string().trim().max(200).optional(),
   topic: topicSchema.optional(),
   unread: z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1').optional(),
@@ -80,14 +80,18 @@ export const inboxQuerySchema = z.object({
 
 // One or the other: {ids, all: true} together is refused rather than read as either. `upTo` bounds
 // {all: true} to what was published at or before that time: what the device had seen when the user
-// asked (a read queued offline and sent later must not take what came meanwhile).
-export const inboxReadSchema = z.union([
-  z.strictObject({ ids: z.array(z.string().min(1).max(64)).min(1).max(1000) }),
-  z.strictObject({
-    all: z.literal(true),
-    upTo: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).transform(s => new Date(s)).optional(),
-  }),
-], { error: 'give {ids: [...]} or {all: true, upTo?: ISO date-time}' })
+// asked (a read queued offline and sent later must not take what came meanwhile). One object with
+// a check of its own rather than a union of two shapes: a union's error could only say that neither
+// shape fits, where this one names the field that is wrong.
+export const inboxReadSchema = z.strictObject({
+  ids: z.array(z.string().min(1).max(64)).min(1, 'must not be empty').max(1000, 'must have at most 1,000 ids').optional(),
+  all: z.literal(true, { error: 'must be true (or give ids instead)' }).optional(),
+  upTo: dateTimeSchema.optional(),
+}).superRefine(({ ids, all, upTo }, ctx) => {
+  if (ids && all) ctx.addIssue({ code: 'custom', message: 'give ids or all, not both' })
+  else if (!ids && !all) ctx.addIssue({ code: 'custom', message: 'give {ids: [...]} or {all: true, upTo?: ISO date-time}' })
+  else if (ids && upTo) ctx.addIssue({ code: 'custom', path: ['upTo'], message: 'goes with all: true only' })
+}).transform(({ ids, upTo }) => ids ? { ids } : { all: true as const, upTo })
 
 /** Error codes of error frames (see docs/PROTOCOL.md). */
 export type ErrorCode = 'bad_request' | 'forbidden' | 'payload_too_large' | 'rate_limited' | 'limit_exceeded' | 'unauthorized' | 'unavailable' | 'internal'

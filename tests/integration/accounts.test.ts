@@ -477,6 +477,26 @@ describe('bad input', () => {
     expect(empty.status).toBe(400)
   })
 
+  it('names what is wrong in a POST /api/inbox/read, whichever field it is', async () => {
+    const cases: [unknown, string][] = [
+      [{ ids: Array.from({ length: 1001 }, (_, i) => `n${i}`) }, 'ids: must have at most 1,000 ids'],
+      [{ ids: [] }, 'ids: must not be empty'],
+      [{ all: true, upTo: 1 }, 'upTo: must be an ISO 8601 date-time'],
+      [{ all: true, upTo: '2026-01-31' }, 'upTo: must be an ISO 8601 date-time'],
+      [{ all: false }, 'all: must be true'],
+      [{ ids: ['x'], all: true }, 'give ids or all, not both'],
+      [{ ids: ['x'], upTo: '2026-01-31T12:00:00Z' }, 'upTo: goes with all: true only'],
+      [{}, 'give {ids: [...]} or {all: true'],
+    ]
+    for (const [body, message] of cases) {
+      const res = await user.post('/api/inbox/read', body)
+      expect(res.status, JSON.stringify(body).slice(0, 60)).toBe(400)
+      expect(res.body.message, JSON.stringify(body).slice(0, 60)).toContain(`Invalid body: ${message}`)
+    }
+    expect((await user.post('/api/inbox/read', { all: true, upTo: '2026-01-31T12:00:00+01:00' })).status).toBe(200)
+    expect((await user.post('/api/inbox/read', { ids: ['x'] })).status).toBe(200)
+  })
+
   it('answers 404 for unknown ids', async () => {
     expect((await admin.patch('/api/admin/users/nope', { role: 'user' })).status).toBe(404)
     expect((await admin.delete('/api/admin/users/nope')).status).toBe(404)

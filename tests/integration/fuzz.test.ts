@@ -338,6 +338,33 @@ describe('fuzzing REST', () => {
     }), { numRuns: Math.ceil(RUNS * 2 / 3) })
   })
 
+  it('reads whole numbers in a query as decimal digits only and dates as ISO 8601 date-times only, on every route', async () => {
+    // What Number() and new Date() would also read: each was taken as some other number or instant.
+    const NOT_INTEGERS = ['0x10', '1e1', ' 5', '+5', '5.0', '', '٥']
+    const NOT_DATES = ['1.5', '-1', '2026', '1700000000000', '', '2026-01-31', '2026-01-31T12:00:00', 'Jan 31 2026 12:00 GMT', '2026-01-31 12:00:00Z']
+    const PARAMS: Record<string, Record<string, 'integer' | 'date'>> = {
+      'GET /api/topics/:topic/messages': { since: 'integer', limit: 'integer' },
+      'GET /api/inbox': { before: 'date', limit: 'integer' },
+      'GET /api/admin/deliveries': { since: 'date', until: 'date', before: 'date', limit: 'integer' },
+      'GET /api/devices/:id/deliveries': { limit: 'integer' },
+    }
+    for (const [key, params] of Object.entries(PARAMS)) {
+      const route = QUERY_ROUTES.find(r => `${r.method} ${r.route}` === key)
+      expect(route, key).toBeDefined()
+      for (const [name, kind] of Object.entries(params)) {
+        for (const value of kind === 'integer' ? NOT_INTEGERS : NOT_DATES) {
+          const answer = await send(route!.method, `${pathOf(route!)}?${name}=${encodeURIComponent(value)}`, credentialsFor(route!))
+          expect(answer.status, `${key} ?${name}=${value}`).toBe(400)
+          expect(JSON.parse(answer.text).message, `${key} ?${name}=${value}`).toMatch(new RegExp(`^Invalid query: ${name}: must be (a whole number|an ISO 8601 date-time)`))
+        }
+        for (const value of kind === 'integer' ? ['5', '05'] : ['2026-01-31T12:00:00Z', '2026-01-31T13:00:00.5+01:00']) {
+          const answer = await send(route!.method, `${pathOf(route!)}?${name}=${encodeURIComponent(value)}`, credentialsFor(route!))
+          expect(answer.status, `${key} ?${name}=${value}: ${answer.text.slice(0, 200)}`).toBe(200)
+        }
+      }
+    }
+  })
+
   it('answers any path parameter with a 2xx or a 4xx', async () => {
     const param = fc.oneof(
       fc.string({ minLength: 1, maxLength: 80 }).map(encodeURIComponent),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { grantCreateSchema, userCreateSchema, userUpdateSchema } from '#shared/schemas/accounts'
 import { z } from 'zod'
 import { notificationSchema } from '#shared/schemas/messages'
-import { queryDateSchema } from '#shared/schemas/dates'
+import { dateTimeSchema } from '#shared/schemas/dates'
 import { sourceTopicsSchema } from '#shared/schemas/sources'
 
 describe('account schemas', () => {
@@ -83,7 +83,7 @@ describe('messages that say what is wrong', () => {
     return result.success ? null : result.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')
   }
   it('names the format of a date and the shape of a source\'s topics', () => {
-    expect(message(z.object({ before: queryDateSchema }), { before: 'notadate' })).toBe('before: must be a date, e.g. 2026-01-31T12:00:00Z')
+    expect(message(z.object({ before: dateTimeSchema }), { before: 'notadate' })).toBe('before: must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z')
     expect(message(sourceTopicsSchema, Array.from({ length: 500 }, (_, i) => `t${i}.*`)))
       .toBe(': must be patterns separated by commas (up to 2,000 characters) or a list of up to 50 patterns')
     expect(message(sourceTopicsSchema, ['bad pattern!'])).toMatch(/each pattern must be/)

@@ -9,7 +9,7 @@ export default defineEventHandler(async (event) => {
   const input = await parseBody(event, inboxReadSchema)
   const readAt = new Date()
   const db = useDb()
-  if (!('ids' in input)) {
+  if (input.all) {
     const { upTo } = input
     const { count } = await db.inboxItem.updateMany({
       where: { userId: user.id, readAt: null, ...(upTo ? { createdAt: { lte: upTo } } : {}) },

@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import { idParamSchema } from '#shared/schemas/accounts'
+import { queryIntSchema } from '#shared/schemas/dates'
 import { deliverySelect, toDelivery } from '../../../services/devices'
 
-const querySchema = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) })
+const querySchema = z.object({ limit: queryIntSchema(1, 500).default(50) })
 
 // The newest deliveries to one of the user's devices, each with its attempts.
 export default defineEventHandler(async (event) => {
