@@ -1,12 +1,17 @@
 // Errors of the API (/api/**, /metrics) are JSON with the security headers every API answer has
 // (utils/request-guards.ts): Nitro's default error answer replaced them with its own and echoed
-// the requested host in `url`. A missing built file is a plain 404. Anything else (the app's
-// pages) goes on to Nuxt's error handler.
+// the requested host in `url`. A missing built file is a plain 404. A method a page's path does not
+// take (405) is answered as the API's errors are. Anything else (the app's pages) goes on to Nuxt's
+// error handler. A client that left while sending its body gets nothing.
 export default defineNitroErrorHandler(async (error, event, { defaultHandler }) => {
+  // A client gone while sending its body (utils/validate.ts): no answer, no log line. Ending the
+  // response marks the error handled, so that Nuxt's handler does not log it either.
+  if (isClientClosed(error)) return void event.node.res.end()
+  const status = (error as { statusCode?: number }).statusCode
   // A built file that is not there (an old release's chunk asked for after a deploy): a plain 404.
   // Nuxt's handler would answer a stylesheet or a script with a JSON error page, which the
   // browser then reports as a file of the wrong type instead of a missing one.
-  if (event.path.startsWith(useRuntimeConfig(event).app.buildAssetsDir) && (error as { statusCode?: number }).statusCode === 404) {
+  if (event.path.startsWith(useRuntimeConfig(event).app.buildAssetsDir) && status === 404) {
     const res = event.node.res
     res.statusCode = 404
     res.statusMessage = 'Not Found'
@@ -14,7 +19,8 @@ export default defineNitroErrorHandler(async (error, event, { defaultHandler }) 
     res.setHeader('cache-control', 'no-cache')
     return send(event, 'Not Found')
   }
-  if (!isApiPath(event.path) && !event.path.startsWith('/metrics')) return
+  // A method refused on a page's path (server/middleware/guards.ts) is answered as the API's.
+  if (!isApiPath(event.path) && !event.path.startsWith('/metrics') && status !== 405) return
   // Builds the body (hiding what an unhandled error says) and logs unhandled errors, as before.
   const answer = await defaultHandler(error, event, { json: true })
   const body = answer.body as Record<string, unknown>

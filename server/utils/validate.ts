@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import type { H3Event } from 'h3'
 import type { z } from 'zod'
 
@@ -163,12 +164,21 @@ export function utf8Text(bytes: Uint8Array): string {
 export async function readLimitedBytes(event: H3Event, limit = mercuryConfig().maxBodyBytes): Promise<Buffer> {
   const req = event.node.req as typeof event.node.req & { [RAW_BODY]?: Promise<Buffer> }
   const declared = Number(req.headers['content-length'] ?? 0)
+  const chunked = /\bchunked\b/i.test(String(req.headers['transfer-encoding'] ?? ''))
+  const encoding = req.headers['content-encoding']
+  // A compressed body would be read as if it were not: gzip bytes as "not UTF-8", or a plain body
+  // that claims to be gzip published as it is. Nothing here decompresses (nor should: a small
+  // compressed body can stand for a huge one).
+  if ((declared || chunked) && encoding && !/^\s*identity\s*$/i.test(encoding)) {
+    discardRest(req)
+    throw createError({ statusCode: 415, statusMessage: 'Unsupported Media Type', message: `Bodies must not be compressed: send no Content-Encoding (got "${encoding}")` })
+  }
   if (declared > limit) {
     discardRest(req)
     throw tooLarge(limit)
   }
   if (req[RAW_BODY]) return (await readRawBody(event, false)) ?? Buffer.alloc(0)
-  if (!declared && !/\bchunked\b/i.test(String(req.headers['transfer-encoding'] ?? ''))) return Buffer.alloc(0)
+  if (!declared && !chunked) return Buffer.alloc(0)
   const body = new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -188,7 +198,7 @@ export async function readLimitedBytes(event: H3Event, limit = mercuryConfig().m
     }
     const onError = (error: Error) => {
       stop()
-      reject(error)
+      reject(req.socket.destroyed ? clientClosed(error) : error)
     }
     req.on('data', onData).on('end', onEnd).on('error', onError)
   })
@@ -209,6 +219,22 @@ function discardRest(req: H3Event['node']['req']): void {
   })
 }
 
+const CLIENT_CLOSED = Symbol('client closed')
+
+/**
+ * The client closed the connection before sending all of its body (Node's "aborted"): nobody is
+ * left to answer and nothing went wrong here, so the error handler (server/error-api.ts) neither
+ * answers nor logs it. Anyone could otherwise fill the log with 500s and their stack traces.
+ */
+function clientClosed(cause: Error) {
+  const error = createError({ statusCode: 400, statusMessage: 'Bad Request', message: 'The client closed the connection before sending its whole body', cause })
+  return Object.assign(error, { [CLIENT_CLOSED]: true })
+}
+
+export function isClientClosed(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && CLIENT_CLOSED in error
+}
+
 function tooLarge(limit: number) {
   return createError({ statusCode: 413, statusMessage: 'Payload Too Large', message: `Body is larger than ${limit} bytes` })
 }
@@ -227,20 +253,43 @@ export function parseJson(raw: string): unknown {
   return value
 }
 
-/**
- * A JSON body checked against a zod schema; 400 names each wrong field, 413 when too large.
- * `optional`: no body at all reads as `{}`.
- */
-export async function parseBody<S extends z.ZodType>(event: H3Event, schema: S, { optional = false } = {}): Promise<z.output<S>> {
+/** The JSON body, or undefined when there is none; 415 when it is sent as another type. */
+async function readJsonBody(event: H3Event): Promise<unknown> {
   const type = getRequestHeader(event, 'content-type') ?? ''
   const raw = await readLimitedBody(event)
   if (raw.trim() !== '' && type && !/json/i.test(type)) {
     throw createError({ statusCode: 415, statusMessage: 'Unsupported Media Type', message: 'Send the body as application/json' })
   }
-  const body = parseJson(raw)
+  return parseJson(raw)
+}
+
+/**
+ * A JSON body checked against a zod schema; 400 names each wrong field, 413 when too large.
+ * `optional`: no body at all reads as `{}`.
+ */
+export async function parseBody<S extends z.ZodType>(event: H3Event, schema: S, { optional = false } = {}): Promise<z.output<S>> {
+  const body = await readJsonBody(event)
   if (body !== undefined) return validate(schema, body, 'body')
   if (!optional) badRequest('A JSON body is required')
   return validate(schema, {}, 'body')
+}
+
+/**
+ * What a route takes in the query or the body (DELETE /api/admin/grants?id= or {id}): the query
+ * when it names any of the schema's fields, else the body. Given in both, they must agree: a body
+ * naming something else is refused (400), never ignored.
+ */
+export async function parseQueryOrBody<S extends z.ZodObject>(event: H3Event, schema: S): Promise<z.output<S>> {
+  const query = getQuery(event)
+  if (!Object.keys(schema.shape).some(key => query[key] !== undefined)) return parseBody(event, schema)
+  const fromQuery = parseQuery(event, schema)
+  const body = await readJsonBody(event)
+  if (body === undefined) return fromQuery
+  const fromBody = validate(schema, body, 'body')
+  if (!isDeepStrictEqual(fromQuery, fromBody)) {
+    badRequest(`The query and the body name different ${Object.keys(schema.shape).join(', ')}: give it in one of them, or the same in both`)
+  }
+  return fromQuery
 }
 
 export function parseParams<S extends z.ZodType>(event: H3Event, schema: S): z.output<S> {

@@ -54,6 +54,34 @@ describe('admin routes', () => {
   })
 })
 
+describe('a member or grant named in the query and the body', () => {
+  it('takes the same one in both, and refuses two different ones with 400 rather than ignoring the body', async () => {
+    const alice = (await admin.post('/api/admin/users', { username: 'qb-alice', password: 'qb-alice-password' })).body.id
+    const bob = (await admin.post('/api/admin/users', { username: 'qb-bob', password: 'qb-bob-password' })).body.id
+    const group = (await admin.post('/api/admin/groups', { name: 'qb-group' })).body.id
+    for (const userId of [alice, bob]) expect((await admin.post(`/api/admin/groups/${group}/members`, { userId })).status).toBe(201)
+    const members = async () => (await admin.get('/api/admin/groups')).body.find((g: { id: string }) => g.id === group).members.map((m: { id: string }) => m.id).sort()
+
+    const mixed = await admin.delete(`/api/admin/groups/${group}/members?userId=${alice}`, { userId: bob })
+    expect(mixed.status).toBe(400)
+    expect(mixed.body.message).toMatch(/query and the body name different userId/)
+    expect(await members()).toEqual([alice, bob].sort())
+    expect((await admin.delete(`/api/admin/groups/${group}/members?userId=${alice}`, { userId: alice })).status).toBe(204)
+    expect((await admin.delete(`/api/admin/groups/${group}/members?userId=${bob}`)).status).toBe(204)
+    expect(await members()).toEqual([])
+
+    const [first, second] = await Promise.all(['qb.a', 'qb.b'].map(async topic => (await admin.post('/api/admin/grants', { userId: alice, topic })).body.id as string))
+    const grants = async () => (await admin.get(`/api/admin/grants?userId=${alice}`)).body.map((g: { id: string }) => g.id).sort()
+    const wrong = await admin.delete(`/api/admin/grants?id=${first}`, { id: second })
+    expect(wrong.status).toBe(400)
+    expect(wrong.body.message).toMatch(/query and the body name different id/)
+    expect(await grants()).toEqual([first, second].sort())
+    expect((await admin.delete(`/api/admin/grants?id=${first}`, { id: first })).status).toBe(204)
+    expect((await admin.delete(`/api/admin/grants?id=${second}`)).status).toBe(204)
+    expect(await grants()).toEqual([])
+  })
+})
+
 describe('admin events over /channel', () => {
   it('tells every admin view about users, groups, memberships and grants', async () => {
     const ws = await TestSocket.open(`${server.url}/channel`, { token: adminToken })
@@ -152,6 +180,13 @@ describe('/metrics', () => {
     expect(text).toMatch(/^mercury_nodejs_heap_size_used_bytes /m)
     // Sampled every 100 ms (see admin-metrics.ts), still there.
     expect(text).toMatch(/^mercury_nodejs_eventloop_lag_p99_seconds \d/m)
+  })
+
+  it('is read only: 405 to any other method, with the token too', async () => {
+    const posted = await fetch(`${server.url}/metrics`, { method: 'POST', headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+    expect(posted.status).toBe(405)
+    expect(posted.headers.get('allow')).toBe('GET, HEAD')
+    expect(await posted.json()).toMatchObject({ statusCode: 405 })
   })
 
   it('is off (404) when no token is configured', async () => {

@@ -49,10 +49,10 @@ function routeFiles(): RouteFile[] {
 }
 
 const ROUTES = routeFiles()
-/** Routes that read a body: they call parseBody (or readPublishBody, for publishing). */
-const BODY_ROUTES = ROUTES.filter(r => /\b(parseBody|readPublishBody)\(/.test(r.source))
+/** Routes that read a body: they call parseBody or parseQueryOrBody (or readPublishBody, for publishing). */
+const BODY_ROUTES = ROUTES.filter(r => /\b(parseBody|parseQueryOrBody|readPublishBody)\(/.test(r.source))
 /** Routes that parse a query string. */
-const QUERY_ROUTES = ROUTES.filter(r => /\bparseQuery\(/.test(r.source))
+const QUERY_ROUTES = ROUTES.filter(r => /\b(parseQuery|parseQueryOrBody)\(/.test(r.source))
 /** Routes with path parameters. */
 const PARAM_ROUTES = ROUTES.filter(r => r.route.includes(':'))
 
@@ -169,7 +169,7 @@ const MAX_BODY_BYTES = 64 * 1024
  * server will read it. Only then may the answer be a 2xx; otherwise it must be a 4xx.
  */
 function validFor(route: RouteFile, input: RestInput): boolean {
-  const [, used, optional] = /parseBody\(event, (\w+)(, \{ optional: true \})?\)/.exec(route.source) ?? []
+  const [, used, optional] = /(?:parseBody|parseQueryOrBody)\(event, (\w+)(, \{ optional: true \})?\)/.exec(route.source) ?? []
   // A route's own schema built on a shared one (`const x = shared.extend(…)`, adding what only the
   // server can check) accepts less than the shared one: judged by that, it may only refuse more.
   const name = used ? new RegExp(`const ${used} = (\\w+)\\.extend\\(`).exec(route.source)?.[1] ?? used : undefined
@@ -312,7 +312,7 @@ describe('fuzzing REST', () => {
 
   it.each(BODY_ROUTES.map(r => [`${r.method} ${r.route}`, r] as const))('answers any body of %s with a 4xx (or accepts it), never a 5xx', async (key, route) => {
     // Publishing takes any object (every field is optional) and text/plain: any answer below 500 will do.
-    const publishing = !/parseBody\(/.test(route.source)
+    const publishing = !/(parseBody|parseQueryOrBody)\(/.test(route.source)
     const example = EXAMPLES[key]!()
     await fc.assert(fc.asyncProperty(fc.oneof({ weight: 3, arbitrary: restInput }, { weight: 2, arbitrary: mutated(example) }), async (input) => {
       count(`REST body ${key}`)

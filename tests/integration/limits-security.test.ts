@@ -1,5 +1,6 @@
 import http from 'node:http'
 import net from 'node:net'
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
@@ -331,6 +332,49 @@ describe('body size', () => {
     expect(result.cut).toBe(true)
     expect(result.sentMb).toBeLessThan(128)
   })
+  it('stays quiet when a client closes the connection halfway through its body, on any route', async () => {
+    const adminToken = (await new ApiClient(server.url).login('admin', ADMIN_PASSWORD)).body.token as string
+    const { host, port } = new URL(server.url)
+    const logBefore = server.output().length
+    for (const [path, token] of [['/api/auth/login', null], ['/api/subscriptions', reader.token], ['/api/admin/users', adminToken], ['/api/topics/lim.abort/messages', source.token]] as const) {
+      // 100 bytes declared, 8 sent, then gone: Node reports the request "aborted".
+      await new Promise<void>((resolve) => {
+        const socket = net.connect(Number(port), host.split(':')[0], () => {
+          socket.write(`POST ${path} HTTP/1.1\r\nHost: ${host}\r\n${token ? `Authorization: Bearer ${token}\r\n` : ''}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"data":`)
+          setTimeout(() => {
+            socket.destroy()
+            resolve()
+          }, 200)
+        })
+      })
+    }
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect((await fetch(`${server.url}/api/health`)).status).toBe(200)
+    // Nobody is left to answer and nothing went wrong here: no "unhandled 500" and its stack trace.
+    expect(server.output().slice(logBefore)).not.toMatch(/aborted|ECONNRESET|request error|unhandled|\b500\b/i)
+  })
+
+  it('refuses a compressed body with 415 on every route that reads one, rather than reading it as it is', async () => {
+    const login = JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD })
+    const post = (path: string, body: BodyInit, headers: Record<string, string>) =>
+      fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } })
+    const refused = [
+      // A real gzip body: read as text, it was "not valid UTF-8".
+      await post('/api/topics/lim.gz/messages', gzipSync('{"data":1}'), { 'authorization': `Bearer ${source.token}`, 'content-encoding': 'gzip' }),
+      // A plain body that says it is gzip: it was published as it is.
+      await post('/api/topics/lim.gz/messages', 'hello', { 'authorization': `Bearer ${source.token}`, 'content-type': 'text/plain', 'content-encoding': 'gzip' }),
+      await post('/api/auth/login', login, { 'content-encoding': 'GZIP' }),
+      await post('/api/subscriptions', JSON.stringify({ topic: 'lim.gz' }), { 'authorization': `Bearer ${reader.token}`, 'content-encoding': 'br' }),
+    ]
+    for (const res of refused) {
+      expect(res.status).toBe(415)
+      expect(await res.json()).toMatchObject({ statusCode: 415, message: expect.stringMatching(/must not be compressed/) })
+    }
+    expect((await post('/api/auth/login', login, { 'content-encoding': 'identity' })).status).toBe(200)
+    expect((await post('/api/topics/lim.gz/messages', '{"data":1}', { 'authorization': `Bearer ${source.token}`, 'content-encoding': 'identity' })).status).toBe(201)
+    const history = await reader.client.get('/api/topics/lim.gz/messages')
+    expect(history.body.messages).toHaveLength(1)
+  })
 })
 
 describe('web security', () => {
@@ -389,6 +433,27 @@ describe('web security', () => {
     expect(post.status).toBe(405)
     expect(post.headers.get('allow')).toBe('GET, HEAD')
     expect((await post.json()).message).toBeTruthy()
+  })
+
+  it('answers 405 to a method other than GET and HEAD on a page, a built file, /metrics or a socket\'s path', async () => {
+    for (const path of ['/', '/inbox', '/login', '/metrics', '/sw.js', '/manifest.webmanifest', '/channel', '/datalink']) {
+      for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) {
+        const res = await fetch(`${server.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'DELETE' ? undefined : '{}' })
+        const what = `${method} ${path}`
+        expect(res.status, what).toBe(405)
+        expect(res.headers.get('allow'), what).toBe('GET, HEAD')
+        expect(res.headers.get('content-type'), what).toMatch(/json/)
+        expect(await res.json(), what).toMatchObject({ statusCode: 405, statusMessage: 'Method Not Allowed', message: expect.stringContaining(method) })
+      }
+    }
+    // Reading them is as before, and so is OPTIONS.
+    const page = await fetch(`${server.url}/inbox`)
+    expect(page.status).toBe(200)
+    expect(await page.text()).toMatch(/^<!DOCTYPE html>/)
+    expect((await fetch(`${server.url}/sw.js`, { method: 'HEAD' })).status).toBe(200)
+    expect((await fetch(`${server.url}/`, { method: 'OPTIONS' })).status).toBe(200)
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(404)
+    await (await TestSocket.open(`${server.url}/channel`, { token: reader.token })).close()
   })
 
   it('sends security headers on every answer, built files and a missing one included, and HSTS behind the trusted TLS proxy', async () => {
