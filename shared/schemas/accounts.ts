@@ -1,6 +1,8 @@
 import { z } from 'zod'
-import '../utils/zod-messages'
+import { useZodMessages } from '../utils/zod-messages'
 import { TOPIC_PATTERN_RE } from '../utils/topics'
+
+useZodMessages()
 
 export const roleSchema = z.enum(['admin', 'user'])
 export type Role = z.infer<typeof roleSchema>

@@ -1,5 +1,7 @@
 import { z } from 'zod'
-import '../utils/zod-messages'
+import { useZodMessages } from '../utils/zod-messages'
+
+useZodMessages()
 
 /**
  * A date-time as the API takes it, in a query (`?before=`, `?since=`) or a body (`upTo`): ISO 8601

@@ -1,6 +1,8 @@
 import { z } from 'zod'
-import '../utils/zod-messages'
+import { useZodMessages } from '../utils/zod-messages'
 import { beforeIdNeedsBefore, beforeIdSchema, dateTimeSchema, queryIntSchema } from './dates'
+
+useZodMessages()
 
 const base64url = (bytes: number, what: string) => z.string()
   .regex(/^[A-Za-z0-9_-]+={0,2}$/, `must be base64url (${what})`)

@@ -1,7 +1,9 @@
 import { z } from 'zod'
-import '../utils/zod-messages'
+import { useZodMessages } from '../utils/zod-messages'
 import { TOPIC_RE } from '../utils/topics'
 import { beforeIdNeedsBefore, beforeIdSchema, dateTimeSchema, queryIntSchema } from './dates'
+
+useZodMessages()
 
 export const topicSchema = z.string().regex(TOPIC_RE, 'must be 1-128 letters, digits or _ . - (not dots alone)')
 

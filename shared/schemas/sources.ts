@@ -1,6 +1,8 @@
 import { z } from 'zod'
-import '../utils/zod-messages'
+import { useZodMessages } from '../utils/zod-messages'
 import { splitPatterns, TOPIC_PATTERN_RE } from '../utils/topics'
+
+useZodMessages()
 
 export const sourceStatusSchema = z.enum(['draft', 'active', 'inactive'])
 export type SourceStatus = z.infer<typeof sourceStatusSchema>
