@@ -54,6 +54,17 @@ describe('admin routes', () => {
   })
 })
 
+describe('size limits', () => {
+  it('say plainly what the limit is, as the forms do (not zod\'s own "Too big: expected string to have <=100 characters")', async () => {
+    const token = await admin.post('/api/me/tokens', { name: 't'.repeat(101) })
+    expect(token.status).toBe(400)
+    expect(token.body.message).toContain('name: must be at most 100 characters')
+    const group = await admin.post('/api/admin/groups', { name: 'g'.repeat(65) })
+    expect(group.status).toBe(400)
+    expect(group.body.message).toContain('name: must be at most 64 characters')
+  })
+})
+
 describe('a member or grant named in the query and the body', () => {
   it('takes the same one in both, and refuses two different ones with 400 rather than ignoring the body', async () => {
     const alice = (await admin.post('/api/admin/users', { username: 'qb-alice', password: 'qb-alice-password' })).body.id
