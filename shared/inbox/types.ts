@@ -23,6 +23,8 @@ export interface InboxFilter {
 
 /** What a push carries (see docs/PWA.md). */
 export interface PushPayload {
+  /** The id of the user whose inbox it goes to; none from a server older than this field. */
+  user?: string
   id: string
   topic: string
   title: string

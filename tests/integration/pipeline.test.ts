@@ -63,7 +63,7 @@ describe('web push delivery', () => {
     expect(received.problems).toEqual([])
     expect(received.vapidKey).toBe((await new ApiClient(server.url).get('/api/push/public-key')).body.publicKey)
     expect(received.payload).toEqual({
-      id: res.body.id, topic: 'alerts.disk', title: 'Disk full', body: 'Disk full body', url: '/disks', priority: 5, createdAt: res.body.createdAt,
+      user: alice.id, id: res.body.id, topic: 'alerts.disk', title: 'Disk full', body: 'Disk full body', url: '/disks', priority: 5, createdAt: res.body.createdAt,
     })
     expect(received.headers.urgency).toBe('high')
     await expect.poll(async () => (await deliveriesOf(alice.client, deviceId))[0]?.status, { timeout: 5000 }).toBe('sent')
@@ -304,6 +304,9 @@ describe('devices API', () => {
     expect(new Set(push.to('own-mix').map(p => p.payload?.id))).toEqual(idsOf('alerts.mix.a'))
     expect(new Set(push.to('group-mix').map(p => p.payload?.id))).toEqual(idsOf('alerts.mix.b'))
     expect(push.to('own-mix')).toHaveLength(10)
+    // Each push names the user whose inbox it goes to (the browser stores it for that user only).
+    expect(new Set(push.to('own-mix').map(p => p.payload?.user))).toEqual(new Set([own.id]))
+    expect(new Set(push.to('group-mix').map(p => p.payload?.user))).toEqual(new Set([grouped.id]))
     expect(push.to('nopush-mix')).toEqual([])
     expect(push.to('outsider-mix')).toEqual([])
   })
@@ -593,7 +596,10 @@ describe('embedded mode (in-process queues)', () => {
       for (const id of deviceIds) {
         await expect.poll(async () => (await again.get(`/api/devices/${id}/deliveries`)).body[0]?.status, { timeout: 10_000 }).toBe('sent')
       }
-      expect(push.received.filter(r => r.name.startsWith('crash') && r.payload?.id === res.body.id)).toHaveLength(6)
+      const sent = push.received.filter(r => r.name.startsWith('crash') && r.payload?.id === res.body.id)
+      expect(sent).toHaveLength(6)
+      // Those sent again after the restart name their user too, the same as the first ones.
+      expect([...new Set(sent.map(r => r.payload?.user))]).toEqual([expect.any(String)])
     }
     finally {
       push.latencyMs = 0

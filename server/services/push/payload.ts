@@ -10,31 +10,51 @@ export type PushNotification = Omit<InboxItem, 'createdAt' | 'readAt'> & { creat
 /** The service worker's payload (shared/inbox/types.ts), every field given. */
 type Payload = Required<Omit<PushPayload, 'shortened'>> & Pick<PushPayload, 'shortened'>
 
-const fits = (json: string) => Buffer.byteLength(json) <= MAX_PUSH_PAYLOAD_BYTES
+const fits = (payload: Payload) => Buffer.byteLength(JSON.stringify(payload)) <= MAX_PUSH_PAYLOAD_BYTES
 
 /**
- * `{id, topic, title, body, url, priority, createdAt}`, made to fit a push: the body is cut (at a
+ * `{user, id, topic, title, body, url, priority, createdAt}` for the user `user` (whose inbox it
+ * goes to: a browser stores it only in that user's), made to fit a push: the body is cut (at a
  * character, with "…") as little as needed; a URL too long to fit even with no body is left out
  * (opening the notification then opens the app); `shortened: true` says either happened. Title
  * (256 characters) and topic always fit.
  */
-export function pushPayload(n: PushNotification): string {
-  const payload: Payload = { id: n.id, topic: n.topic, title: n.title, body: n.body, url: n.url, priority: n.priority, createdAt: n.createdAt.toISOString() }
-  const json = JSON.stringify(payload)
-  if (fits(json)) return json
+export function pushPayload(n: PushNotification, user: string): string {
+  return pushPayloads(n)(user)
+}
+
+/**
+ * The payloads of one notification, by recipient. They differ only in `user`, so the fitting is
+ * done once per length of the user's id (a fanout reaches thousands of users).
+ */
+export function pushPayloads(n: PushNotification): (user: string) => string {
+  const fitted = new Map<number, Payload>()
+  return (user) => {
+    const size = Buffer.byteLength(JSON.stringify(user))
+    let payload = fitted.get(size)
+    if (!payload) {
+      // A stand-in id of the same length in JSON: the recipient's then fits the same way.
+      payload = fit({ user: 'u'.repeat(size - 2), id: n.id, topic: n.topic, title: n.title, body: n.body, url: n.url, priority: n.priority, createdAt: n.createdAt.toISOString() })
+      fitted.set(size, payload)
+    }
+    return JSON.stringify({ ...payload, user })
+  }
+}
+
+function fit(payload: Payload): Payload {
+  if (fits(payload)) return payload
   payload.shortened = true
-  if (!fits(JSON.stringify({ ...payload, body: '' }))) {
+  if (!fits({ ...payload, body: '' })) {
     payload.url = null
-    const withoutUrl = JSON.stringify(payload)
-    if (fits(withoutUrl)) return withoutUrl
+    if (fits(payload)) return payload
   }
   return shortenBody(payload)
 }
 
 /** The payload with the longest start of its body that fits (binary search over code points). */
-function shortenBody(payload: Payload): string {
+function shortenBody(payload: Payload): Payload {
   const chars = Array.from(payload.body)
-  const attempt = (kept: number) => JSON.stringify({ ...payload, body: kept === 0 ? '' : `${chars.slice(0, kept).join('')}…` })
+  const attempt = (kept: number): Payload => ({ ...payload, body: kept === 0 ? '' : `${chars.slice(0, kept).join('')}…` })
   let low = 0
   let high = chars.length - 1
   while (low < high) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { batchLoader, batchWriter } from '../../utils/batch'
 import { executeRaw, queryRaw, useDb } from '../../utils/db'
-import { pushPayload, type PushNotification } from '../push/payload'
+import { pushPayloads, type PushNotification } from '../push/payload'
 import { useQueues } from '../queue'
 import { priorityDelivery } from './push'
 import type { FanoutJob, PushJob } from './jobs'
@@ -21,7 +21,7 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
   if (!notification) return
   const devices = await pushDevices(notificationId)
   const readAt = Date.now()
-  const payload = pushPayload(notification)
+  const payloadFor = pushPayloads(notification)
   const expiresAt = notification.createdAt.getTime() + priorityDelivery(notification.priority).ttlSeconds * 1000
   const queues = useQueues()
   for (let start = 0; start < devices.length; start += BATCH) {
@@ -41,7 +41,7 @@ export async function runFanout({ notificationId }: FanoutJob): Promise<void> {
       if (!delivery || delivery.status !== 'queued') return []
       const data: PushJob = {
         deliveryId: delivery.id, deviceId: device.id, endpoint: device.endpoint, p256dh: device.p256dh, auth: device.auth,
-        payload, priority: notification.priority, attempt: 1, readAt, expiresAt,
+        payload: payloadFor(device.userId), priority: notification.priority, attempt: 1, readAt, expiresAt,
       }
       return [{ data, id: `${delivery.id}-1` }]
     })
@@ -65,7 +65,7 @@ const unfannedNotification = batchLoader<string, PushNotification | null>(async 
   return new Map(rows.map(row => [row.id, row]))
 }, null)
 
-interface PushDevice { id: string, endpoint: string, p256dh: string, auth: string }
+interface PushDevice { id: string, userId: string, endpoint: string, p256dh: string, auth: string }
 
 /**
  * The enabled devices of the users subscribed to the notification's topic with push on who have
@@ -74,7 +74,7 @@ interface PushDevice { id: string, endpoint: string, p256dh: string, auth: strin
  */
 const pushDevices = batchLoader<string, PushDevice[]>(async (notificationIds) => {
   const rows = await queryRaw<PushDevice & { notificationId: string }>(sql =>
-    `SELECT i."notificationId", d."id", d."endpoint", d."p256dh", d."auth" FROM "InboxItem" i `
+    `SELECT i."notificationId", d."id", d."userId", d."endpoint", d."p256dh", d."auth" FROM "InboxItem" i `
     + `JOIN "Notification" n ON n."id" = i."notificationId" `
     + `JOIN "Subscription" s ON s."userId" = i."userId" AND s."topic" = n."topic" AND s."push" = true `
     + `JOIN "Device" d ON d."userId" = i."userId" AND d."disabledAt" IS NULL `

@@ -112,7 +112,7 @@ async function requeueDeliveries() {
     await useQueues().push.add(queued.map(d => ({
       data: {
         deliveryId: d.id, deviceId: d.deviceId, endpoint: d.device.endpoint, p256dh: d.device.p256dh, auth: d.device.auth,
-        payload: pushPayload(d.notification), priority: d.notification.priority, attempt: d.attempts + 1,
+        payload: pushPayload(d.notification, d.device.userId), priority: d.notification.priority, attempt: d.attempts + 1,
         expiresAt: d.notification.createdAt.getTime() + priorityDelivery(d.notification.priority).ttlSeconds * 1000,
       },
       // A device disabled meanwhile: its push ends at once (expired), without waiting for its try.
