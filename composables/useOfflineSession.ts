@@ -15,6 +15,16 @@ export function lastSeenUserId(): string | null {
   }
 }
 
+/**
+ * Calls `listener` when another tab of this browser changes the user last seen here: someone
+ * logged in (perhaps someone else), or out.
+ */
+export function onLastSeenUserChange(listener: () => void): void {
+  window.addEventListener('storage', (event) => {
+    if (event.key === KEY || event.key === null) listener()
+  })
+}
+
 export function useOfflineSession() {
   const { session } = useUserSession()
 

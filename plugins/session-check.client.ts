@@ -3,7 +3,8 @@
 // request (401, 403, a /channel closed with 4001) and so does GET /api/_auth/session; the app asks
 // it again when the server refuses something, and when the tab comes back into view. Once the
 // session is gone it goes to the login page; an admin page left without the role goes to
-// "Admins only".
+// "Admins only". Another tab of this browser logging in as someone else, or out, is heard of at
+// once (localStorage): this tab's user is no longer the browser's, and it goes to the login page.
 import type { UserSession } from '#auth-utils'
 
 export default defineNuxtPlugin((nuxtApp) => {
@@ -40,6 +41,8 @@ export default defineNuxtPlugin((nuxtApp) => {
     catch {
       return // offline or unreachable: nothing learnt
     }
+    // Someone else logged in on this browser since (in another tab): the cookie is theirs now.
+    if (current.user && current.user.id !== user.value?.id) return left()
     if (current.user?.role === user.value?.role) {
       if (current.user) session.value = current
       return
@@ -56,6 +59,29 @@ export default defineNuxtPlugin((nuxtApp) => {
   async function ended() {
     if (user.value?.id) loginReturn.endedFor(user.value.id)
     await signedOut()
+  }
+
+  /**
+   * This tab's user is no longer the browser's: another tab logged in as someone else (the
+   * session cookie and the local inbox are theirs now), or out. The tab stops at once — its
+   * channel, its inbox — and wipes nothing: that is the other tab's (and it is someone else's
+   * inbox now). It goes to the login page, which says the session has ended.
+   */
+  async function left() {
+    if (!loggedIn.value) return
+    if (user.value?.id) loginReturn.endedFor(user.value.id)
+    session.value = {} as UserSession
+    nuxtApp.runWithContext(() => {
+      useChannelStore().disconnect()
+      useInboxStore().leave()
+    })
+    sessionEnded.value = true
+    await reroute()
+  }
+
+  /** Leaves when another tab changed who uses this browser (see `left`). */
+  function followBrowserUser() {
+    if (loggedIn.value && lastSeenUserId() !== user.value?.id) void left()
   }
 
   /** The route's own middleware (auth.global, admin.global) says where this session may be now. */
@@ -92,6 +118,9 @@ export default defineNuxtPlugin((nuxtApp) => {
     return response
   }
 
+  onLastSeenUserChange(followBrowserUser)
+  // The inbox in IndexedDB changed hands before this tab heard of it: it stores nothing more.
+  nuxtApp.runWithContext(() => useInboxStore().onDisowned(followBrowserUser))
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') void checkSession()
   })

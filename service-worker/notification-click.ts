@@ -47,7 +47,7 @@ async function markRead(id: string, owner: string): Promise<void> {
     const readAt = new Date().toISOString()
     await readQueue.add([id])
     await inbox.markRead([id], readAt)
-    await announce(owner, { type: 'read', ids: [id], readAt })
+    await announce(owner, { type: 'read', owner, ids: [id], readAt })
     const res = await fetch('/api/inbox/read', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

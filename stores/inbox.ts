@@ -65,6 +65,29 @@ export const useInboxStore = defineStore('inbox', () => {
   // Bumped whenever the owner changes (open, reset): a sync, a live message or a read begun for
   // one user checks it after every wait, and stores or shows nothing once another owner came.
   let generation = 0
+  // Whether IndexedDB holds the owner's inbox yet (open wipes another user's first); false when
+  // it could not be opened.
+  let claimed: Promise<boolean> = Promise.resolve(true)
+  const disownedListeners = new Set<() => void>()
+
+  /**
+   * Whether the inbox in IndexedDB is still `user`'s, this tab's owner, checked before every
+   * write: another tab may have logged in as someone else, or out, meanwhile. If not, the write
+   * is not made, and the listeners hear of it (plugins/session-check.client.ts: the tab leaves).
+   */
+  async function stillOwned(user: string): Promise<boolean> {
+    if (!await claimed) return false
+    const stored = await useInboxDb().meta.getItem<string>('owner')
+    if (owner !== user) return false
+    if (stored === user) return true
+    for (const listener of disownedListeners) listener()
+    return false
+  }
+
+  function onDisowned(listener: () => void) {
+    disownedListeners.add(listener)
+    return () => disownedListeners.delete(listener)
+  }
 
   /**
    * Shows these copies (read state only moves forward, as in IndexedDB); returns how many
@@ -87,7 +110,10 @@ export const useInboxStore = defineStore('inbox', () => {
     const user = owner
     snapshotTimer = setTimeout(() => {
       if (owner !== user) return
-      useInboxDb().meta.setItem(SNAPSHOT_KEY, snapshotOf(user, items.value))
+      stillOwned(user)
+        .then(async (mine) => {
+          if (mine) await useInboxDb().meta.setItem(SNAPSHOT_KEY, snapshotOf(user, items.value))
+        })
         .catch((error: unknown) => console.warn('mercury: could not store the inbox snapshot', error))
     }, SNAPSHOT_DELAY_MS)
   }
@@ -110,12 +136,16 @@ export const useInboxStore = defineStore('inbox', () => {
     const reads = preloaded?.userId === userId ? preloaded : startReads(userId)
     preloaded = null
     forgetShown()
-    if (await reads.owner !== userId) {
+    const wasMine = reads.owner.then(async (previous) => {
+      if (previous === userId) return true
+      // The owner goes first: the previous owner's tabs and the worker check it before each write.
+      await meta.removeItem('owner')
       await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem(SNAPSHOT_KEY), closeShownNotifications()])
       await meta.setItem('owner', userId)
-      if (mine !== generation) return
-    }
-    else {
+      return false
+    })
+    claimed = wasMine.then(() => true, () => false)
+    if (await wasMine) {
       const snapshot = await reads.snapshot.catch(() => null)
       if (snapshot?.owner === userId && mine === generation) {
         snapshotCounts.value = { unread: snapshot.unread, total: snapshot.total }
@@ -124,24 +154,26 @@ export const useInboxStore = defineStore('inbox', () => {
       }
       // A read started before the page was ready may have failed: read once more.
       const stored = await reads.all.catch(() => inbox.all())
-      if (mine !== generation) return
-      apply(stored)
-      performance.mark('mercury:inbox-read')
+      if (mine === generation) {
+        apply(stored)
+        performance.mark('mercury:inbox-read')
+      }
     }
+    if (mine !== generation) return
     snapshotCounts.value = null
     loaded.value = true
     saveSnapshotSoon()
     broadcast ??= listen()
     await refreshPending()
     void sync()
-    void inbox.prune()
+    if (await stillOwned(userId)) void inbox.prune()
   }
 
   function listen() {
     const channel = new BroadcastChannel(INBOX_CHANNEL)
     // The service worker stored a push, or another tab changed read state.
     channel.onmessage = ({ data }: MessageEvent<InboxBroadcast>) => {
-      if (!owner) return
+      if (!owner || data.owner !== owner) return
       if (data.type === 'added') apply(data.items)
       if (data.type === 'read') applyRead(data.ids, data.readAt, data.upTo)
     }
@@ -160,8 +192,10 @@ export const useInboxStore = defineStore('inbox', () => {
    * is shown, also when another tab (on its own /channel) stored it first.
    */
   async function receive(incoming: InboxItem[]) {
-    if (!owner) return
+    const user = owner
+    if (!user) return
     const mine = generation
+    if (!await stillOwned(user)) return
     const { stored } = await useInboxDb().inbox.add(incoming)
     if (mine !== generation) return
     const arrived = stored.filter(item => !byId.has(item.id))
@@ -176,7 +210,8 @@ export const useInboxStore = defineStore('inbox', () => {
    */
   let syncRun: { generation: number } | null = null
   async function sync() {
-    if (!owner || syncRun?.generation === generation) return
+    const user = owner
+    if (!user || syncRun?.generation === generation) return
     const run = { generation }
     const current = () => run.generation === generation
     syncRun = run
@@ -193,7 +228,7 @@ export const useInboxStore = defineStore('inbox', () => {
         if (beforeId) query.beforeId = beforeId
         const res: InboxPage = await $fetch<InboxPage>('/api/inbox', { query })
         // Asked before a logout or another login: that answer belongs to nobody here any more.
-        if (!current()) break
+        if (!current() || !await stillOwned(user)) break
         const { stored } = await inbox.add(res.items.map(fromServer))
         if (!current()) break
         const shown = apply(stored)
@@ -219,28 +254,33 @@ export const useInboxStore = defineStore('inbox', () => {
    * its newest item, so what was published since (unseen, maybe while offline) stays unread.
    */
   async function markRead(ids: string[] | 'all') {
+    const user = owner
+    if (!user) return
     const { inbox, readQueue } = useInboxDb()
     const readAt = new Date().toISOString()
     const targets = ids === 'all' ? 'all' : ids.filter(id => byId.has(id) && !byId.get(id)!.readAt)
     const upTo = ids === 'all' ? items.value[0]?.createdAt : null
-    if (targets !== 'all' ? targets.length === 0 : !upTo) return
+    if ((targets !== 'all' ? targets.length === 0 : !upTo) || !await stillOwned(user)) return
     await readQueue.add(targets, upTo)
     await inbox.markRead(targets, readAt, upTo)
     applyRead(targets, readAt, upTo)
-    const message: InboxBroadcast = { type: 'read', ids: targets, readAt, upTo }
+    const message: InboxBroadcast = { type: 'read', owner: user, ids: targets, readAt, upTo }
     broadcast?.postMessage(message)
     await flushReads()
   }
 
   /** Another device of the user read these (a `read` frame from /channel). */
   async function readElsewhere(ids: string[] | 'all', readAt: string, upTo?: string | null) {
-    if (!owner) return
+    const user = owner
+    if (!user) return
     const mine = generation
+    if (!await stillOwned(user)) return
     await useInboxDb().inbox.markRead(ids, readAt, upTo)
     if (mine === generation) applyRead(ids, readAt, upTo)
   }
 
   async function refreshPending() {
+    if (!owner) return
     const { ids, all } = await useInboxDb().readQueue.pending()
     pendingReads.value = ids.length + (all ? 1 : 0)
   }
@@ -262,7 +302,10 @@ export const useInboxStore = defineStore('inbox', () => {
     }
     flushing = (async () => {
       const { readQueue } = useInboxDb()
+      const user = owner
       try {
+        // The queue is the inbox owner's: the reads of another user are not this tab's to send.
+        if (!user || !await stillOwned(user)) return
         const { ids, all, upTo } = await readQueue.pending()
         if (all) {
           await send(upTo ? { all: true, upTo } : { all: true }, () => readQueue.done('all', upTo))
@@ -292,15 +335,26 @@ export const useInboxStore = defineStore('inbox', () => {
     }
   }
 
-  /** Forgets everything local (logout). */
-  async function reset() {
-    const { inbox, readQueue, meta } = useInboxDb()
+  /**
+   * Lets go of the inbox without touching IndexedDB: it is no longer this tab's user's (another
+   * tab logged in as someone else, or out, and wiped or will wipe it).
+   */
+  function leave() {
     clearTimeout(snapshotTimer)
     owner = null
     generation++
     forgetShown()
     loaded.value = false
-    await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem('owner'), meta.removeItem(SNAPSHOT_KEY), closeShownNotifications()])
+    pendingReads.value = 0
+  }
+
+  /** Forgets everything local (logout). */
+  async function reset() {
+    const { inbox, readQueue, meta } = useInboxDb()
+    leave()
+    // The owner goes first: the other tabs and the worker check it before each write.
+    await meta.removeItem('owner')
+    await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem(SNAPSHOT_KEY), closeShownNotifications()])
   }
 
   /** The notifications this user's pushes left on screen go with the inbox. */
@@ -319,5 +373,5 @@ export const useInboxStore = defineStore('inbox', () => {
     snapshotCounts.value = null
   }
 
-  return { items, loaded, syncing, lastSyncError, pendingReads, unread, total, open, receive, onArrival, sync, markRead, readElsewhere, flushReads, reset }
+  return { items, loaded, syncing, lastSyncError, pendingReads, unread, total, open, receive, onArrival, onDisowned, sync, markRead, readElsewhere, flushReads, leave, reset }
 })

@@ -31,6 +31,7 @@ export const SNAPSHOT_KEY = 'snapshot'
 /** The BroadcastChannel the worker and every open page talk on. */
 export const INBOX_CHANNEL = 'mercury-inbox'
 
+/** `owner`: whose inbox changed; a tab of another user (about to leave) takes none of it. */
 export type InboxBroadcast
-  = | { type: 'added', items: import('./types').InboxItem[] }
-    | { type: 'read', ids: string[] | 'all', readAt: string, upTo?: string | null }
+  = | { type: 'added', owner: string, items: import('./types').InboxItem[] }
+    | { type: 'read', owner: string, ids: string[] | 'all', readAt: string, upTo?: string | null }

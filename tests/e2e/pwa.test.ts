@@ -14,6 +14,7 @@ let browser: Browser
 let admin: ApiClient
 let source: ApiClient
 let alice: ApiClient
+let aliceId: string
 
 beforeAll(async () => {
   ;[server, browser] = await Promise.all([startServer(), launchBrowser()])
@@ -21,7 +22,7 @@ beforeAll(async () => {
   await admin.login('admin', ADMIN_PASSWORD)
   const { token } = await createActiveSource(admin, 'e2e-source', 'alerts.*')
   source = publisher(server.url, token)
-  alice = (await createReader(admin, 'alice', 'alerts.*')).client
+  ;({ client: alice, id: aliceId } = await createReader(admin, 'alice', 'alerts.*'))
   // Each test stands alone: the first subscribes through the page, the others use this topic.
   expect((await alice.post('/api/subscriptions', { topic: 'alerts.cpu', push: false })).status).toBe(201)
 })
@@ -94,6 +95,50 @@ function storedKeys(page: Page, store: 'inbox' | 'read-queue') {
   }), store)
 }
 
+/** Keeps every inbox title ever rendered in the context's pages, however briefly (`seenTitles`). */
+function watchTitles(context: BrowserContext) {
+  return context.addInitScript(() => {
+    const seen = new Set<string>()
+    ;(window as unknown as { seenTitles: Set<string> }).seenTitles = seen
+    new MutationObserver(() => {
+      for (const el of document.querySelectorAll('[data-testid="inbox-item"] h3, [data-testid="inbox-item"]')) seen.add(el.textContent ?? '')
+    }).observe(document, { childList: true, subtree: true, characterData: true })
+  })
+}
+
+/** Every inbox title the page has rendered since it loaded, one a line. */
+function seenTitles(page: Page) {
+  return page.evaluate(() => [...(window as unknown as { seenTitles: Set<string> }).seenTitles].join('\n'))
+}
+
+/**
+ * Pushes to the context's service worker through the DevTools protocol, as the push service
+ * would; the session lives on a page of its own (the manifest), so the app's pages can close.
+ */
+async function serviceWorkerPush(context: BrowserContext) {
+  const helper = await context.newPage()
+  await helper.goto(`${server.url}/manifest.webmanifest`)
+  const cdp = await context.newCDPSession(helper)
+  const registration = new Promise<string>((resolve) => {
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+      const found = registrations.find(r => r.scopeURL.startsWith(server.url) && !r.isDeleted)
+      if (found) resolve(found.registrationId)
+    })
+  })
+  await cdp.send('ServiceWorker.enable')
+  const registrationId = await registration
+  const worker = context.serviceWorkers()[0] ?? await context.waitForEvent('serviceworker')
+  return {
+    helper,
+    deliver: (payload: object) => cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: JSON.stringify(payload) }),
+    /** The notifications on screen: title and body. */
+    shown: () => worker.evaluate(async () => {
+      const shown = await (self as unknown as ServiceWorkerGlobalScope).registration.getNotifications()
+      return shown.map(n => `${n.title}|${n.body}`)
+    }),
+  }
+}
+
 describe('the PWA', () => {
   it('subscribes through the topics page; a published message shows live and in the inbox within a second', async () => {
     const context = await browser.newContext()
@@ -157,28 +202,12 @@ describe('the PWA', () => {
     const page = await loggedIn(context)
     await page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
 
-    // The DevTools session lives on a second page of the same origin, so the app can be closed.
-    const helper = await context.newPage()
-    await helper.goto(`${server.url}/manifest.webmanifest`)
-    const cdp = await context.newCDPSession(helper)
-    const registration = new Promise<string>((resolve) => {
-      cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
-        const found = registrations.find(r => r.scopeURL.startsWith(server.url) && !r.isDeleted)
-        if (found) resolve(found.registrationId)
-      })
-    })
-    await cdp.send('ServiceWorker.enable')
-    const registrationId = await registration
+    const { helper, deliver, shown } = await serviceWorkerPush(context)
     await page.close()
 
-    const payload = { id: 'push-only-1', topic: 'alerts.disk', title: 'Pushed while closed', body: 'from the push service', url: '/topics', priority: 4, createdAt: new Date().toISOString() }
-    await cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: JSON.stringify(payload) })
-
-    const worker = context.serviceWorkers()[0] ?? await context.waitForEvent('serviceworker')
-    await expect.poll(() => worker.evaluate(async () => {
-      const shown = await (self as unknown as ServiceWorkerGlobalScope).registration.getNotifications()
-      return shown.map(n => n.title)
-    }), { timeout: 5000 }).toContain('Pushed while closed')
+    const payload = { user: aliceId, id: 'push-only-1', topic: 'alerts.disk', title: 'Pushed while closed', body: 'from the push service', url: '/topics', priority: 4, createdAt: new Date().toISOString() }
+    await deliver(payload)
+    await expect.poll(shown, { timeout: 5000 }).toContain('Pushed while closed|from the push service')
 
     // The snapshot the app shows first on its next start has it too (not only the full inbox).
     await expect.poll(() => helper.evaluate(() => new Promise<string | undefined>((resolve, reject) => {
@@ -202,16 +231,10 @@ describe('the PWA', () => {
     await reopened.getByRole('button', { name: 'Log out' }).click()
     await reopened.waitForURL(/\/login$/)
     // What the user's pushes left on screen goes with the logout: the next user cannot open it.
-    await expect.poll(() => worker.evaluate(async () => {
-      const shown = await (self as unknown as ServiceWorkerGlobalScope).registration.getNotifications()
-      return shown.map(n => n.title)
-    }), { timeout: 5000 }).not.toContain('Pushed while closed')
+    await expect.poll(shown, { timeout: 5000 }).not.toContain('Pushed while closed|from the push service')
     const late = { ...payload, id: 'push-after-logout', title: 'Pushed after the logout' }
-    await cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId, data: JSON.stringify(late) })
-    await expect.poll(() => worker.evaluate(async () => {
-      const shown = await (self as unknown as ServiceWorkerGlobalScope).registration.getNotifications()
-      return shown.map(n => n.title)
-    }), { timeout: 5000 }).toContain('Pushed after the logout')
+    await deliver(late)
+    await expect.poll(shown, { timeout: 5000 }).toContain('Pushed after the logout|from the push service')
     expect(await storedKeys(helper, 'inbox')).not.toContain('push-after-logout')
     await context.close()
   })
@@ -613,14 +636,7 @@ describe('the PWA', () => {
     expect((await bob.post('/api/subscriptions', { topic: 'alerts.bob', push: false })).status).toBe(201)
     await source.post('/api/topics/alerts.bob/messages', { notification: { title: 'For bob only' } })
     const context = await browser.newContext()
-    // Every inbox title ever rendered in this context, however briefly.
-    await context.addInitScript(() => {
-      const seen = new Set<string>()
-      ;(window as unknown as { seenTitles: Set<string> }).seenTitles = seen
-      new MutationObserver(() => {
-        for (const el of document.querySelectorAll('[data-testid="inbox-item"] h3, [data-testid="inbox-item"]')) seen.add(el.textContent ?? '')
-      }).observe(document, { childList: true, subtree: true, characterData: true })
-    })
+    await watchTitles(context)
     const page = await loggedIn(context)
     await publish('alerts.cpu', 'Private to alice')
     await item(page, 'Private to alice').waitFor()
@@ -646,7 +662,7 @@ describe('the PWA', () => {
     release()
     await expect.poll(() => answered).toBe(true)
     await page.waitForTimeout(200) // the app's handling of that answer
-    const titles = () => page.evaluate(() => [...(window as unknown as { seenTitles: Set<string> }).seenTitles].join('\n'))
+    const titles = () => seenTitles(page)
     await page.evaluate(() => (window as unknown as { seenTitles: Set<string> }).seenTitles.clear())
     await page.getByLabel('Username').fill('bob-e2e')
     await page.getByLabel('Password').fill('reader-password')
@@ -659,6 +675,105 @@ describe('the PWA', () => {
     seen += await titles()
     expect(seen).toContain('For bob only')
     expect(seen).not.toContain('Private to alice')
+    await context.close()
+  })
+
+  /** Logs `username` in on `page`, which shows the login form. */
+  async function logIn(page: Page, username: string) {
+    await page.getByLabel('Username').fill(username)
+    await page.getByLabel('Password').fill('reader-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(`${server.url}/`)
+    await live(page)
+  }
+
+  it.each([
+    ['hears of it at once', 'heard', false, false],
+    // Deaf to storage events (as if held back): the inbox in IndexedDB, bob's now, is checked
+    // before each write.
+    ['has not heard of it yet', 'deaf', true, false],
+    // Or the session, asked again as the tab comes into view, is bob's.
+    ['has not heard of it yet but comes into view', 'back', true, true],
+  ])('a tab left open by one user that %s when another user logs in on a second tab stops, and none of its live messages reach the other\'s inbox', async (_, tag, deaf, comesBack) => {
+    const bob = await createReader(admin, `bob-tabs-${tag}`, 'alerts.*')
+    expect((await bob.client.post('/api/subscriptions', { topic: 'alerts.bobtabs', push: false })).status).toBe(201)
+    const context = await browser.newContext()
+    await watchTitles(context)
+    // The second tab is on the login page before alice logs in on the first.
+    const second = await context.newPage()
+    await second.goto(`${server.url}/login`)
+    await second.getByLabel('Username').waitFor()
+    const first = await context.newPage()
+    if (deaf) {
+      await first.addInitScript(() => {
+        const listen = EventTarget.prototype.addEventListener
+        window.addEventListener = ((...args: Parameters<typeof listen>) => {
+          if (args[0] !== 'storage') listen.apply(window, args)
+        }) as typeof window.addEventListener
+      })
+    }
+    await first.goto(`${server.url}/login`)
+    await logIn(first, 'alice')
+    const before = await publish('alerts.cpu', `Alice before bob ${tag}`)
+    await item(first, `Alice before bob ${tag}`).waitFor()
+    await first.waitForTimeout(500) // alice's tab is idle: its snapshot of the inbox is written
+
+    await logIn(second, `bob-tabs-${tag}`)
+    if (comesBack) {
+      await first.evaluate(() => {
+        Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true })
+        document.dispatchEvent(new Event('visibilitychange'))
+      })
+    }
+    if (!deaf || comesBack) await first.waitForURL(/\/login$/, { timeout: 2000 })
+    // A notification only alice subscribes to: her tab's /channel, if still open, would get it.
+    const after = await publish('alerts.cpu', `Alice after bob ${tag}`)
+    await first.waitForURL(/\/login$/, { timeout: 5000 })
+    await source.post('/api/topics/alerts.bobtabs/messages', { notification: { title: `For bob ${tag}` } })
+    await item(second, `For bob ${tag}`).waitFor()
+    await second.waitForTimeout(500) // what alice's tab would do with her message, had it come
+    expect(await first.getByTestId('session-ended').textContent()).toContain('Your session has ended')
+
+    const keys = await storedKeys(second, 'inbox')
+    expect(keys).not.toContain(before)
+    expect(keys).not.toContain(after)
+    let seen = await seenTitles(second)
+    await second.reload()
+    await item(second, `For bob ${tag}`).waitFor()
+    seen += await seenTitles(second)
+    expect(seen).toContain(`For bob ${tag}`)
+    expect(seen).not.toContain('Alice')
+    expect(await seenTitles(first)).not.toContain(`Alice after bob ${tag}`)
+    expect(await storedKeys(second, 'inbox')).not.toContain(after)
+    await context.close()
+  })
+
+  it('a push for the previous user, arriving after another user logged in, goes in no inbox and shows nothing of its own', async () => {
+    const bob = await createReader(admin, 'bob-push', 'alerts.*')
+    const context = await browser.newContext()
+    await context.grantPermissions(['notifications'], { origin: server.url })
+    const page = await loggedIn(context)
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
+    const { deliver, shown } = await serviceWorkerPush(context)
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login$/)
+    await logIn(page, 'bob-push')
+
+    const payload = { topic: 'alerts.disk', body: 'private to its user', url: '/topics', priority: 3, createdAt: new Date().toISOString() }
+    // Alice's push, retried after bob logged in; then one of bob's, which his inbox takes.
+    await deliver({ ...payload, user: aliceId, id: 'late-for-alice', title: 'Late push for alice' })
+    await deliver({ ...payload, user: bob.id, id: 'push-for-bob', title: 'Push for bob' })
+    await item(page, 'Push for bob').waitFor({ timeout: 5000 })
+    await expect.poll(shown, { timeout: 5000 }).toContain('Push for bob|private to its user')
+    const keys = await storedKeys(page, 'inbox')
+    expect(keys).toContain('push-for-bob')
+    expect(keys).not.toContain('late-for-alice')
+    // Something shows for every push; for alice's, only the app's name.
+    expect(await shown()).toContain('Mercury|')
+    expect((await shown()).join('\n')).not.toContain('Late push for alice')
+    await page.reload()
+    await item(page, 'Push for bob').waitFor()
+    expect(await item(page, 'Late push for alice').count()).toBe(0)
     await context.close()
   })
 

@@ -177,7 +177,7 @@ describe('pushsubscriptionchange', () => {
 
 describe('push', () => {
   const pushed = payload => ({ data: { json: () => payload } })
-  const whole = { id: 'n1', topic: 'alerts.disk', title: 'Disk full', body: 'the whole body', url: '/disks/1', priority: 3, createdAt: '2026-11-24T10:00:00.000Z' }
+  const whole = { user: 'alice', id: 'n1', topic: 'alerts.disk', title: 'Disk full', body: 'the whole body', url: '/disks/1', priority: 3, createdAt: '2026-11-24T10:00:00.000Z' }
 
   it('stores a push in the inbox and shows it; a push cut to fit keeps the whole copy stored before', async () => {
     await db.meta.setItem('owner', 'alice')
@@ -192,5 +192,34 @@ describe('push', () => {
     // With nothing stored before, the shortened copy is what there is (the app's sync replaces it).
     await onPush(pushed({ ...whole, id: 'n2', body: 'cut…', shortened: true }))
     expect(await db.inbox.get('n2')).toMatchObject({ body: 'cut…' })
+  })
+
+  it('stores a push for another user than the one logged in nowhere, and shows nothing of it', async () => {
+    await db.inbox.clear()
+    await db.meta.setItem('owner', 'bob')
+    // Alice's, sent before she logged out and bob logged in on this browser (a late or retried push).
+    await onPush(pushed({ ...whole, id: 'for-alice' }))
+    expect(await db.inbox.get('for-alice')).toBeNull()
+    expect(sw.registration.showNotification).toHaveBeenCalledOnce()
+    const [title, options] = sw.registration.showNotification.mock.calls[0]
+    expect(title).toBe('Mercury')
+    expect(JSON.stringify(options)).not.toMatch(/Disk|whole|disks|alerts/)
+    expect(options.data?.owner ?? null).toBeNull()
+  })
+
+  it('stores a push that names no user (an older server) nowhere, and shows it as it is', async () => {
+    await db.inbox.clear()
+    await db.meta.setItem('owner', 'bob')
+    await onPush(pushed({ ...whole, user: undefined, id: 'unnamed' }))
+    expect(await db.inbox.get('unnamed')).toBeNull()
+    expect(sw.registration.showNotification).toHaveBeenCalledWith('Disk full', expect.objectContaining({ body: 'the whole body', data: { id: 'unnamed', url: '/disks/1', owner: null } }))
+  })
+
+  it('stores a push nowhere while nobody is logged in, and shows it', async () => {
+    await db.inbox.clear()
+    await db.meta.removeItem('owner')
+    await onPush(pushed({ ...whole, id: 'after-logout' }))
+    expect(await db.inbox.get('after-logout')).toBeNull()
+    expect(sw.registration.showNotification).toHaveBeenCalledWith('Disk full', expect.objectContaining({ data: { id: 'after-logout', url: '/disks/1', owner: null } }))
   })
 })
