@@ -35,13 +35,21 @@ async function checkListen(port, host) {
  */
 async function lockMigrations(file) {
   const lock = `${file}.migrating`
+  // Another start, still running: not this process (a container restarted with the same pid after
+  // it was killed while migrating) and not a pid since reused by something else than node.
   const alive = (pid) => {
+    if (pid === process.pid) return false
     try {
       process.kill(pid, 0)
-      return true
     }
     catch (error) {
-      return error.code === 'EPERM'
+      if (error.code !== 'EPERM') return false
+    }
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('node')
+    }
+    catch {
+      return true
     }
   }
   for (let waited = 0; ; waited += 200) {

@@ -1,5 +1,5 @@
 import { createECDH } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { passwordSchema } from '#shared/schemas/accounts'
 import { MAX_TIMER_MS } from '#shared/utils/timers'
@@ -139,19 +139,27 @@ function redisUrlFrom(value: string | null): string | null {
 /**
  * A SQLite file (file:…) or a PostgreSQL URL. SQLite is opened through libSQL, which takes none of
  * Prisma's URL parameters (?connection_limit=1 made the migration fail with "External error id#0").
+ * A refused value is never printed: it may hold a password in any of many shapes.
  */
 function databaseUrlFrom(value: string): string {
   if (value.startsWith('file:')) {
-    if (value.includes('?')) throw new ConfigError(`DATABASE_URL for SQLite takes no parameters: remove "${value.slice(value.indexOf('?'))}" (got "${value}")`)
+    const file = value.slice('file:'.length)
+    if (file.includes('?')) throw new ConfigError(`DATABASE_URL for SQLite takes no parameters: remove "${file.slice(file.indexOf('?'))}"`)
+    if (file === '' || file === ':memory:' || file.endsWith('/')) throw new ConfigError(`DATABASE_URL must name a SQLite file (file:./data/mercury.db), got "${value}"`)
+    if (isDirectory(path.resolve(file))) throw new ConfigError(`DATABASE_URL names a directory, not a SQLite file: ${path.resolve(file)} (file:${path.join(path.resolve(file), 'mercury.db')}?)`)
     return value
   }
   if (/^postgres(ql)?:\/\//.test(value)) return value
-  throw new ConfigError(`DATABASE_URL must be a SQLite file (file:./data/mercury.db) or a PostgreSQL URL (postgresql://user:pass@host:5432/db), got "${redactPassword(value)}"`)
+  throw new ConfigError('DATABASE_URL must be a SQLite file (file:./data/mercury.db) or a PostgreSQL URL (postgresql://user:pass@host:5432/db); the value given is not shown, as it may hold a password')
 }
 
-/** A URL's password is never printed. */
-function redactPassword(value: string): string {
-  return value.replace(/^([a-z]+:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')
+function isDirectory(file: string): boolean {
+  try {
+    return statSync(file).isDirectory()
+  }
+  catch {
+    return false
+  }
 }
 
 /**

@@ -75,7 +75,13 @@ describe('start-up', () => {
     [{ NUXT_VAPID_PUBLIC_KEY: mismatched.publicKey, NUXT_VAPID_PRIVATE_KEY: vapidPair.privateKey }, 'NUXT_VAPID_PUBLIC_KEY is not the public key of NUXT_VAPID_PRIVATE_KEY'],
     // libSQL takes none of Prisma's URL parameters; a password is never printed.
     [{ DATABASE_URL: `file:${path.join(scratch, 'x.db')}?connection_limit=1` }, 'DATABASE_URL for SQLite takes no parameters: remove "?connection_limit=1"'],
-    [{ DATABASE_URL: 'mysql://mercury:s3cret@db.example/mercury' }, 'DATABASE_URL must be a SQLite file (file:./data/mercury.db) or a PostgreSQL URL (postgresql://user:pass@host:5432/db), got "mysql://mercury:***@db.example/mercury"'],
+    // Not printed at all: a password hides in many shapes (a + in the scheme, a / in the password, the query).
+    ...['mysql://mercury:s3cret@db.example/mercury', 'postgresql+psycopg2://u:s3cret@db/x', 'mysql://u:s3/cret@db/x', 'jdbc:postgresql://db/x?user=u&password=s3cret', ' postgresql://u:s3cret@db/x'].map(url => [
+      { DATABASE_URL: url }, 'DATABASE_URL must be a SQLite file (file:./data/mercury.db) or a PostgreSQL URL (postgresql://user:pass@host:5432/db); the value given is not shown, as it may hold a password',
+    ] as const),
+    [{ DATABASE_URL: 'file:' }, 'DATABASE_URL must name a SQLite file (file:./data/mercury.db), got "file:"'],
+    [{ DATABASE_URL: 'file::memory:' }, 'DATABASE_URL must name a SQLite file (file:./data/mercury.db), got "file::memory:"'],
+    [{ DATABASE_URL: `file:${scratch}` }, `DATABASE_URL names a directory, not a SQLite file: ${scratch}`],
     // The server started by itself on a database nobody migrated.
     [{ DATABASE_URL: `file:${path.join(scratch, 'never-migrated.db')}` }, 'Mercury: the database has no Mercury tables: run "npm run migrate"'],
   ])('refuses to start with %o, saying why', async (env, message) => {
@@ -83,6 +89,7 @@ describe('start-up', () => {
     expect(failed).toMatch(/server exited with 1/)
     expect(failed).toContain(message.startsWith('Mercury: ') ? message : `Mercury: ${message}`)
     expect(failed).not.toMatch(/\n\s+at /) // no stack trace
+    expect(failed).not.toContain('s3cret')
     expect(failed).not.toMatch(/sweep failed/) // the workers' sweep waits for the database to be checked
   })
 
@@ -175,9 +182,14 @@ describe('start-up', () => {
   })
 
   /** Runs `npm start` (scripts/start.mjs) until it exits, or stops it once it serves: a refusal's exit code and output. */
-  async function startScript(env: Record<string, string>, options: { uid?: number } = {}): Promise<{ code: number | string | null, output: string }> {
+  async function startScript(env: Record<string, string>, options: { uid?: number, lockHolder?: boolean } = {}): Promise<{ code: number | string | null, output: string }> {
     const port = String(await freePort())
-    const child = spawn(process.execPath, ['scripts/start.mjs'], {
+    // lockHolder: the start's own pid is written in the data directory's migration lock first, as a
+    // start killed while migrating leaves it for the next one with the same pid.
+    const args = options.lockHolder
+      ? ['-e', `require('fs').writeFileSync(${JSON.stringify(path.join(env.MERCURY_DATA_DIR!, 'mercury.db.migrating'))}, String(process.pid)); process.argv.splice(1, 0, 'scripts/start.mjs'); import('./scripts/start.mjs')`]
+      : ['scripts/start.mjs']
+    const child = spawn(process.execPath, args, {
       cwd: path.resolve(import.meta.dirname, '../..'),
       env: { ...process.env, PORT: port, HOST: '127.0.0.1', DATABASE_URL: '', REDIS_URL: '', MERCURY_ADMIN_PASSWORD: ADMIN_PASSWORD, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -230,6 +242,21 @@ describe('start-up', () => {
     }
     expect(runs.some(({ output }) => output.includes('is migrating'))).toBe(true)
     expect(existsSync(path.join(dataDir, 'mercury.db.migrating'))).toBe(false)
+    // A lock left by a start killed while migrating is taken over, even when its pid is now this
+    // start's own (a container restarted) or another program's.
+    const other = spawn('sleep', ['60'])
+    try {
+      for (const holder of ['self', String(other.pid)]) {
+        rmSync(path.join(dataDir, 'mercury.db'), { force: true })
+        writeFileSync(path.join(dataDir, 'mercury.db.migrating'), holder)
+        const run = await startScript({ MERCURY_DATA_DIR: dataDir }, { lockHolder: holder === 'self' })
+        expect(run.output, holder).not.toContain('is migrating')
+        expect(run.output, holder).toContain('Listening on')
+      }
+    }
+    finally {
+      other.kill()
+    }
     // A start on a database that has every migration does not run prisma migrate.
     const again = await startScript({ MERCURY_DATA_DIR: dataDir })
     expect(again.output).toContain('mercury: the database has every migration of this version')
