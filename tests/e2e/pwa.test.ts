@@ -450,6 +450,9 @@ describe('the PWA', () => {
       await page.goto(`${server.url}/live/${topic}`)
       await live(page)
       await page.getByRole('heading', { name: topic }).waitFor()
+      // An event name of the longest kind (64 characters, one word) in the message's line too.
+      expect((await source.post(`/api/topics/${topic}/messages`, { event: 'E'.repeat(64), data: width })).status).toBe(201)
+      await page.getByTestId('live-message').filter({ hasText: 'E'.repeat(64) }).first().waitFor()
       expect(await overflow(), `live view at ${width} px`).toBeLessThanOrEqual(width)
     }
     await context.close()
