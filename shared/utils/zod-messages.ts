@@ -13,7 +13,7 @@ export function useZodMessages(): void {
     // In the browser, no probe for eval (new Function): the app's content security policy refuses
     // it, and each refusal was a violation in the console of every page with a form. The server
     // keeps zod's compiled parsers (publishing is the hot path).
-    jitless: typeof window !== 'undefined',
+    jitless: 'window' in globalThis,
     customError: (issue) => {
       if (issue.code !== 'too_big' && issue.code !== 'too_small') return undefined
       const limit = Number(issue.code === 'too_big' ? issue.maximum : issue.minimum)

@@ -76,9 +76,9 @@ describe('start-up', () => {
     // libSQL takes none of Prisma's URL parameters; a password is never printed.
     [{ DATABASE_URL: `file:${path.join(scratch, 'x.db')}?connection_limit=1` }, 'DATABASE_URL for SQLite takes no parameters: remove "?connection_limit=1"'],
     // Not printed at all: a password hides in many shapes (a + in the scheme, a / in the password, the query).
-    ...['mysql://mercury:s3cret@db.example/mercury', 'postgresql+psycopg2://u:s3cret@db/x', 'mysql://u:s3/cret@db/x', 'jdbc:postgresql://db/x?user=u&password=s3cret', ' postgresql://u:s3cret@db/x'].map(url => [
+    ...['mysql://mercury:s3cret@db.example/mercury', 'postgresql+psycopg2://u:s3cret@db/x', 'mysql://u:s3/cret@db/x', 'jdbc:postgresql://db/x?user=u&password=s3cret', ' postgresql://u:s3cret@db/x'].map((url): [Record<string, string>, string] => [
       { DATABASE_URL: url }, 'DATABASE_URL must be a SQLite file (file:./data/mercury.db) or a PostgreSQL URL (postgresql://user:pass@host:5432/db); the value given is not shown, as it may hold a password',
-    ] as const),
+    ]),
     [{ DATABASE_URL: 'file:' }, 'DATABASE_URL must name a SQLite file (file:./data/mercury.db), got "file:"'],
     [{ DATABASE_URL: 'file::memory:' }, 'DATABASE_URL must name a SQLite file (file:./data/mercury.db), got "file::memory:"'],
     [{ DATABASE_URL: `file:${scratch}` }, `DATABASE_URL names a directory, not a SQLite file: ${scratch}`],
