@@ -45,7 +45,9 @@ export async function createTestDatabase(options: { postgres?: boolean, sqlite?:
     const name = `mercury_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
     const admin = new pg.Client({ connectionString: pgBase })
     await admin.connect()
-    await admin.query(`CREATE DATABASE ${name}`)
+    // A copy of the template npm test migrated once (scripts/test.mjs), else migrated below.
+    const template = process.env.MERCURY_TEST_PG_TEMPLATE
+    await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`)
     await admin.end()
     const u = new URL(pgBase)
     u.pathname = `/${name}`
@@ -57,10 +59,12 @@ export async function createTestDatabase(options: { postgres?: boolean, sqlite?:
       await c.end()
     }
   }
-  const migrate = spawnSync(path.join(root, 'node_modules/.bin/prisma'), ['migrate', 'deploy'], {
-    cwd: root, env: { ...process.env, DATABASE_URL: url }, encoding: 'utf8',
-  })
-  if (migrate.status !== 0) throw new Error(`prisma migrate deploy failed:\n${migrate.stdout}\n${migrate.stderr}`)
+  if (!pgBase || !process.env.MERCURY_TEST_PG_TEMPLATE) {
+    const migrate = spawnSync(path.join(root, 'node_modules/.bin/prisma'), ['migrate', 'deploy'], {
+      cwd: root, env: { ...process.env, DATABASE_URL: url }, encoding: 'utf8',
+    })
+    if (migrate.status !== 0) throw new Error(`prisma migrate deploy failed:\n${migrate.stdout}\n${migrate.stderr}`)
+  }
   return {
     url,
     dataDir,
