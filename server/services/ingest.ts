@@ -5,6 +5,7 @@ import { useDb } from '../utils/db'
 import { timeOrderedId } from '../utils/ids'
 import { TokenBucket } from '../utils/token-bucket'
 import { isDatabaseUnavailable } from '../utils/unavailable'
+import { warnAtMostEveryMinute } from '../utils/warn'
 import type { StreamEntry } from './realtime/layer'
 import { useChannelLayer } from './realtime'
 import { countPublish, type SourceInfo } from './sources'
@@ -109,10 +110,14 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
     offset = (await entry).offset
   }
   catch (error) {
-    console.warn(`mercury: publish to ${topic} failed:`, (error as Error).message)
     if (stored) await discardNotification(id)
     // The embedded layer reserves a topic's offsets in the database (first publish since start).
-    if (isDatabaseUnavailable(error)) throw new PublishError('unavailable', 'the database is unavailable; retry shortly')
+    // An outage refuses every publish to a new topic: it is logged once a minute, not once each.
+    if (isDatabaseUnavailable(error)) {
+      warnAtMostEveryMinute('publish refused, the database is unavailable', (error as Error).message)
+      throw new PublishError('unavailable', 'the database is unavailable; retry shortly')
+    }
+    console.warn(`mercury: publish to ${topic} failed:`, (error as Error).message)
     throw new PublishError('unavailable', 'the channel layer is unavailable; retry shortly')
   }
   countPublish(sourceId, topic, Boolean(input.notification))

@@ -224,3 +224,25 @@ it('refuses WebSocket upgrades while the database is down with a 503, logged onc
   expect(log.match(/WebSocket upgrades refused \(503\), the database is unavailable/g)).toHaveLength(1)
   await expect.poll(async () => (await admin.get('/api/health')).status, { timeout: 15_000, interval: 250 }).toBe(200)
 })
+
+it('refuses publishes to new topics while the database is down, logged once, not once each', async () => {
+  const admin = new ApiClient(server.url)
+  await admin.login('admin', ADMIN_PASSWORD)
+  const source = await createActiveSource(admin, 'reserving', 'reserving.*')
+  expect((await publisher(server.url, source.token).post('/api/topics/reserving.known/messages', { data: 'before' })).status).toBe(201)
+  await databaseDown()
+  try {
+    // A topic's first publish since the start reserves its offsets in the database (embedded layer).
+    for (let i = 0; i < 3; i++) {
+      const refused = await publisher(server.url, source.token).post(`/api/topics/reserving.new${i}/messages`, { data: i })
+      expect(refused.status).toBe(503)
+      expect(refused.body.message).toMatch(/database is unavailable/)
+    }
+  }
+  finally {
+    await databaseUp()
+  }
+  const log = server.output()
+  expect(log).not.toMatch(/publish to reserving\.new/)
+  expect(log.match(/publish refused, the database is unavailable/g)).toHaveLength(1)
+})
