@@ -277,17 +277,23 @@ export async function parseBody<S extends z.ZodType>(event: H3Event, schema: S, 
 /**
  * What a route takes in the query or the body (DELETE /api/admin/grants?id= or {id}): the query
  * when it names any of the schema's fields, else the body. Given in both, they must agree: a body
- * naming something else is refused (400), never ignored.
+ * naming something else is refused (400), never ignored. A body that names none of the fields
+ * (`{}`, `null`, what some clients send with every DELETE) is left alone.
  */
 export async function parseQueryOrBody<S extends z.ZodObject>(event: H3Event, schema: S): Promise<z.output<S>> {
   const query = getQuery(event)
-  if (!Object.keys(schema.shape).some(key => query[key] !== undefined)) return parseBody(event, schema)
+  const keys = Object.keys(schema.shape)
+  if (!keys.some(key => query[key] !== undefined)) return parseBody(event, schema)
   const fromQuery = parseQuery(event, schema)
   const body = await readJsonBody(event)
-  if (body === undefined) return fromQuery
-  const fromBody = validate(schema, body, 'body')
-  if (!isDeepStrictEqual(fromQuery, fromBody)) {
-    badRequest(`The query and the body name different ${Object.keys(schema.shape).join(', ')}: give it in one of them, or the same in both`)
+  const named = body && typeof body === 'object' && !Array.isArray(body)
+    ? keys.filter(key => (body as Record<string, unknown>)[key] !== undefined)
+    : []
+  if (named.length === 0) return fromQuery
+  const mask = Object.fromEntries(named.map(key => [key, true])) as Record<string, true>
+  const fromBody = validate(schema.pick(mask), body, 'body') as Record<string, unknown>
+  if (named.some(key => !isDeepStrictEqual(fromQuery[key], fromBody[key]))) {
+    badRequest(`The query and the body name different ${keys.join(', ')}: give it in one of them, or the same in both`)
   }
   return fromQuery
 }
