@@ -80,17 +80,19 @@ export const inboxQuerySchema = z.object({
   unread: z.enum(['true', 'false', '1', '0']).transform(v => v === 'true' || v === '1').optional(),
 }).refine(...beforeIdNeedsBefore)
 
-// One or the other: {ids, all: true} together is refused rather than read as either. `upTo` bounds
+// One or the other: {ids, all: true} together is refused rather than read as either; {ids,
+// all: false} is read as the ids (a client may always send `all`). `upTo` bounds
 // {all: true} to what was published at or before that time: what the device had seen when the user
 // asked (a read queued offline and sent later must not take what came meanwhile). One object with
 // a check of its own rather than a union of two shapes: a union's error could only say that neither
 // shape fits, where this one names the field that is wrong.
 export const inboxReadSchema = z.strictObject({
   ids: z.array(z.string().min(1).max(64)).min(1, 'must not be empty').max(1000, 'must have at most 1,000 ids').optional(),
-  all: z.literal(true, { error: 'must be true (or give ids instead)' }).optional(),
+  all: z.boolean({ error: 'must be true (or give ids instead)' }).optional(),
   upTo: dateTimeSchema.optional(),
 }).superRefine(({ ids, all, upTo }, ctx) => {
   if (ids && all) ctx.addIssue({ code: 'custom', message: 'give ids or all, not both' })
+  else if (!ids && all === false) ctx.addIssue({ code: 'custom', path: ['all'], message: 'must be true (or give ids instead)' })
   else if (!ids && !all) ctx.addIssue({ code: 'custom', message: 'give {ids: [...]} or {all: true, upTo?: ISO date-time}' })
   else if (ids && upTo) ctx.addIssue({ code: 'custom', path: ['upTo'], message: 'goes with all: true only' })
 }).transform(({ ids, upTo }) => ids ? { ids } : { all: true as const, upTo })

@@ -484,6 +484,7 @@ describe('bad input', () => {
       [{ all: true, upTo: 1 }, 'upTo: must be an ISO 8601 date-time'],
       [{ all: true, upTo: '2026-01-31' }, 'upTo: must be an ISO 8601 date-time'],
       [{ all: false }, 'all: must be true'],
+      [{ all: 'yes' }, 'all: must be true'],
       [{ ids: ['x'], all: true }, 'give ids or all, not both'],
       [{ ids: ['x'], upTo: '2026-01-31T12:00:00Z' }, 'upTo: goes with all: true only'],
       [{}, 'give {ids: [...]} or {all: true'],
@@ -495,6 +496,8 @@ describe('bad input', () => {
     }
     expect((await user.post('/api/inbox/read', { all: true, upTo: '2026-01-31T12:00:00+01:00' })).status).toBe(200)
     expect((await user.post('/api/inbox/read', { ids: ['x'] })).status).toBe(200)
+    // all: false says nothing against ids: a client may send it with every request.
+    expect((await user.post('/api/inbox/read', { ids: ['x'], all: false })).status).toBe(200)
   })
 
   it('answers 404 for unknown ids', async () => {
