@@ -2,10 +2,13 @@ import { isDeepStrictEqual } from 'node:util'
 import type { H3Event } from 'h3'
 import type { z } from 'zod'
 
-/** One line per problem: "password: must be at least 8 characters". */
-export function describeIssues(error: z.ZodError): string {
+/** One line per problem: "password: must be at least 8 characters"; `explain` may word one itself. */
+export function describeIssues(error: z.ZodError, explain?: (issue: z.core.$ZodIssue) => string | undefined): string {
   return error.issues
-    .map(issue => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .map((issue) => {
+      const message = explain?.(issue) ?? issue.message
+      return issue.path.length ? `${issue.path.join('.')}: ${message}` : message
+    })
     .join('; ')
 }
 
@@ -122,11 +125,11 @@ export function rejectBadText(value: unknown, where: string, skip: string[] = []
   if (found) badRequest(`Invalid ${where}: ${found.path}: ${found.problem}`)
 }
 
-function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+function validate<S extends z.ZodType>(schema: S, value: unknown, where: string, explain?: (issue: z.core.$ZodIssue) => string | undefined): z.output<S> {
   rejectBadText(value, where)
   const result = schema.safeParse(value)
   if (!result.success) {
-    badRequest(`Invalid ${where}: ${describeIssues(result.error)}`, { issues: result.error.issues })
+    badRequest(`Invalid ${where}: ${describeIssues(result.error, explain)}`, { issues: result.error.issues })
   }
   return result.data
 }
@@ -303,7 +306,12 @@ export function parseParams<S extends z.ZodType>(event: H3Event, schema: S): z.o
 }
 
 export function parseQuery<S extends z.ZodType>(event: H3Event, schema: S): z.output<S> {
-  return validate(schema, getQuery(event), 'query')
+  const query = getQuery(event)
+  // `?limit=1&limit=2` reads as a list, which no parameter here takes.
+  const repeated = (issue: z.core.$ZodIssue) => issue.path.length === 1 && Array.isArray(query[issue.path[0] as string])
+    ? 'is given more than once: give it once'
+    : undefined
+  return validate(schema, query, 'query', repeated)
 }
 
 export function notFound(what: string): never {

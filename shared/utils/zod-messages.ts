@@ -1,4 +1,4 @@
-// Plain messages for the size checks of every schema, on the server and in the app's forms:
+// Plain messages for the size and number checks of every schema, on the server and in the app's forms:
 // zod's own ("Too big: expected string to have <=64 characters") reach users as they are.
 // A message given in a schema still wins. Each schema module calls it as it loads: a bare
 // side-effect import was dropped from the server's build, which left zod's messages in the API.
@@ -15,6 +15,7 @@ export function useZodMessages(): void {
     // keeps zod's compiled parsers (publishing is the hot path).
     jitless: 'window' in globalThis,
     customError: (issue) => {
+      if (issue.code === 'invalid_type' && issue.expected === 'int' && typeof issue.input === 'number') return 'must be a whole number'
       if (issue.code !== 'too_big' && issue.code !== 'too_small') return undefined
       const limit = Number(issue.code === 'too_big' ? issue.maximum : issue.minimum)
       if (issue.origin === 'string') {
@@ -22,6 +23,10 @@ export function useZodMessages(): void {
         return `must be at most ${limit} characters`
       }
       if (issue.origin === 'array') return issue.code === 'too_big' ? `must have at most ${limit} items` : `must have at least ${limit} items`
+      if (issue.origin === 'number' || issue.origin === 'int') {
+        if (issue.code === 'too_big') return issue.inclusive ? `must be at most ${limit}` : `must be less than ${limit}`
+        return issue.inclusive ? `must be at least ${limit}` : `must be more than ${limit}`
+      }
       return undefined
     },
   })

@@ -361,6 +361,16 @@ describe('fuzzing REST', () => {
           const answer = await send(route!.method, `${pathOf(route!)}?${name}=${encodeURIComponent(value)}`, credentialsFor(route!))
           expect(answer.status, `${key} ?${name}=${value}: ${answer.text.slice(0, 200)}`).toBe(200)
         }
+        const given = kind === 'integer' ? '5' : '2026-01-31T12:00:00Z'
+        const twice = await send(route!.method, `${pathOf(route!)}?${name}=${given}&${name}=${given}`, credentialsFor(route!))
+        expect(JSON.parse(twice.text).message, `${key} ?${name} twice`).toBe(`Invalid query: ${name}: is given more than once: give it once`)
+        // A + typed as it is reads as a space; a number past any limit is said to be so, once.
+        const [typed, says] = kind === 'integer'
+          ? ['99999999999999999999', /^Invalid query: \w+: must be at most \d+$/]
+          : ['2026-01-31T13:00:00+01:00', /^Invalid query: \w+: must be an ISO 8601 date-time.*write \+ as %2B in a URL query/]
+        const refused = await send(route!.method, `${pathOf(route!)}?${name}=${typed}`, credentialsFor(route!))
+        expect(refused.status, `${key} ?${name}=${typed}`).toBe(400)
+        expect(JSON.parse(refused.text).message, `${key} ?${name}=${typed}`).toMatch(says)
       }
     }
   })

@@ -63,6 +63,19 @@ describe('messages', () => {
     expect(sourceCreateSchema.safeParse({ name: 'x'.repeat(65) }).error?.issues[0]?.message).toBe('must be at most 64 characters')
     expect(groupUpdateSchema.safeParse({ name: '' }).error?.issues[0]?.message).toBe('is required')
   })
+  it('says what is wrong with a number in plain words, once', async () => {
+    const { inboxQuerySchema, inboxReadSchema } = await import('#shared/schemas/messages')
+    const issues = (schema: z.ZodType, value: unknown) => schema.safeParse(value).error?.issues.map(i => `${i.path.join('.')}: ${i.message}`)
+    expect(issues(notificationSchema, { title: 't', priority: 6 })).toEqual(['priority: must be at most 5'])
+    expect(issues(notificationSchema, { title: 't', priority: 0 })).toEqual(['priority: must be at least 1'])
+    expect(issues(notificationSchema, { title: 't', priority: 2.5 })).toEqual(['priority: must be a whole number'])
+    expect(issues(inboxQuerySchema, { limit: '99999999999999999999' })).toEqual(['limit: must be at most 500'])
+    expect(issues(inboxQuerySchema, { limit: '9'.repeat(400) })).toEqual(['limit: must be at most 500'])
+    expect(inboxQuerySchema.parse({ limit: '0500' }).limit).toBe(500)
+    // With ids, all: false is no contradiction: a client may send it with every request.
+    expect(inboxReadSchema.parse({ ids: ['a'], all: false })).toEqual({ ids: ['a'] })
+    expect(issues(inboxReadSchema, { all: false })).toEqual(['all: must be true (or give ids instead)'])
+  })
 })
 
 describe('notification links', () => {
@@ -84,6 +97,9 @@ describe('messages that say what is wrong', () => {
   }
   it('names the format of a date and the shape of a source\'s topics', () => {
     expect(message(z.object({ before: dateTimeSchema }), { before: 'notadate' })).toBe('before: must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z')
+    // The + of an offset typed in a URL query arrives as a space.
+    expect(message(z.object({ before: dateTimeSchema }), { before: '2026-01-31T13:00:00 01:00' }))
+      .toBe('before: must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z (write + as %2B in a URL query)')
     expect(message(sourceTopicsSchema, Array.from({ length: 500 }, (_, i) => `t${i}.*`)))
       .toBe(': must be patterns separated by commas (up to 2,000 characters) or a list of up to 50 patterns')
     expect(message(sourceTopicsSchema, ['bad pattern!'])).toMatch(/each pattern must be/)
