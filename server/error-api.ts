@@ -30,5 +30,5 @@ export default defineNitroErrorHandler(async (error, event, { defaultHandler }) 
   if (answer.statusText) res.statusMessage = answer.statusText
   res.setHeader('content-type', 'application/json')
   if (answer.status === 404 || !res.hasHeader('cache-control')) res.setHeader('cache-control', 'no-cache')
-  return send(event, JSON.stringify(body))
+  return send(event, errorJson(body))
 })
