@@ -1,7 +1,7 @@
 // `npm start`: build when the sources changed since the last build, check the settings, apply
 // migrations, serve.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -76,41 +76,14 @@ async function lockMigrations(file) {
 /**
  * Whether the database lacks a migration of this version (or has no tables yet). Asked directly:
  * `prisma migrate deploy` takes 10 s on PostgreSQL even with nothing to do (the CLI waits on its
- * idle connection before it exits), and would make every start that long.
+ * idle connection before it exits), and would make every start that long. Asked by a process of
+ * its own (scripts/migrations-pending.mjs), as prisma migrate is: libSQL opened here, then closed
+ * (late) in this process once the server had loaded its own copy, deleted the server's WAL file
+ * under it, and every write of that run was lost at the next start.
  */
-async function migrationsPending(url) {
-  const expected = readdirSync(path.join(root, 'prisma/migrations')).filter(name => /^\d{14}_/.test(name))
-  const query = 'SELECT "migration_name" FROM "_prisma_migrations" WHERE "finished_at" IS NOT NULL AND "rolled_back_at" IS NULL'
-  let applied
-  try {
-    if (url.startsWith('file:')) {
-      if (!existsSync(url.slice('file:'.length))) return true
-      const { createClient } = await import('@libsql/client')
-      const client = createClient({ url })
-      try {
-        applied = (await client.execute(query)).rows.map(row => row.migration_name)
-      }
-      finally {
-        client.close()
-      }
-    }
-    else {
-      const { default: pg } = await import('pg')
-      const client = new pg.Client({ connectionString: url })
-      await client.connect()
-      try {
-        applied = (await client.query(query)).rows.map(row => row.migration_name)
-      }
-      finally {
-        await client.end()
-      }
-    }
-  }
-  catch {
-    return true // no table yet, or a question prisma migrate answers better: let it
-  }
-  const done = new Set(applied)
-  return expected.some(name => !done.has(name))
+function migrationsPending(env) {
+  const check = spawnSync(process.execPath, [path.join(root, 'scripts/migrations-pending.mjs')], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  return check.status !== 0 || check.stdout.trim() !== 'current'
 }
 
 /**
@@ -174,7 +147,7 @@ if (check.status !== 0) {
   process.exit(check.status ?? 1)
 }
 await checkListen(Number(port), host)
-if (await migrationsPending(env.DATABASE_URL)) {
+if (migrationsPending(env)) {
   const unlock = env.DATABASE_URL.startsWith('file:') ? await lockMigrations(env.DATABASE_URL.slice('file:'.length)) : () => {}
   migrate(env)
   unlock()

@@ -264,6 +264,38 @@ describe('start-up', () => {
     expect(again.output).toContain('Listening on')
   })
 
+  it.skipIf(Boolean(process.env.MERCURY_TEST_PG_URL))('npm start on a database it migrated before keeps what its server writes', async () => {
+    // Its check of the migrations opened the database with libSQL in the server's own process: closed
+    // late, that copy deleted the server's WAL file under it, and the run's writes were lost.
+    const dataDir = path.join(scratch, 'restart-keeps')
+    expect((await startScript({ MERCURY_DATA_DIR: dataDir })).output).toContain('Listening on')
+    const port = await freePort()
+    const child = spawn(process.execPath, ['scripts/start.mjs'], {
+      cwd: path.resolve(import.meta.dirname, '../..'),
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: '', REDIS_URL: '', MERCURY_ADMIN_PASSWORD: ADMIN_PASSWORD, MERCURY_DATA_DIR: dataDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout!.on('data', (chunk: Buffer) => output += chunk.toString())
+    child.stderr!.on('data', (chunk: Buffer) => output += chunk.toString())
+    const exited = new Promise(resolve => child.once('exit', resolve))
+    try {
+      await expect.poll(() => output, { timeout: 30_000 }).toContain('Listening on')
+      expect(output).toContain('the database has every migration of this version')
+      await new Promise(resolve => setTimeout(resolve, 1500)) // the late close came ~0.5 s after
+      const admin = new ApiClient(`http://127.0.0.1:${port}`)
+      await admin.login('admin', ADMIN_PASSWORD)
+      expect((await admin.post('/api/admin/users', { username: 'kept', password: 'kept-password-1' })).status).toBe(201)
+      // Another process sees the write: it is in the database's WAL, not in a deleted file.
+      const db = { url: `file:${path.join(dataDir, 'mercury.db')}`, dataDir, drop: async () => {} }
+      expect(await runSql(db, 'SELECT "username" FROM "User" WHERE "username" = $1', ['kept'])).toHaveLength(1)
+    }
+    finally {
+      child.kill('SIGTERM')
+      await exited
+    }
+  })
+
   it.skipIf(!process.env.MERCURY_TEST_PG_URL)('two npm starts at once on a new PostgreSQL database both serve; a later start does not migrate', async () => {
     // Prisma holds its migration lock until its CLI exits, 10 s after it is done: the second start
     // failed with P1002 (timed out waiting for the lock). A start with nothing to migrate took as long.
