@@ -44,7 +44,8 @@ export default defineNuxtPlugin((nuxtApp) => {
     // Someone else logged in on this browser since (in another tab): the cookie is theirs now.
     if (current.user && current.user.id !== user.value?.id) return left()
     if (current.user?.role === user.value?.role) {
-      if (current.user) session.value = current
+      // Only a change is written: a new session object would run everything that watches the user.
+      if (current.user && JSON.stringify(current.user) !== JSON.stringify(user.value)) session.value = current
       return
     }
     if (current.user) session.value = current
@@ -53,6 +54,18 @@ export default defineNuxtPlugin((nuxtApp) => {
       sessionEnded.value = true
     }
     await reroute()
+  }
+
+  /**
+   * Whether the session is still this tab's user's, asked anew: an answer given before a login in
+   * another tab (a slow one) names the previous user, and the tab then leaves (see `left`).
+   * Offline, nothing is learnt and the user stands.
+   */
+  async function confirmSession(): Promise<boolean> {
+    const asked = user.value?.id
+    await running?.catch(() => {}) // a question asked earlier may have been answered before that login
+    await checkSession()
+    return asked !== undefined && user.value?.id === asked
   }
 
   /** The session ended without this tab asking: its page is kept for the same user only. */
@@ -127,5 +140,5 @@ export default defineNuxtPlugin((nuxtApp) => {
   // A logout asked offline reaches the server as soon as it can.
   window.addEventListener('online', () => void pendingLogout.send())
 
-  return { provide: { checkSession, signedOut } }
+  return { provide: { checkSession, confirmSession, signedOut } }
 })

@@ -751,6 +751,43 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a tab whose session answer comes late, after another user logged in on a second tab, leaves; the other user stays', async () => {
+    const bob = await createReader(admin, 'bob-late-answer', 'alerts.*')
+    const context = await browser.newContext()
+    const second = await context.newPage()
+    await second.goto(`${server.url}/login`)
+    await second.getByLabel('Username').waitFor()
+    const first = await loggedIn(context)
+    // A third tab loads while alice is logged in: its session is answered for alice, but that
+    // answer reaches the page only after bob logged in on the second tab.
+    const late = await context.newPage()
+    let asked!: () => void
+    const answered = new Promise<void>(resolve => (asked = resolve))
+    let release!: () => void
+    const released = new Promise<void>(resolve => (release = resolve))
+    await late.route(url => url.pathname === '/api/_auth/session', async (route) => {
+      const response = await route.fetch()
+      asked()
+      await released
+      await route.fulfill({ response })
+    }, { times: 1 })
+    const loading = late.goto(`${server.url}/`)
+    await answered
+    await logIn(second, 'bob-late-answer')
+    await first.waitForURL(/\/login$/) // alice's tab heard of bob's login
+    release()
+    await loading
+    await second.waitForTimeout(1000) // what a stale user remembered by the late tab would do
+    expect(second.url()).toBe(`${server.url}/`)
+    expect(await second.getByTestId('whoami').textContent()).toContain('bob-late-answer')
+    await live(second)
+    expect(await second.evaluate(() => JSON.parse(localStorage.getItem('mercury-user')!).id)).toBe(bob.id)
+    // The late tab, shown alice's while the browser is bob's, leaves.
+    await late.waitForURL(/\/login$/, { timeout: 5000 })
+    expect(await late.getByTestId('session-ended').textContent()).toContain('Your session has ended')
+    await context.close()
+  })
+
   it('a push for the previous user, arriving after another user logged in, goes in no inbox and shows nothing of its own', async () => {
     const bob = await createReader(admin, 'bob-push', 'alerts.*')
     const context = await browser.newContext()
