@@ -35,25 +35,23 @@ async function store(item: InboxItem, shortened: boolean, owner: string): Promis
   await announce(owner, changed.length ? { type: 'added', owner, items: changed } : null)
 }
 
+/** A notification "Mercury" that shows nothing of the push, which must show something (userVisibleOnly). */
+function showBare(payload: PushPayload): Promise<void> {
+  return sw.registration.showNotification('Mercury', { tag: payload.id, icon: ICON })
+}
+
 export async function onPush(event: PushEvent): Promise<void> {
   const payload = parse(event)
   if (!payload) {
     await sw.registration.showNotification('Mercury', { body: 'You have a new notification.', icon: ICON })
     return
   }
-  const owner = await loggedInUser()
-  if (owner && payload.user && payload.user !== owner) {
-    // Someone else's, sent before they logged out and this user logged in (a late or retried
-    // push): it goes in no inbox, and shows nothing of its own. Something must show, as for
-    // every push (userVisibleOnly).
-    await sw.registration.showNotification('Mercury', { tag: payload.id, icon: ICON })
-    return
-  }
   const item = fromPush(payload)
-  // Stored only for the user it names. Nobody is logged in (a push still on its way at a logout),
-  // or a push from a server that does not name its user: it is shown, and the next sync of the
-  // app brings it from the server into the inbox of whoever it is for.
+  // Stored only for the user it names, while they are the one logged in. A push from a server that
+  // does not name its user is stored nowhere: the next sync of the app brings it from the server
+  // into the inbox of whoever it is for.
   let stored = false
+  const owner = await loggedInUser()
   if (owner && payload.user === owner) {
     try {
       await store(item, payload.shortened === true, owner)
@@ -64,6 +62,12 @@ export async function onPush(event: PushEvent): Promise<void> {
       console.error('mercury: could not store a push', error)
     }
   }
+  // Whose the browser is, asked again right before showing: someone may have logged out, or
+  // someone else in, while the push was being stored (their login closes what is on screen, but
+  // only what was shown before it). Nobody logged in, or someone else than the push's user (a
+  // push sent before they logged out, late or retried): it shows nothing of its own.
+  const now = await loggedInUser()
+  if (!now || (payload.user !== undefined && payload.user !== now)) return showBare(payload)
   await sw.registration.showNotification(item.title, {
     body: item.body,
     tag: item.id,
@@ -72,6 +76,6 @@ export async function onPush(event: PushEvent): Promise<void> {
     timestamp: Date.parse(item.createdAt),
     requireInteraction: item.priority >= 5,
     // Whose it is: a click acts on it only while that user is the one logged in here.
-    data: { id: item.id, url: item.url ?? '/', owner: stored ? owner : null },
+    data: { id: item.id, url: item.url ?? '/', owner: stored && now === owner ? owner : null },
   } as NotificationOptions)
 }

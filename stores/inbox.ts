@@ -132,16 +132,13 @@ export const useInboxStore = defineStore('inbox', () => {
     owner = userId
     const mine = ++generation
     performance.mark('mercury:inbox-open')
-    const { inbox, readQueue, meta } = useInboxDb()
+    const { inbox } = useInboxDb()
     const reads = preloaded?.userId === userId ? preloaded : startReads(userId)
     preloaded = null
     forgetShown()
     const wasMine = reads.owner.then(async (previous) => {
       if (previous === userId) return true
-      // The owner goes first: the previous owner's tabs and the worker check it before each write.
-      await meta.removeItem('owner')
-      await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem(SNAPSHOT_KEY), closeShownNotifications()])
-      await meta.setItem('owner', userId)
+      await wipe(userId)
       return false
     })
     claimed = wasMine.then(() => true, () => false)
@@ -350,18 +347,30 @@ export const useInboxStore = defineStore('inbox', () => {
 
   /** Forgets everything local (logout). */
   async function reset() {
-    const { inbox, readQueue, meta } = useInboxDb()
     leave()
-    // The owner goes first: the other tabs and the worker check it before each write.
-    await meta.removeItem('owner')
-    await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem(SNAPSHOT_KEY), closeShownNotifications()])
+    await wipe(null)
   }
 
-  /** The notifications this user's pushes left on screen go with the inbox. */
-  async function closeShownNotifications() {
+  /**
+   * Empties the inbox in IndexedDB for `next` (null: nobody) and closes the previous user's
+   * notifications. The owner goes first: the other tabs and the worker check it before each write.
+   */
+  async function wipe(next: string | null) {
+    const { inbox, readQueue, meta } = useInboxDb()
+    await meta.removeItem('owner')
+    await Promise.all([inbox.clear(), readQueue.clear(), meta.removeItem(SNAPSHOT_KEY), closeShownNotifications(next)])
+    if (next) await meta.setItem('owner', next)
+    // Once more: the worker, storing a push when the owner went, may have shown it since.
+    await closeShownNotifications(next)
+  }
+
+  /** The notifications the previous user's pushes left on screen go with the inbox; `keep`'s stay. */
+  async function closeShownNotifications(keep: string | null) {
     try {
       const registration = await navigator.serviceWorker?.getRegistration()
-      for (const notification of await registration?.getNotifications() ?? []) notification.close()
+      for (const notification of await registration?.getNotifications() ?? []) {
+        if (!keep || notification.data?.owner !== keep) notification.close()
+      }
     }
     catch { /* no service worker here: nothing shown */ }
   }

@@ -179,6 +179,15 @@ describe('push', () => {
   const pushed = payload => ({ data: { json: () => payload } })
   const whole = { user: 'alice', id: 'n1', topic: 'alerts.disk', title: 'Disk full', body: 'the whole body', url: '/disks/1', priority: 3, createdAt: '2026-11-24T10:00:00.000Z' }
 
+  /** The one notification shown: a bare "Mercury", with nothing of the push in it. */
+  function expectBare() {
+    expect(sw.registration.showNotification).toHaveBeenCalledOnce()
+    const [title, options] = sw.registration.showNotification.mock.calls[0]
+    expect(title).toBe('Mercury')
+    expect(JSON.stringify(options)).not.toMatch(/Disk|whole|disks|alerts/)
+    expect(options.data?.owner ?? null).toBeNull()
+  }
+
   it('stores a push in the inbox and shows it; a push cut to fit keeps the whole copy stored before', async () => {
     await db.meta.setItem('owner', 'alice')
     await onPush(pushed(whole))
@@ -200,11 +209,7 @@ describe('push', () => {
     // Alice's, sent before she logged out and bob logged in on this browser (a late or retried push).
     await onPush(pushed({ ...whole, id: 'for-alice' }))
     expect(await db.inbox.get('for-alice')).toBeNull()
-    expect(sw.registration.showNotification).toHaveBeenCalledOnce()
-    const [title, options] = sw.registration.showNotification.mock.calls[0]
-    expect(title).toBe('Mercury')
-    expect(JSON.stringify(options)).not.toMatch(/Disk|whole|disks|alerts/)
-    expect(options.data?.owner ?? null).toBeNull()
+    expectBare()
   })
 
   it('stores a push that names no user (an older server) nowhere, and shows it as it is', async () => {
@@ -215,11 +220,37 @@ describe('push', () => {
     expect(sw.registration.showNotification).toHaveBeenCalledWith('Disk full', expect.objectContaining({ body: 'the whole body', data: { id: 'unnamed', url: '/disks/1', owner: null } }))
   })
 
-  it('stores a push nowhere while nobody is logged in, and shows it', async () => {
+  it('stores a push nowhere while nobody is logged in, and shows nothing of it, named or not', async () => {
     await db.inbox.clear()
     await db.meta.removeItem('owner')
     await onPush(pushed({ ...whole, id: 'after-logout' }))
     expect(await db.inbox.get('after-logout')).toBeNull()
-    expect(sw.registration.showNotification).toHaveBeenCalledWith('Disk full', expect.objectContaining({ data: { id: 'after-logout', url: '/disks/1', owner: null } }))
+    expectBare()
+    sw.registration.showNotification.mockClear()
+    await onPush(pushed({ ...whole, user: undefined, id: 'unnamed-after-logout' }))
+    expectBare()
+  })
+
+  it.each([
+    ['its user logged out', null],
+    ['another user logged in', 'bob'],
+  ])('shows nothing of a push when %s while it was being stored', async (_, next) => {
+    await db.inbox.clear()
+    await db.meta.setItem('owner', 'alice')
+    // The page removes the owner (and sets the next one's) while the worker stores the push.
+    const add = db.inbox.add
+    db.inbox.add = async (...args) => {
+      const result = await add(...args)
+      if (next) await db.meta.setItem('owner', next)
+      else await db.meta.removeItem('owner')
+      return result
+    }
+    try {
+      await onPush(pushed({ ...whole, id: 'switching' }))
+    }
+    finally {
+      db.inbox.add = add
+    }
+    expectBare()
   })
 })
