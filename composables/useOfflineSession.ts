@@ -1,6 +1,7 @@
 // Offline, the session endpoint cannot answer; the app then opens as the user it last saw, so that
 // the inbox (kept in IndexedDB) still shows. Anything that needs the server still asks for it.
 import type { User } from '#auth-utils'
+import type { ReadRequest } from '#shared/inbox/store'
 
 const KEY = 'mercury-user'
 
@@ -55,16 +56,42 @@ export function useOfflineSession() {
 
 const PENDING_LOGOUT = 'mercury-pending-logout'
 
+interface PendingLogout {
+  /** This browser's push endpoint, for the server to remove that device too. */
+  endpoint: string | null
+  /** The reads still queued at the logout: sent first, in the session they were made in. */
+  reads: ReadRequest[]
+}
+
+function pendingRecord(): PendingLogout | null {
+  const saved = localStorage.getItem(PENDING_LOGOUT)
+  if (saved === null) return null
+  try {
+    const record = JSON.parse(saved) as Partial<PendingLogout> | null
+    if (record && typeof record === 'object') return { endpoint: record.endpoint ?? null, reads: Array.isArray(record.reads) ? record.reads : [] }
+  }
+  catch { /* kept by an older release: the endpoint alone */ }
+  return { endpoint: saved || null, reads: [] }
+}
+
+function post(path: string, body: object): Promise<Response> {
+  return fetch(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'accept': 'application/json' },
+    body: JSON.stringify(body),
+  })
+}
+
 /**
  * A logout the server has not heard of yet. Every logout is kept here first and then sent: one
  * asked offline ends the session here (inbox, channel, push) but not the session cookie, and is
  * sent as soon as the server can be reached (back online, the next start, the next login); until
- * then this device shows no one logged in, whatever the cookie says.
+ * then this device shows no one logged in, whatever the cookie says. The reads still queued go
+ * with it, and reach the server before it (the inbox, and its queue, are wiped at the logout).
  */
 export const pendingLogout = {
-  /** `endpoint`: this browser's push endpoint, for the server to remove that device too. */
-  keep(endpoint: string | null) {
-    localStorage.setItem(PENDING_LOGOUT, endpoint ?? '')
+  keep(endpoint: string | null, reads: ReadRequest[] = []) {
+    localStorage.setItem(PENDING_LOGOUT, JSON.stringify({ endpoint, reads } satisfies PendingLogout))
   },
   has(): boolean {
     return localStorage.getItem(PENDING_LOGOUT) !== null
@@ -72,16 +99,17 @@ export const pendingLogout = {
   clear() {
     localStorage.removeItem(PENDING_LOGOUT)
   },
-  /** Sends it, once it is there; resolves to false while the server cannot be reached. */
+  /** Sends it, once it is there, its reads first; resolves to false while the server cannot be reached. */
   async send(): Promise<boolean> {
-    const endpoint = localStorage.getItem(PENDING_LOGOUT)
-    if (endpoint === null) return true
+    const record = pendingRecord()
+    if (!record) return true
     try {
-      const response = await fetch('/api/auth/logout', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'accept': 'application/json' },
-        body: JSON.stringify(endpoint ? { endpoint } : {}),
-      })
+      for (const read of record.reads) {
+        // A refusal (4xx) is dropped, as the app's own sending does.
+        if ((await post('/api/inbox/read', read)).status >= 500) return false
+      }
+      if (record.reads.length) pendingLogout.keep(record.endpoint)
+      const response = await post('/api/auth/logout', record.endpoint ? { endpoint: record.endpoint } : {})
       if (response.status >= 500) return false
     }
     catch {

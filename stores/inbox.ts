@@ -3,11 +3,11 @@
 import { defineStore } from 'pinia'
 import { INBOX_CHANNEL, SNAPSHOT_KEY, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
 import { changes, mergeItem, newestFirst, snapshotOf, withinUpTo, type InboxSnapshot } from '#shared/inbox/logic'
+import { readRequests, type ReadRequest } from '#shared/inbox/store'
 import { fromServer, type InboxItem, type ServerInboxEntry } from '#shared/inbox/types'
 
 const PAGE = 500
 const MAX_SYNC_PAGES = 20
-const READ_BATCH = 1000
 const SNAPSHOT_DELAY_MS = 300
 
 /** The reads `open` starts with: the owner, the snapshot and every stored item, in parallel. */
@@ -303,13 +303,8 @@ export const useInboxStore = defineStore('inbox', () => {
       try {
         // The queue is the inbox owner's: the reads of another user are not this tab's to send.
         if (!user || !await stillOwned(user)) return
-        const { ids, all, upTo } = await readQueue.pending()
-        if (all) {
-          await send(upTo ? { all: true, upTo } : { all: true }, () => readQueue.done('all', upTo))
-        }
-        for (let i = 0; i < ids.length; i += READ_BATCH) {
-          const batch = ids.slice(i, i + READ_BATCH)
-          await send({ ids: batch }, () => readQueue.done(batch))
+        for (const request of readRequests(await readQueue.pending())) {
+          await send(request, () => 'all' in request ? readQueue.done('all', request.upTo) : readQueue.done(request.ids))
         }
       }
       catch { /* unreachable: kept for later */ }
@@ -321,7 +316,7 @@ export const useInboxStore = defineStore('inbox', () => {
     return flushing
   }
 
-  async function send(body: { ids: string[] } | { all: true, upTo?: string }, done: () => Promise<void>) {
+  async function send(body: ReadRequest, done: () => Promise<void>) {
     try {
       await $fetch('/api/inbox/read', { method: 'POST', body })
       await done()
@@ -330,6 +325,13 @@ export const useInboxStore = defineStore('inbox', () => {
       if (unreachable(error)) throw error
       await done() // refused (e.g. unknown ids): retrying would not help
     }
+  }
+
+  /** The requests that would send the reads still queued (none when the inbox is not this tab's). */
+  async function queuedReads(): Promise<ReadRequest[]> {
+    const user = owner
+    if (!user || !await stillOwned(user)) return []
+    return readRequests(await useInboxDb().readQueue.pending())
   }
 
   /**
@@ -382,5 +384,5 @@ export const useInboxStore = defineStore('inbox', () => {
     snapshotCounts.value = null
   }
 
-  return { items, loaded, syncing, lastSyncError, pendingReads, unread, total, open, receive, onArrival, onDisowned, sync, markRead, readElsewhere, flushReads, leave, reset }
+  return { items, loaded, syncing, lastSyncError, pendingReads, unread, total, open, receive, onArrival, onDisowned, sync, markRead, readElsewhere, flushReads, queuedReads, leave, reset }
 })

@@ -110,6 +110,18 @@ export interface ReadQueue {
   clear(): Promise<void>
 }
 
+const READ_BATCH = 1000
+
+/** A request of `POST /api/inbox/read`. */
+export type ReadRequest = { ids: string[] } | { all: true, upTo?: string }
+
+/** The requests that send the reads `pending` holds: "all" first, then the ids 1,000 a request. */
+export function readRequests({ ids, all, upTo }: Awaited<ReturnType<ReadQueue['pending']>>): ReadRequest[] {
+  const requests: ReadRequest[] = all ? [upTo ? { all: true, upTo } : { all: true }] : []
+  for (let i = 0; i < ids.length; i += READ_BATCH) requests.push({ ids: ids.slice(i, i + READ_BATCH) })
+  return requests
+}
+
 const ALL = '*all*'
 /** What the ALL key holds: the cut-off, or true for none (also what older versions stored). */
 type AllValue = string | true

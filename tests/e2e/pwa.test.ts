@@ -906,6 +906,31 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a read made offline and a logout asked offline both reach the server once back online, the read first', async () => {
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
+    const id = await publish('alerts.cpu', 'Read, then logged out, offline')
+    await item(page, 'Read, then logged out, offline').waitFor()
+    const cookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    const asThisBrowser = () => fetch(`${server.url}/api/me`, { headers: { cookie } }).then(res => res.status)
+    const readAt = async () => (await alice.get('/api/inbox')).body.items.find((i: { id: string }) => i.id === id).readAt
+
+    await context.setOffline(true)
+    await page.locator('[data-testid="channel-status"][data-state="offline"]').waitFor()
+    await item(page, 'Read, then logged out, offline').getByRole('button', { name: /^Mark read/ }).click()
+    await page.getByTestId('pending-reads').waitFor()
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login$/)
+    expect(await queuedReads(page)).toEqual([]) // the inbox went with the logout; the read did not
+    expect(await readAt()).toBeNull()
+
+    await context.setOffline(false)
+    await expect.poll(asThisBrowser, { timeout: 10_000 }).toBe(401)
+    expect(await readAt()).not.toBeNull()
+    await context.close()
+  })
+
   it('a session that ended without a logout here: the next person to log in ends the previous one\'s push on this browser', async () => {
     await createReader(admin, 'carol-e2e', 'alerts.*')
     const context = await withPushSubscription(`https://push.example.com/e2e-expired-${Date.now()}`)
