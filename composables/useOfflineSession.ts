@@ -17,12 +17,14 @@ export function lastSeenUserId(): string | null {
 }
 
 /**
- * Calls `listener` when another tab of this browser changes the user last seen here: someone
- * logged in (perhaps someone else), or out.
+ * Calls `changed` when another tab of this browser changes the user last seen here: someone
+ * logged in (perhaps someone else), or out; `cleared` when another tab cleared all of
+ * localStorage, which says nothing of who is logged in.
  */
-export function onLastSeenUserChange(listener: () => void): void {
+export function onLastSeenUserChange(changed: () => void, cleared: () => void): void {
   window.addEventListener('storage', (event) => {
-    if (event.key === KEY || event.key === null) listener()
+    if (event.key === KEY) changed()
+    else if (event.key === null) cleared()
   })
 }
 

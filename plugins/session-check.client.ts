@@ -97,6 +97,15 @@ export default defineNuxtPlugin((nuxtApp) => {
     if (loggedIn.value && lastSeenUserId() !== user.value?.id) void left()
   }
 
+  /**
+   * Another tab cleared localStorage (the user last seen with it): the server says whether this
+   * tab's session still holds, and if so its user is remembered again (for an offline start).
+   */
+  async function afterStorageCleared() {
+    await checkSession()
+    if (loggedIn.value && user.value) offlineSession.remember(user.value)
+  }
+
   /** The route's own middleware (auth.global, admin.global) says where this session may be now. */
   async function reroute() {
     const route = router.currentRoute.value
@@ -131,7 +140,7 @@ export default defineNuxtPlugin((nuxtApp) => {
     return response
   }
 
-  onLastSeenUserChange(followBrowserUser)
+  onLastSeenUserChange(followBrowserUser, () => void afterStorageCleared())
   // The inbox in IndexedDB changed hands before this tab heard of it: it stores nothing more.
   nuxtApp.runWithContext(() => useInboxStore().onDisowned(followBrowserUser))
   document.addEventListener('visibilitychange', () => {

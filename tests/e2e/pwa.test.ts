@@ -789,6 +789,21 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a tab of the same user stays when another tab clears localStorage, and remembers its user again', async () => {
+    const context = await browser.newContext()
+    const first = await loggedIn(context)
+    const second = await context.newPage()
+    await second.goto(`${server.url}/`)
+    await live(second)
+    await second.evaluate(() => localStorage.clear())
+    await first.waitForTimeout(1000) // the session asked again
+    expect(first.url()).toBe(`${server.url}/`)
+    await live(first)
+    // Remembered for an offline start.
+    await expect.poll(() => first.evaluate(() => JSON.parse(localStorage.getItem('mercury-user') ?? '{}').id)).toBe(aliceId)
+    await context.close()
+  })
+
   it('a push for the previous user, arriving after another user logged in, goes in no inbox and shows nothing of its own', async () => {
     const bob = await createReader(admin, 'bob-push', 'alerts.*')
     const context = await browser.newContext()
