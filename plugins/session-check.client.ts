@@ -7,6 +7,9 @@
 // once (localStorage): this tab's user is no longer the browser's, and it goes to the login page.
 import type { UserSession } from '#auth-utils'
 
+/** How long an answer about the session is waited for. */
+const SESSION_ANSWER_MS = 5000
+
 export default defineNuxtPlugin((nuxtApp) => {
   // Taken here: the checks run later, from fetch and socket callbacks, outside any Nuxt context.
   const { session, loggedIn, user } = useUserSession()
@@ -33,8 +36,10 @@ export default defineNuxtPlugin((nuxtApp) => {
     }
     let current: UserSession
     try {
-      // Not useUserSession().fetch(): offline, that drops the session the app opened with.
-      const response = await nativeFetch('/api/_auth/session', { headers: { accept: 'application/json' } })
+      // Not useUserSession().fetch(): offline, that drops the session the app opened with. An
+      // answer that does not come (a stalled connection) is nothing learnt too: a tab waiting to
+      // confirm its user would otherwise open neither its inbox nor its channel.
+      const response = await nativeFetch('/api/_auth/session', { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(SESSION_ANSWER_MS) })
       if (!response.ok) return
       current = await response.json() as UserSession
     }

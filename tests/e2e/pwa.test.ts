@@ -789,6 +789,28 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a login whose session check gets no answer opens the inbox all the same, after a few seconds', async () => {
+    await createReader(admin, 'stalled-check', 'alerts.*')
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    await page.goto(`${server.url}/login`)
+    await page.getByLabel('Username').waitFor()
+    // After the login, the tab asks again who is logged in before it opens the inbox: that answer never comes.
+    let asked = 0
+    await page.route(url => url.pathname === '/api/_auth/session', async (route) => {
+      if (++asked >= 2) return // left unanswered
+      await route.continue()
+    })
+    await page.getByLabel('Username').fill('stalled-check')
+    await page.getByLabel('Password').fill('reader-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(`${server.url}/`)
+    await live(page)
+    expect(asked).toBeGreaterThanOrEqual(2)
+    expect(await page.evaluate(() => JSON.parse(localStorage.getItem('mercury-user')!).username)).toBe('stalled-check')
+    await context.close()
+  })
+
   it('a tab of the same user stays when another tab clears localStorage, and remembers its user again', async () => {
     const context = await browser.newContext()
     const first = await loggedIn(context)
