@@ -522,6 +522,19 @@ describe('bad input', () => {
     }
   })
 
+  it('answers a plain request to a socket\'s path with a JSON 426 that says to connect with a WebSocket, and the API\'s headers', async () => {
+    for (const path of ['/channel', '/datalink', '/channel?token=x']) {
+      const res = await fetch(`${server.url}${path}`)
+      expect(res.status, path).toBe(426)
+      expect(res.headers.get('content-type'), path).toMatch(/json/)
+      expect(res.headers.get('referrer-policy'), path).toBe('strict-origin-when-cross-origin')
+      const body = await res.json()
+      expect(body.message, path).toBe(`${path.split('?')[0]} is a WebSocket endpoint: connect with a WebSocket client (see docs/PROTOCOL.md)`)
+      // The path only, as the API's errors give it: not the host the request named.
+      expect(body.url, path).toBe(path)
+    }
+  })
+
   it('answers a built file that is not there (an old release\'s, after a deploy) with a plain 404, not JSON', async () => {
     // As the browser asks for a stylesheet and a script: JSON there is reported as the wrong type.
     for (const [file, accept] of [['/_nuxt/entry.gone.css', 'text/css,*/*;q=0.1'], ['/_nuxt/gone.js', '*/*'], ['/_nuxt/builds/meta/gone.json', 'application/json']] as const) {
