@@ -13,7 +13,7 @@ export default defineNitroErrorHandler(async (error, event, { defaultHandler }) 
   // A built file that is not there (an old release's chunk asked for after a deploy): a plain 404.
   // Nuxt's handler would answer a stylesheet or a script with a JSON error page, which the
   // browser then reports as a file of the wrong type instead of a missing one.
-  if (event.path.startsWith(useRuntimeConfig(event).app.buildAssetsDir) && status === 404) {
+  if (status === 404 && isBuildAssetPath(event.path)) {
     const res = event.node.res
     res.statusCode = 404
     res.statusMessage = 'Not Found'

@@ -8,20 +8,9 @@ export default defineEventHandler((event) => {
     setResponseHeader(event, 'allow', 'GET, HEAD')
     throw createError({ statusCode: 405, statusMessage: 'Method Not Allowed', message: `${event.method} is not allowed here: only GET and HEAD` })
   }
-  // Nitro serves the built files under /_nuxt/ and answers a missing one with a plain 404; the
-  // directories themselves (/_nuxt/, /_nuxt/builds/) fall through to the app's shell, which would
-  // then be cached for a year (the route rule of built files). They are not pages either.
-  if (isBuildAssetPath(event.path)) {
-    setResponseStatus(event, 404, 'Not Found')
-    setResponseHeaders(event, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-cache' })
-    return 'Not Found'
-  }
+  // The directories of built files (/_nuxt/, /_nuxt/builds/) fell through to the app's shell, then
+  // cached for a year (the route rule of built files): they are a missing built file's 404 too.
+  if (isBuildAssetPath(event.path)) throw createError({ statusCode: 404, statusMessage: 'Not Found' })
 })
 
 const PAGE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
-
-function isBuildAssetPath(path: string): boolean {
-  const dir = useRuntimeConfig().app.buildAssetsDir.replace(/\/$/, '')
-  const pathname = path.split('?', 1)[0]!
-  return pathname === dir || pathname.startsWith(`${dir}/`)
-}

@@ -30,6 +30,18 @@ export function setSecurityHeaders(event: H3Event): void {
   if (isApiPath(event.path)) res.setHeader('content-security-policy', API_POLICY)
 }
 
+/**
+ * The built files' directory (/_nuxt) and everything under it: Nitro serves the files that are
+ * there; anything else under it is a plain 404 (server/error-api.ts), the directories included.
+ */
+export function isBuildAssetPath(path: string): boolean {
+  buildAssetsDir ??= useRuntimeConfig().app.buildAssetsDir.replace(/\/$/, '')
+  const pathname = path.split('?', 1)[0]!
+  return pathname === buildAssetsDir || pathname.startsWith(`${buildAssetsDir}/`)
+}
+
+let buildAssetsDir: string | undefined
+
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 /** /api itself and everything under it. */

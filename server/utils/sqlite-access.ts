@@ -8,7 +8,7 @@ import { ConfigError, type MercuryConfig } from './config'
 const REASONS: Record<string, string> = { EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOENT: 'no such file or directory' }
 
 export function sqliteFile(databaseUrl: string): string {
-  return path.resolve(databaseUrl.slice('file:'.length).split('?')[0]!)
+  return path.resolve(databaseUrl.slice('file:'.length))
 }
 
 /**
