@@ -5,6 +5,7 @@ import { INBOX_CHANNEL, SNAPSHOT_KEY, useInboxDb, type InboxBroadcast } from '#s
 import { changes, mergeItem, newestFirst, snapshotOf, withinUpTo, type InboxSnapshot } from '#shared/inbox/logic'
 import { readRequests, type ReadRequest } from '#shared/inbox/store'
 import { fromServer, type InboxItem, type ServerInboxEntry } from '#shared/inbox/types'
+import { oneAtATime } from '#shared/utils/one-at-a-time'
 
 const PAGE = 500
 const MAX_SYNC_PAGES = 20
@@ -282,39 +283,25 @@ export const useInboxStore = defineStore('inbox', () => {
     pendingReads.value = ids.length + (all ? 1 : 0)
   }
 
-  let flushing: Promise<void> | null = null
-  let flushingNext: Promise<void> | null = null
   /**
    * Sends queued reads; what cannot reach the server stays queued for the next try. Asked while a
    * flush is sending, it flushes once more after it: that one read the queue before the new reads.
    */
-  function flushReads(): Promise<void> {
-    if (flushing) {
-      const again = () => {
-        flushingNext = null
-        return flushReads()
+  const flushReads = oneAtATime(async () => {
+    const { readQueue } = useInboxDb()
+    const user = owner
+    try {
+      // The queue is the inbox owner's: the reads of another user are not this tab's to send.
+      if (!user || !await stillOwned(user)) return
+      for (const request of readRequests(await readQueue.pending())) {
+        await send(request, () => 'all' in request ? readQueue.done('all', request.upTo) : readQueue.done(request.ids))
       }
-      flushingNext ??= flushing.then(again, again)
-      return flushingNext
     }
-    flushing = (async () => {
-      const { readQueue } = useInboxDb()
-      const user = owner
-      try {
-        // The queue is the inbox owner's: the reads of another user are not this tab's to send.
-        if (!user || !await stillOwned(user)) return
-        for (const request of readRequests(await readQueue.pending())) {
-          await send(request, () => 'all' in request ? readQueue.done('all', request.upTo) : readQueue.done(request.ids))
-        }
-      }
-      catch { /* unreachable: kept for later */ }
-      finally {
-        flushing = null
-        await refreshPending()
-      }
-    })()
-    return flushing
-  }
+    catch { /* unreachable: kept for later */ }
+    finally {
+      await refreshPending()
+    }
+  })
 
   async function send(body: ReadRequest, done: () => Promise<void>) {
     try {

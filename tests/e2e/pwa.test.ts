@@ -968,6 +968,41 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a read still being sent when the session ends elsewhere leaves the page working at the next login (it used to freeze)', async () => {
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    await publish('alerts.cpu', 'Being read, one')
+    await publish('alerts.cpu', 'Being read, two')
+    await item(page, 'Being read, two').waitFor()
+    const reading = await holdRequests(page, '**/api/inbox/read', ['POST'])
+    await item(page, 'Being read, one').getByRole('button', { name: /^Mark read/ }).click()
+    await expect.poll(() => reading.count('POST')).toBe(1)
+    // Read while the first read is still being sent: its sending waits for that one.
+    await item(page, 'Being read, two').getByRole('button', { name: /^Mark read/ }).click()
+    await item(page, 'Being read, two').getByRole('button', { name: /^Mark read/ }).waitFor({ state: 'detached' })
+
+    // The session ends elsewhere, and only then is the first read answered: the sending that
+    // waited on it finds nobody's inbox (a sending that ended at once was waited on for ever, and
+    // the next one looped without end, freezing the page).
+    expect((await context.request.post(`${server.url}/api/auth/logout`, { data: {} })).status()).toBe(200)
+    await page.waitForURL(/\/login$/)
+    const answered = page.waitForResponse(response => response.url().endsWith('/api/inbox/read'))
+    reading.release()
+    expect((await answered).status()).toBe(401)
+
+    await page.getByLabel('Username').fill('alice')
+    await page.getByLabel('Password').fill('reader-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(`${server.url}/`)
+    await live(page)
+    await publish('alerts.cpu', 'After the freeze that was')
+    await item(page, 'After the freeze that was').waitFor()
+    await item(page, 'After the freeze that was').getByRole('button', { name: /^Mark read/ }).click()
+    await item(page, 'After the freeze that was').getByRole('button', { name: /^Mark read/ }).waitFor({ state: 'detached' })
+    await expect.poll(async () => (await alice.get('/api/inbox')).body.items.find((i: { title: string }) => i.title === 'After the freeze that was').readAt).not.toBeNull()
+    await context.close()
+  })
+
   it('a session that ended without a logout here: the next person to log in ends the previous one\'s push on this browser', async () => {
     await createReader(admin, 'carol-e2e', 'alerts.*')
     const context = await withPushSubscription(`https://push.example.com/e2e-expired-${Date.now()}`)
