@@ -76,11 +76,19 @@ function pendingRecord(): PendingLogout | null {
   return { endpoint: saved || null, reads: [] }
 }
 
+/**
+ * How long an answer about the session (who is logged in; a logout, and the reads sent before it)
+ * is waited for: a network that stalls longer is taken as offline. The app then opens as the last
+ * user seen, and a logout ends everything on this device at once and reaches the server later.
+ */
+export const SESSION_ANSWER_MS = 5000
+
 function post(path: string, body: object): Promise<Response> {
   return fetch(path, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'accept': 'application/json' },
     body: JSON.stringify(body),
+    signal: AbortSignal.timeout(SESSION_ANSWER_MS),
   })
 }
 
@@ -101,24 +109,37 @@ export const pendingLogout = {
   clear() {
     localStorage.removeItem(PENDING_LOGOUT)
   },
-  /** Sends it, once it is there, its reads first; resolves to false while the server cannot be reached. */
-  async send(): Promise<boolean> {
-    const record = pendingRecord()
-    if (!record) return true
-    try {
-      for (const read of record.reads) {
-        // A refusal (4xx) is dropped, as the app's own sending does.
-        if ((await post('/api/inbox/read', read)).status >= 500) return false
-      }
-      if (record.reads.length) pendingLogout.keep(record.endpoint)
-      const response = await post('/api/auth/logout', record.endpoint ? { endpoint: record.endpoint } : {})
-      if (response.status >= 500) return false
-    }
-    catch {
-      return false
-    }
-    // Done, or refused (a 4xx: the session had ended anyway): nothing is left to end.
-    pendingLogout.clear()
-    return true
+  /**
+   * Sends it, once it is there, its reads first; resolves to false while the server cannot be
+   * reached. One sending at a time: a caller while one is under way (a login about to be made)
+   * waits for that one, so that no logout of it ever reaches the server after a new login.
+   */
+  send(): Promise<boolean> {
+    sending ??= sendPending().finally(() => {
+      sending = null
+    })
+    return sending
   },
+}
+
+let sending: Promise<boolean> | null = null
+
+async function sendPending(): Promise<boolean> {
+  const record = pendingRecord()
+  if (!record) return true
+  try {
+    for (const read of record.reads) {
+      // A refusal (4xx) is dropped, as the app's own sending does.
+      if ((await post('/api/inbox/read', read)).status >= 500) return false
+    }
+    if (record.reads.length) pendingLogout.keep(record.endpoint)
+    const response = await post('/api/auth/logout', record.endpoint ? { endpoint: record.endpoint } : {})
+    if (response.status >= 500) return false
+  }
+  catch {
+    return false
+  }
+  // Done, or refused (a 4xx: the session had ended anyway): nothing is left to end.
+  pendingLogout.clear()
+  return true
 }

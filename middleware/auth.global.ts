@@ -3,9 +3,10 @@
 export default defineNuxtRouteMiddleware(async (to) => {
   const { loggedIn, session } = useUserSession()
   // A logout asked offline (composables/useOfflineSession.ts): nobody is logged in here, whatever
-  // the cookie says; the server hears of it now if it can.
+  // the cookie says; the server hears of it now if it can, without holding up the page (a stalled
+  // network would hold it for seconds). A login waits for that sending (pages/login.vue).
   if (import.meta.client && pendingLogout.has()) {
-    await pendingLogout.send()
+    void pendingLogout.send()
     session.value = {} as typeof session.value
   }
   if (!loggedIn.value) useOfflineSession().restore()

@@ -7,9 +7,6 @@
 // once (localStorage): this tab's user is no longer the browser's, and it goes to the login page.
 import type { UserSession } from '#auth-utils'
 
-/** How long an answer about the session is waited for. */
-const SESSION_ANSWER_MS = 5000
-
 export default defineNuxtPlugin((nuxtApp) => {
   // Taken here: the checks run later, from fetch and socket callbacks, outside any Nuxt context.
   const { session, loggedIn, user } = useUserSession()
@@ -28,6 +25,7 @@ export default defineNuxtPlugin((nuxtApp) => {
 
   async function check() {
     if (!loggedIn.value) return
+    const asked = user.value?.id
     // Logged out offline in another tab of this browser: this one follows.
     if (pendingLogout.has()) {
       await pendingLogout.send()
@@ -46,6 +44,9 @@ export default defineNuxtPlugin((nuxtApp) => {
     catch {
       return // offline or unreachable: nothing learnt
     }
+    // Asked for a user this tab no longer has (logged out, and maybe someone else logged in, while
+    // the answer came): it is about a session that is gone, and says nothing of this one.
+    if (!loggedIn.value || user.value?.id !== asked) return
     // Someone else logged in on this browser since (in another tab): the cookie is theirs now.
     if (current.user && current.user.id !== user.value?.id) return left()
     if (current.user?.role === user.value?.role) {

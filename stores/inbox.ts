@@ -10,6 +10,11 @@ import { oneAtATime } from '#shared/utils/one-at-a-time'
 const PAGE = 500
 const MAX_SYNC_PAGES = 20
 const SNAPSHOT_DELAY_MS = 300
+// How long a read's POST, and a page of the inbox, are waited for: a request a stalled network
+// never answers is then taken as unreachable (the reads stay queued for the next try), instead of
+// holding back every later flush and sync of this tab, the next user's included.
+const READ_ANSWER_MS = 10_000
+const PAGE_ANSWER_MS = 30_000
 
 /** The reads `open` starts with: the owner, the snapshot and every stored item, in parallel. */
 interface LocalReads {
@@ -224,7 +229,7 @@ export const useInboxStore = defineStore('inbox', () => {
         const query: Record<string, string | number> = { limit: PAGE }
         if (before) query.before = before
         if (beforeId) query.beforeId = beforeId
-        const res: InboxPage = await $fetch<InboxPage>('/api/inbox', { query })
+        const res: InboxPage = await $fetch<InboxPage>('/api/inbox', { query, timeout: PAGE_ANSWER_MS })
         // Asked before a logout or another login: that answer belongs to nobody here any more.
         if (!current() || !await stillOwned(user)) break
         const { stored } = await inbox.add(res.items.map(fromServer))
@@ -294,6 +299,7 @@ export const useInboxStore = defineStore('inbox', () => {
       // The queue is the inbox owner's: the reads of another user are not this tab's to send.
       if (!user || !await stillOwned(user)) return
       for (const request of readRequests(await readQueue.pending())) {
+        if (owner !== user) return // logged out meanwhile: the queue went with the inbox
         await send(request, () => 'all' in request ? readQueue.done('all', request.upTo) : readQueue.done(request.ids))
       }
     }
@@ -305,7 +311,7 @@ export const useInboxStore = defineStore('inbox', () => {
 
   async function send(body: ReadRequest, done: () => Promise<void>) {
     try {
-      await $fetch('/api/inbox/read', { method: 'POST', body })
+      await $fetch('/api/inbox/read', { method: 'POST', body, timeout: READ_ANSWER_MS })
       await done()
     }
     catch (error) {

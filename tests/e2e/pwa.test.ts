@@ -1003,6 +1003,93 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a read whose POST is never answered holds up neither the logout nor the next user\'s inbox', async () => {
+    const bob = (await createReader(admin, 'bob-stalled-read', 'alerts.*')).client
+    expect((await bob.post('/api/subscriptions', { topic: 'alerts.mem', push: false })).status).toBe(201)
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    await publish('alerts.cpu', 'Read on a stalled network')
+    // The network swallows the read: no answer ever comes.
+    await page.route('**/api/inbox/read', () => {})
+    await item(page, 'Read on a stalled network').getByRole('button', { name: /^Mark read/ }).click()
+    expect((await context.request.post(`${server.url}/api/auth/logout`, { data: {} })).status()).toBe(200)
+    await page.waitForURL(/\/login$/)
+
+    await publish('alerts.mem', 'For bob, before his login')
+    await page.getByLabel('Username').fill('bob-stalled-read')
+    await page.getByLabel('Password').fill('reader-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(`${server.url}/`)
+    // His inbox syncs once that read is given up (10 s), not never.
+    await item(page, 'For bob, before his login').waitFor({ timeout: 20_000 })
+    await context.close()
+  })
+
+  it('an answer about the previous user\'s session, come after a new login in the same tab, leaves that login alone', async () => {
+    const carl = (await createReader(admin, 'carl-stale-answer', 'alerts.*')).client
+    expect((await carl.post('/api/subscriptions', { topic: 'alerts.disk', push: false })).status).toBe(201)
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    // Alice's tab asks who is logged in (back into view); the answer is slow to come.
+    let release = () => {}
+    const held = new Promise<void>(resolve => release = resolve)
+    let first = true
+    await page.route('**/api/_auth/session', async (route) => {
+      if (!first) return route.continue()
+      first = false
+      // Asked and answered now (alice is still logged in); the answer reaches the page later.
+      const response = await route.fetch()
+      await held
+      await route.fulfill({ response }).catch(() => {})
+    })
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')))
+    await expect.poll(() => first).toBe(false)
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login$/)
+    await page.getByLabel('Username').fill('carl-stale-answer')
+    await page.getByLabel('Password').fill('reader-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(`${server.url}/`)
+    await expect.poll(() => page.getByTestId('whoami').textContent()).toBe('carl-stale-answer (user)')
+
+    // The answer about alice's session, given before her logout, comes now: carl's login stands.
+    release()
+    await live(page)
+    await publish('alerts.disk', 'For carl, after the stale answer')
+    await item(page, 'For carl, after the stale answer').waitFor()
+    expect(page.url()).toBe(`${server.url}/`)
+    expect(await page.getByTestId('whoami').textContent()).toBe('carl-stale-answer (user)')
+    expect(await page.evaluate(() => JSON.parse(localStorage.getItem('mercury-user') ?? 'null')?.username)).toBe('carl-stale-answer')
+    await context.close()
+  })
+
+  it('on a stalled network, a logout ends everything here at once and reaches the server later; a start opens as the last user seen', async () => {
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    await publish('alerts.cpu', 'Seen before the stall')
+    await item(page, 'Seen before the stall').waitFor()
+    const cookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    const asThisBrowser = () => fetch(`${server.url}/api/me`, { headers: { cookie } }).then(res => res.status)
+
+    // A start whose question "who is logged in?" gets no answer: the app opens as alice, from
+    // this device, within a few seconds.
+    await page.route('**/api/_auth/session', () => {})
+    await page.reload()
+    await expect.poll(() => page.getByTestId('whoami').textContent(), { timeout: 10_000 }).toBe('alice (user)')
+    await item(page, 'Seen before the stall').waitFor()
+    await page.unroute('**/api/_auth/session')
+
+    // A logout whose POST is never answered: this device is logged out within a few seconds.
+    await page.route('**/api/auth/logout', () => {})
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login$/, { timeout: 10_000 })
+    expect(await asThisBrowser()).toBe(200) // the server has not heard of it yet
+    await page.unroute('**/api/auth/logout')
+    await page.reload() // the next start sends it
+    await expect.poll(asThisBrowser).toBe(401)
+    await context.close()
+  })
+
   it('a session that ended without a logout here: the next person to log in ends the previous one\'s push on this browser', async () => {
     await createReader(admin, 'carol-e2e', 'alerts.*')
     const context = await withPushSubscription(`https://push.example.com/e2e-expired-${Date.now()}`)

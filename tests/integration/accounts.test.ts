@@ -97,6 +97,19 @@ describe('health and sessions', () => {
     expect((await anonymous.get('/api/me')).status).toBe(401)
   })
 
+  it('answers an ended session\'s question about itself without clearing the cookie (a login made meanwhile keeps its own)', async () => {
+    const tab = new ApiClient(server.url)
+    await tab.login('admin', ADMIN_PASSWORD)
+    const ended = tab.cookie
+    expect((await Object.assign(new ApiClient(server.url), { cookie: ended }).post('/api/auth/logout')).status).toBe(200)
+    // A tab still holding the ended session's cookie asks who is logged in; the answer is slow,
+    // and another tab logs in meanwhile: that answer must not clear the new login's cookie.
+    const res = await fetch(`${server.url}/api/_auth/session`, { headers: { cookie: ended, accept: 'application/json' } })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({})
+    expect(res.headers.getSetCookie()).toEqual([])
+  })
+
   it('sets no cookie on a request made without one', async () => {
     for (const path of ['/api/me', '/api/inbox', '/api/subscriptions']) {
       const answer = await new ApiClient(server.url).get(path)
