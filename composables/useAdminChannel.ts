@@ -71,6 +71,7 @@ function connect() {
 
 function disconnect() {
   clearTimeout(retry)
+  attempts = 0
   const ws = socket
   socket = null
   status.value = 'closed'

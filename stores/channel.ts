@@ -86,8 +86,11 @@ export const useChannelStore = defineStore('channel', () => {
     open()
   }
 
+  /** Ends the connection with the session: the next user's first one starts afresh. */
   function disconnect() {
     wanted = false
+    attempt = 0
+    everOpened = false
     clearTimeout(timer)
     window.removeEventListener('online', onOnline)
     window.removeEventListener('offline', onOffline)

@@ -989,12 +989,22 @@ describe('the PWA', () => {
     const answered = page.waitForResponse(response => response.url().endsWith('/api/inbox/read'))
     reading.release()
     expect((await answered).status()).toBe(401)
+    // Every state the channel shows from here: the next login's connection is a first one.
+    await page.evaluate(() => {
+      const seen: string[] = []
+      Object.assign(window, { channelStates: seen })
+      new MutationObserver(() => {
+        const state = document.querySelector('[data-testid="channel-status"]')?.getAttribute('data-state')
+        if (state && seen.at(-1) !== state) seen.push(state)
+      }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] })
+    })
 
     await page.getByLabel('Username').fill('alice')
     await page.getByLabel('Password').fill('reader-password')
     await page.getByRole('button', { name: 'Log in' }).click()
     await page.waitForURL(`${server.url}/`)
     await live(page)
+    expect(await page.evaluate(() => (window as unknown as { channelStates: string[] }).channelStates)).not.toContain('reconnecting')
     await publish('alerts.cpu', 'After the freeze that was')
     await item(page, 'After the freeze that was').waitFor()
     await item(page, 'After the freeze that was').getByRole('button', { name: /^Mark read/ }).click()
