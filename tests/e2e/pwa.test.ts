@@ -1100,6 +1100,40 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a login whose session cannot be read back at once is that user, never the last one seen on this browser', async () => {
+    const bea = (await createReader(admin, 'bea-blip', 'alerts.*')).client
+    expect((await bea.post('/api/subscriptions', { topic: 'alerts.bea', push: false })).status).toBe(201)
+    const context = await browser.newContext()
+    const page = await loggedIn(context, 'bea-blip', 'reader-password')
+    await publish('alerts.bea', 'Only for bea')
+    await item(page, 'Only for bea').waitFor()
+    // The app is closed, and bea's session ends meanwhile (elsewhere): she is still the last user
+    // seen here. Alice logs in, and the session's first answer after her login is lost.
+    await page.close()
+    expect((await context.request.post(`${server.url}/api/auth/logout`, { data: {} })).status()).toBe(200)
+    const next = await context.newPage()
+    await next.goto(`${server.url}/login`)
+    await next.getByLabel('Username').waitFor()
+    let blip = true
+    await next.route('**/api/_auth/session', (route) => {
+      if (!blip) return route.continue()
+      blip = false
+      return route.abort('failed')
+    })
+    await next.getByLabel('Username').fill('alice')
+    await next.getByLabel('Password').fill('reader-password')
+    await next.getByRole('button', { name: 'Log in' }).click()
+    await next.waitForURL(`${server.url}/`)
+    expect(blip).toBe(false)
+    await live(next)
+    await publish('alerts.cpu', 'For alice after the blip')
+    await item(next, 'For alice after the blip').waitFor()
+    expect(await next.getByTestId('whoami').textContent()).toBe('alice (user)')
+    expect(await item(next, 'Only for bea').count()).toBe(0)
+    expect(await next.evaluate(() => JSON.parse(localStorage.getItem('mercury-user') ?? 'null')?.username)).toBe('alice')
+    await context.close()
+  })
+
   it('a session that ended without a logout here: the next person to log in ends the previous one\'s push on this browser', async () => {
     await createReader(admin, 'carol-e2e', 'alerts.*')
     const context = await withPushSubscription(`https://push.example.com/e2e-expired-${Date.now()}`)
