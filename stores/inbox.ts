@@ -1,7 +1,7 @@
 // The inbox the pages show: IndexedDB first (instant, offline), then the server. Read state goes
 // to the server through a queue kept in IndexedDB, so a read made offline is sent once back online.
 import { defineStore } from 'pinia'
-import { INBOX_CHANNEL, SNAPSHOT_KEY, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
+import { INBOX_CHANNEL, SNAPSHOT_KEY, inboxInMemory, useInboxDb, type InboxBroadcast } from '#shared/inbox/browser'
 import { changes, mergeItem, newestFirst, snapshotOf, withinUpTo, type InboxSnapshot } from '#shared/inbox/logic'
 import { readRequests, type ReadRequest } from '#shared/inbox/store'
 import { fromServer, type InboxItem, type ServerInboxEntry } from '#shared/inbox/types'
@@ -61,6 +61,8 @@ export const useInboxStore = defineStore('inbox', () => {
   const syncing = ref(false)
   const lastSyncError = ref('')
   const pendingReads = ref(0)
+  /** IndexedDB could not be opened: the inbox is kept in memory, for as long as the page is open. */
+  const inMemory = ref(false)
   // Until the whole local inbox is read, the counts come from the snapshot.
   const snapshotCounts = shallowRef<{ unread: number, total: number } | null>(null)
   const unread = computed(() => snapshotCounts.value?.unread ?? items.value.reduce((n, i) => n + (i.readAt ? 0 : 1), 0))
@@ -148,6 +150,7 @@ export const useInboxStore = defineStore('inbox', () => {
       return false
     })
     claimed = wasMine.then(() => true, () => false)
+    void inboxInMemory().then(memory => inMemory.value = memory, () => {})
     if (await wasMine) {
       const snapshot = await reads.snapshot.catch(() => null)
       if (snapshot?.owner === userId && mine === generation) {
@@ -377,5 +380,5 @@ export const useInboxStore = defineStore('inbox', () => {
     snapshotCounts.value = null
   }
 
-  return { items, loaded, syncing, lastSyncError, pendingReads, unread, total, open, receive, onArrival, onDisowned, sync, markRead, readElsewhere, flushReads, queuedReads, leave, reset }
+  return { items, loaded, syncing, lastSyncError, pendingReads, inMemory, unread, total, open, receive, onArrival, onDisowned, sync, markRead, readElsewhere, flushReads, queuedReads, leave, reset }
 })

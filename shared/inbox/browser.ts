@@ -1,11 +1,23 @@
 // The IndexedDB-backed instances, for the page and the service worker alike.
 import localforage from 'localforage'
+import { MEMORY_DRIVER, memoryDriver } from './memory-driver'
 import { createInboxStore, createReadQueue, type KeyValueStorage } from './store'
 
 const DB = 'mercury'
 
+// Defined at once (its support is a plain `true`): the instances below may fall back to it.
+void localforage.defineDriver(memoryDriver)
+
+/** IndexedDB, or memory when it cannot be opened (see memory-driver.ts). */
 function instance(storeName: string): KeyValueStorage {
-  return localforage.createInstance({ name: DB, storeName, driver: localforage.INDEXEDDB }) as unknown as KeyValueStorage
+  return localforage.createInstance({ name: DB, storeName, driver: [localforage.INDEXEDDB, MEMORY_DRIVER] }) as unknown as KeyValueStorage
+}
+
+/** Whether this realm keeps the inbox in memory only: its IndexedDB could not be opened. */
+export async function inboxInMemory(): Promise<boolean> {
+  const meta = useInboxDb().meta as unknown as LocalForage
+  await meta.ready()
+  return meta.driver() === MEMORY_DRIVER
 }
 
 let opened: ReturnType<typeof open> | undefined

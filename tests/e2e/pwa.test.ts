@@ -1134,6 +1134,29 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a browser whose IndexedDB cannot be opened still shows the inbox, kept in memory, and says so', async () => {
+    const context = await browser.newContext()
+    // A damaged profile: opening the app's database fails.
+    await context.addInitScript(() => {
+      const open = indexedDB.open.bind(indexedDB)
+      indexedDB.open = (name: string, version?: number) => {
+        if (name !== 'mercury') return open(name, version)
+        const failing = { error: new DOMException('The operation failed for reasons unrelated to the database itself', 'UnknownError') } as unknown as IDBOpenDBRequest
+        setTimeout(() => failing.onerror?.({ target: failing, preventDefault() {} } as unknown as Event), 10)
+        return failing
+      }
+    })
+    await publish('alerts.cpu', 'Synced without IndexedDB')
+    const page = await loggedIn(context)
+    await item(page, 'Synced without IndexedDB').waitFor()
+    await page.getByTestId('inbox-in-memory').waitFor()
+    await publish('alerts.cpu', 'Live without IndexedDB')
+    await item(page, 'Live without IndexedDB').waitFor()
+    await item(page, 'Live without IndexedDB').getByRole('button', { name: /^Mark read/ }).click()
+    await expect.poll(async () => (await alice.get('/api/inbox')).body.items.find((i: { title: string }) => i.title === 'Live without IndexedDB').readAt).not.toBeNull()
+    await context.close()
+  })
+
   it('a session that ended without a logout here: the next person to log in ends the previous one\'s push on this browser', async () => {
     await createReader(admin, 'carol-e2e', 'alerts.*')
     const context = await withPushSubscription(`https://push.example.com/e2e-expired-${Date.now()}`)
