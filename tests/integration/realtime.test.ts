@@ -903,6 +903,22 @@ describe('connection hygiene', () => {
     await expect.poll(async () => (await admin.get('/api/admin/metrics')).body.hub, { timeout: 5000 }).toEqual(before)
     expect(before).toMatchObject({ connections: 0, topics: 0 })
   })
+
+  it('leaves nothing behind when sockets close right after their subscribe, before it is answered', async () => {
+    // The subscribes arrive while the server still loads each user's permissions (on PostgreSQL
+    // that query yields): the sockets are gone by the time they are handled.
+    const before = (await admin.get('/api/admin/metrics')).body.hub
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+        const ws = await channel(reader.token)
+        ws.send({ type: 'subscribe', topic: `sensors.gone${batch}.${i}`, ref: 1 })
+        if (i % 2) ws.ws.terminate()
+        else await ws.close()
+      }))
+    }
+    await expect.poll(async () => (await admin.get('/api/admin/metrics')).body.hub, { timeout: 5000 }).toEqual(before)
+    expect(before).toMatchObject({ connections: 0, topics: 0 })
+  })
 })
 
 describe('inbox paging', () => {

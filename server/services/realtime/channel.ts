@@ -97,6 +97,8 @@ export async function channelMessage(peer: Peer, text: FrameText): Promise<void>
   if (!conn || conn.closed) return
   conn.alive = true
   await conn.ready
+  // Closed while its permissions loaded: nothing is answered, nothing followed.
+  if (conn.closed) return
   const hub = useHub()
   if (overFrameLimit(conn, frame => hub.send(conn, frame))) return
   const parsed = parseFrame(text, mercuryConfig().maxClientFrameBytes, channelFrameSchema)

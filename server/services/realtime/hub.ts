@@ -204,6 +204,11 @@ export class Hub {
    * own subscribe, then follow in order.
    */
   async subscribe(conn: Connection, topic: string, since?: number, ref?: unknown, { hold = false } = {}): Promise<void> {
+    // A connection already removed would keep the topic (and every message to it, buffered) for
+    // ever: remove() leaves only what is registered when it runs. Registered here, before the
+    // first await, the state is left by remove() should the connection close meanwhile; each step
+    // after an await checks that (current()).
+    if (conn.closed) return
     // Subscribing again to a topic this connection follows live: what it was sent stays sent
     // (each message arrives once per connection). A `since` within or after that starts after it;
     // a `since` before it gets the messages before it too, skipping what was sent. Until something
