@@ -3,7 +3,7 @@ import { TOPIC_RE, topicMatchesAny } from '#shared/utils/topics'
 import { mercuryConfig } from '../utils/config'
 import { useDb } from '../utils/db'
 import { timeOrderedId } from '../utils/ids'
-import { TokenBucket } from '../utils/token-bucket'
+import { TokenBuckets } from '../utils/token-bucket'
 import { isDatabaseUnavailable } from '../utils/unavailable'
 import { warnAtMostEveryMinute } from '../utils/warn'
 import type { StreamEntry } from './realtime/layer'
@@ -31,18 +31,12 @@ export function onPublished(listener: PublishedListener): void {
   publishedListeners.push(listener)
 }
 
-const buckets = new Map<string, TokenBucket>()
+let buckets: TokenBuckets | undefined
 
 /** The publish rate of a source, or of a user publishing through a grant: the same limit for both. */
-function publisherBucket(publisher: Publisher): TokenBucket {
-  const key = publisher.kind === 'source' ? publisher.source.id : `user:${publisher.userId}`
-  let bucket = buckets.get(key)
-  if (!bucket) {
-    const rate = mercuryConfig().sourceRateLimit
-    bucket = new TokenBucket(rate, rate)
-    buckets.set(key, bucket)
-  }
-  return bucket
+function takePublish(publisher: Publisher): boolean {
+  buckets ??= new TokenBuckets(mercuryConfig().sourceRateLimit)
+  return buckets.take(publisher.kind === 'source' ? publisher.source.id : `user:${publisher.userId}`)
 }
 
 /** A refusal the routes turn into an HTTP status or an error frame. */
@@ -67,7 +61,7 @@ export async function publishMessage(publisher: Publisher, topic: string, input:
     throw new PublishError('forbidden', `source "${publisher.source.name}" is ${publisher.source.status}`)
   }
   if (!publisherMay(publisher, topic)) throw new PublishError('forbidden', `not allowed to publish to "${topic}"`)
-  if (!publisherBucket(publisher).take()) {
+  if (!takePublish(publisher)) {
     const who = publisher.kind === 'source' ? `source "${publisher.source.name}"` : 'this user'
     throw new PublishError('rate_limited', `${who} publishes more than ${mercuryConfig().sourceRateLimit} messages per second`)
   }
