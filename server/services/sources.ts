@@ -96,17 +96,25 @@ export async function updateSource(id: string, data: { name?: string, descriptio
 // refresh while the database cannot be read is used on: the source cannot have changed meanwhile
 // (an admin change needs the database), and a change signalled from another instance still
 // removes it. It is read again at most every OUTAGE_RETRY_MS until the database answers.
+// A source not found is not kept: it was deleted, its producers still open look it up once and
+// close, and nothing would ever remove its entry.
 const OUTAGE_RETRY_MS = 5000
-const byId = new Map<string, { info: SourceInfo | null, until: number }>()
+const byId = new Map<string, { info: SourceInfo, until: number }>()
 const byHash = new Map<string, string>()
 
 function toInfo(row: { id: string, name: string, status: string, topics: string, tokenHash: string }): SourceInfo {
   return { id: row.id, name: row.name, status: row.status as SourceStatus, patterns: splitPatterns(row.topics), tokenHash: row.tokenHash }
 }
 
-function cache(id: string, info: SourceInfo | null): void {
+function cache(id: string, info: SourceInfo): void {
   byId.set(id, { info, until: Date.now() + mercuryConfig().sourceCacheSeconds * 1000 })
-  if (info) byHash.set(info.tokenHash, id)
+  byHash.set(info.tokenHash, id)
+}
+
+function uncache(id: string): void {
+  const cached = byId.get(id)
+  if (cached) byHash.delete(cached.info.tokenHash)
+  byId.delete(id)
 }
 
 /** Every source read again from the database on its next use (changes may have been missed). */
@@ -118,9 +126,7 @@ export function forgetAllSources(): void {
 }
 
 export function forgetSource(id: string): void {
-  const cached = byId.get(id)
-  if (cached?.info) byHash.delete(cached.info.tokenHash)
-  byId.delete(id)
+  uncache(id)
   loading.delete(id)
   changes++
 }
@@ -152,7 +158,11 @@ async function loadSource(id: string): Promise<SourceInfo | null> {
   catch (error) {
     return keptThroughOutage(id, error)
   }
-  const info = row ? toInfo(row) : null
+  if (!row) {
+    uncache(id)
+    return null
+  }
+  const info = toInfo(row)
   if (seen === changes) cache(id, info)
   return info
 }
