@@ -61,6 +61,11 @@ const PENDING_LOGOUT = 'mercury-pending-logout'
 interface PendingLogout {
   /** This browser's push endpoint, for the server to remove that device too. */
   endpoint: string | null
+  /**
+   * The login it ends (the session's `tokenId`): sent after a new login made meanwhile (by another
+   * tab of this browser), it ends that login only, never the new one.
+   */
+  tokenId?: string
   /** The reads still queued at the logout: sent first, in the session they were made in. */
   reads: ReadRequest[]
 }
@@ -70,7 +75,7 @@ function pendingRecord(): PendingLogout | null {
   if (saved === null) return null
   try {
     const record = JSON.parse(saved) as Partial<PendingLogout> | null
-    if (record && typeof record === 'object') return { endpoint: record.endpoint ?? null, reads: Array.isArray(record.reads) ? record.reads : [] }
+    if (record && typeof record === 'object') return { endpoint: record.endpoint ?? null, reads: Array.isArray(record.reads) ? record.reads : [], tokenId: typeof record.tokenId === 'string' ? record.tokenId : undefined }
   }
   catch { /* kept by an older release: the endpoint alone */ }
   return { endpoint: saved || null, reads: [] }
@@ -100,8 +105,8 @@ function post(path: string, body: object): Promise<Response> {
  * with it, and reach the server before it (the inbox, and its queue, are wiped at the logout).
  */
 export const pendingLogout = {
-  keep(endpoint: string | null, reads: ReadRequest[] = []) {
-    localStorage.setItem(PENDING_LOGOUT, JSON.stringify({ endpoint, reads } satisfies PendingLogout))
+  keep(endpoint: string | null, reads: ReadRequest[] = [], tokenId?: string) {
+    localStorage.setItem(PENDING_LOGOUT, JSON.stringify({ endpoint, reads, tokenId } satisfies PendingLogout))
   },
   has(): boolean {
     return localStorage.getItem(PENDING_LOGOUT) !== null
@@ -111,8 +116,9 @@ export const pendingLogout = {
   },
   /**
    * Sends it, once it is there, its reads first; resolves to false while the server cannot be
-   * reached. One sending at a time: a caller while one is under way (a login about to be made)
-   * waits for that one, so that no logout of it ever reaches the server after a new login.
+   * reached. One sending at a time in this tab: a caller while one is under way (a login about to
+   * be made) waits for that one. Another tab's sending may still reach the server after a login
+   * made here: the logout names its login (`tokenId`), and the server ends no other.
    */
   send(): Promise<boolean> {
     sending ??= sendPending().finally(() => {
@@ -132,8 +138,11 @@ async function sendPending(): Promise<boolean> {
       // A refusal (4xx) is dropped, as the app's own sending does.
       if ((await post('/api/inbox/read', read)).status >= 500) return false
     }
-    if (record.reads.length) pendingLogout.keep(record.endpoint)
-    const response = await post('/api/auth/logout', record.endpoint ? { endpoint: record.endpoint } : {})
+    if (record.reads.length) {
+      if (!pendingLogout.has()) return true // sent meanwhile by another tab
+      pendingLogout.keep(record.endpoint, [], record.tokenId)
+    }
+    const response = await post('/api/auth/logout', { ...(record.endpoint ? { endpoint: record.endpoint } : {}), ...(record.tokenId ? { tokenId: record.tokenId } : {}) })
     if (response.status >= 500) return false
   }
   catch {

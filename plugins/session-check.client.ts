@@ -25,7 +25,7 @@ export default defineNuxtPlugin((nuxtApp) => {
 
   async function check() {
     if (!loggedIn.value) return
-    const asked = user.value?.id
+    const asked = session.value
     // Logged out offline in another tab of this browser: this one follows.
     if (pendingLogout.has()) {
       await pendingLogout.send()
@@ -44,9 +44,10 @@ export default defineNuxtPlugin((nuxtApp) => {
     catch {
       return // offline or unreachable: nothing learnt
     }
-    // Asked for a user this tab no longer has (logged out, and maybe someone else logged in, while
-    // the answer came): it is about a session that is gone, and says nothing of this one.
-    if (!loggedIn.value || user.value?.id !== asked) return
+    // Asked for a session this tab no longer has (logged out, and someone, the same user or
+    // another, logged in while the answer came): it is about a session that is gone, and says
+    // nothing of this one. A login, a logout or an offline start each make a new session object.
+    if (!loggedIn.value || session.value !== asked) return
     // Someone else logged in on this browser since (in another tab): the cookie is theirs now.
     if (current.user && current.user.id !== user.value?.id) return left()
     if (current.user?.role === user.value?.role) {

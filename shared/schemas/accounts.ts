@@ -23,6 +23,8 @@ export const loginSchema = z.object({
 /** The body of a logout, optional: the push endpoint of this browser, to stop its pushes. */
 export const logoutSchema = z.object({
   endpoint: z.string().max(2048).optional(),
+  /** The login this logout ends (the session's `tokenId`): a logout sent late ends no other. */
+  tokenId: z.string().min(1).max(100).optional(),
 })
 
 export const userCreateSchema = z.object({

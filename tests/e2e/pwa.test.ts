@@ -1157,6 +1157,81 @@ describe('the PWA', () => {
     await context.close()
   })
 
+  it('a logout asked offline, sent late by another tab, ends only the login it was asked for, not one made meanwhile', async () => {
+    const context = await browser.newContext()
+    const a = await loggedIn(context)
+    await publish('alerts.cpu', 'Read offline before the late logout')
+    await item(a, 'Read offline before the late logout').waitFor()
+    const oldCookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    await context.setOffline(true)
+    await item(a, 'Read offline before the late logout').getByRole('button', { name: /^Mark read/ }).click()
+    await a.getByRole('button', { name: 'Log out' }).click()
+    await a.waitForURL(/\/login$/)
+
+    // Back online, tab A sends the pending logout, and it is slow to arrive. Another tab sends it
+    // too (it ends the old login), and logs in again: tab A's logout reaches the server after that
+    // login, with its cookie.
+    const ending = await holdRequests(a, '**/api/auth/logout', ['POST'])
+    await context.setOffline(false)
+    await expect.poll(() => ending.count('POST')).toBe(1)
+    const b = await context.newPage()
+    await b.goto(`${server.url}/`)
+    await b.waitForURL(/\/login$/)
+    await expect.poll(() => fetch(`${server.url}/api/me`, { headers: { cookie: oldCookie } }).then(res => res.status)).toBe(401)
+    await b.getByLabel('Username').fill('alice')
+    await b.getByLabel('Password').fill('reader-password')
+    await b.getByRole('button', { name: 'Log in' }).click()
+    await b.waitForURL(`${server.url}/`)
+    await live(b)
+    const lateLogout = a.waitForResponse(response => response.url().endsWith('/api/auth/logout'))
+    ending.release()
+    // It names the login it was asked for, which is over: the new one is not ended in its place.
+    expect((await lateLogout).status()).toBe(409)
+    expect((await b.evaluate(() => fetch('/api/_auth/session').then(res => res.json()))).user?.username).toBe('alice')
+    await b.reload()
+    await live(b)
+    expect(b.url()).toBe(`${server.url}/`)
+    expect(await a.evaluate(() => localStorage.getItem('mercury-pending-logout'))).toBeNull()
+    await context.close()
+  })
+
+  it('an answer saying the previous session ended, come after the same user logged in again, leaves the new session alone', async () => {
+    const context = await browser.newContext()
+    const page = await loggedIn(context)
+    await publish('alerts.cpu', 'Kept through a stale answer')
+    await item(page, 'Kept through a stale answer').waitFor()
+    const oldCookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    let release = () => {}
+    const held = new Promise<void>(resolve => release = resolve)
+    let first = true
+    let fulfilled = false
+    await page.route('**/api/_auth/session', async (route) => {
+      if (!first) return route.continue()
+      first = false
+      await held
+      // Answered late, for the cookie it was asked with: that session has ended by now.
+      const response = await route.fetch({ headers: { ...route.request().headers(), cookie: oldCookie } })
+      await route.fulfill({ response }).catch(() => {})
+      fulfilled = true
+    })
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')))
+    await expect.poll(() => first).toBe(false)
+    await page.getByRole('button', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login$/)
+    await page.getByLabel('Username').fill('alice')
+    await page.getByLabel('Password').fill('reader-password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.waitForURL(`${server.url}/`)
+    release()
+    await expect.poll(() => fulfilled).toBe(true)
+    await page.waitForTimeout(1000) // what the app would do with that answer (leave, wipe) is done by now
+    await live(page)
+    await item(page, 'Kept through a stale answer').waitFor()
+    expect(page.url()).toBe(`${server.url}/`)
+    expect(await page.evaluate(() => JSON.parse(localStorage.getItem('mercury-user') ?? 'null')?.username)).toBe('alice')
+    await context.close()
+  })
+
   it('a session that ended without a logout here: the next person to log in ends the previous one\'s push on this browser', async () => {
     await createReader(admin, 'carol-e2e', 'alerts.*')
     const context = await withPushSubscription(`https://push.example.com/e2e-expired-${Date.now()}`)

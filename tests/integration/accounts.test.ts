@@ -88,6 +88,35 @@ describe('health and sessions', () => {
     expect((await again.get('/api/me')).status).toBe(401)
   })
 
+  it('ends the login a logout names, when it is not the session the logout comes with, and never that session', async () => {
+    const first = new ApiClient(server.url)
+    const firstLogin = await first.login('admin', ADMIN_PASSWORD)
+    const firstTokenId = (await first.get('/api/_auth/session')).body.tokenId as string
+    expect(firstTokenId).toEqual(expect.any(String))
+    const second = new ApiClient(server.url)
+    await second.login('admin', ADMIN_PASSWORD)
+    // A logout asked for the first login, sent late with the second's cookie: the first ends.
+    const late = await second.post('/api/auth/logout', { tokenId: firstTokenId })
+    expect(late.status).toBe(200)
+    expect(late.headers.getSetCookie()).toEqual([])
+    expect((await first.get('/api/me')).status).toBe(401)
+    expect((await Object.assign(new ApiClient(server.url), { token: firstLogin.body.token }).get('/api/me')).status).toBe(401)
+    expect((await second.get('/api/me')).status).toBe(200)
+    // Sent again (the other tab's copy of it), or naming another user's login: nothing is ended.
+    const again = await second.post('/api/auth/logout', { tokenId: firstTokenId })
+    expect(again.status).toBe(409)
+    expect(again.body.message).toMatch(/another login/)
+    const otherTokenId = (await user.get('/api/_auth/session')).body.tokenId as string
+    expect((await second.post('/api/auth/logout', { tokenId: otherTokenId })).status).toBe(409)
+    expect((await user.get('/api/me')).status).toBe(200)
+    expect((await second.get('/api/me')).status).toBe(200)
+    // Naming its own login, a logout is the plain one.
+    const own = (await second.get('/api/_auth/session')).body.tokenId as string
+    expect((await second.post('/api/auth/logout', { tokenId: own })).status).toBe(200)
+    expect((await second.get('/api/me')).status).toBe(401)
+    expect((await second.post('/api/auth/logout', { tokenId: '' })).status).toBe(400)
+  })
+
   it('answers 401 without a session and for a bad token', async () => {
     const anonymous = new ApiClient(server.url)
     const res = await anonymous.get('/api/me')

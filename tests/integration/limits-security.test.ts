@@ -456,6 +456,20 @@ describe('web security', () => {
     await (await TestSocket.open(`${server.url}/channel`, { token: reader.token })).close()
   })
 
+  it('answers a built file by its ETag when the request names one, whatever its date says (a release built earlier is still new to the browser)', async () => {
+    const first = await fetch(`${server.url}/sw.js`)
+    expect(first.status).toBe(200)
+    const etag = first.headers.get('etag')!
+    expect(etag).toBeTruthy()
+    const later = new Date(Date.now() + 24 * 60 * 60_000).toUTCString()
+    // The browser holds another release's worker, stamped later than this build.
+    const other = await fetch(`${server.url}/sw.js`, { headers: { 'if-none-match': '"another-release"', 'if-modified-since': later } })
+    expect(other.status).toBe(200)
+    expect(await other.text()).toBe(await first.text())
+    expect((await fetch(`${server.url}/sw.js`, { headers: { 'if-none-match': etag, 'if-modified-since': later } })).status).toBe(304)
+    expect((await fetch(`${server.url}/sw.js`, { headers: { 'if-modified-since': later } })).status).toBe(304)
+  })
+
   it('sends security headers on every answer, built files and a missing one included, and HSTS behind the trusted TLS proxy', async () => {
     const script = /\/_nuxt\/[\w-]+\.js/.exec(await (await fetch(`${server.url}/`)).text())?.[0]
     expect(script).toBeDefined()
