@@ -8,16 +8,21 @@ const DB = 'mercury'
 // Defined at once (its support is a plain `true`): the instances below may fall back to it.
 void localforage.defineDriver(memoryDriver)
 
+/** Every instance made here: each falls back to memory on its own. */
+const instances: LocalForage[] = []
+
 /** IndexedDB, or memory when it cannot be opened (see memory-driver.ts). */
 function instance(storeName: string): KeyValueStorage {
-  return localforage.createInstance({ name: DB, storeName, driver: [localforage.INDEXEDDB, MEMORY_DRIVER] }) as unknown as KeyValueStorage
+  const made = localforage.createInstance({ name: DB, storeName, driver: [localforage.INDEXEDDB, MEMORY_DRIVER] })
+  instances.push(made)
+  return made as unknown as KeyValueStorage
 }
 
-/** Whether this realm keeps the inbox in memory only: its IndexedDB could not be opened. */
+/** Whether this realm keeps (some of) the inbox in memory only: its IndexedDB could not be opened. */
 export async function inboxInMemory(): Promise<boolean> {
-  const meta = useInboxDb().meta as unknown as LocalForage
-  await meta.ready()
-  return meta.driver() === MEMORY_DRIVER
+  useInboxDb()
+  const drivers = await Promise.all(instances.map(store => store.ready().then(() => store.driver())))
+  return drivers.includes(MEMORY_DRIVER)
 }
 
 let opened: ReturnType<typeof open> | undefined

@@ -1155,6 +1155,13 @@ describe('the PWA', () => {
     await item(page, 'Live without IndexedDB').getByRole('button', { name: /^Mark read/ }).click()
     await expect.poll(async () => (await alice.get('/api/inbox')).body.items.find((i: { title: string }) => i.title === 'Live without IndexedDB').readAt).not.toBeNull()
     await context.close()
+
+    // Where IndexedDB opens, nothing of the kind is said.
+    const healthy = await browser.newContext()
+    const normal = await loggedIn(healthy)
+    await item(normal, 'Live without IndexedDB').waitFor()
+    expect(await normal.getByTestId('inbox-in-memory').count()).toBe(0)
+    await healthy.close()
   })
 
   it('a logout asked offline, sent late by another tab, ends only the login it was asked for, not one made meanwhile', async () => {
