@@ -4,6 +4,9 @@ import { TOPIC_PATTERN_RE } from '../utils/topics'
 
 useZodMessages()
 
+/** A row's id as the API gives it, in a path or a query (`?deviceId=` given empty is refused, not read as no filter). */
+export const idSchema = z.string().min(1, 'must not be empty').max(64)
+
 export const roleSchema = z.enum(['admin', 'user'])
 export type Role = z.infer<typeof roleSchema>
 
@@ -67,8 +70,8 @@ export const grantCreateSchema = z.object({
   .refine(v => v.read || v.publish, 'a grant must allow read, publish or both')
 
 export const grantQuerySchema = z.object({
-  userId: z.string().max(64).optional(),
-  groupId: z.string().max(64).optional(),
+  userId: idSchema.optional(),
+  groupId: idSchema.optional(),
 })
 
 export const tokenCreateSchema = z.object({
@@ -77,7 +80,7 @@ export const tokenCreateSchema = z.object({
 })
 
 export const idParamSchema = z.object({
-  id: z.string().min(1).max(64),
+  id: idSchema,
 })
 
 export type LoginInput = z.infer<typeof loginSchema>

@@ -1,5 +1,7 @@
 import { z } from 'zod'
 import { useZodMessages } from '../utils/zod-messages'
+import { idSchema } from './accounts'
+import { topicSchema } from './messages'
 import { beforeIdNeedsBefore, beforeIdSchema, dateTimeSchema, queryIntSchema } from './dates'
 
 useZodMessages()
@@ -34,9 +36,9 @@ export type DeliveryStatus = z.infer<typeof deliveryStatusSchema>
 
 export const deliveriesQuerySchema = z.object({
   status: deliveryStatusSchema.optional(),
-  deviceId: z.string().max(64).optional(),
-  notificationId: z.string().max(64).optional(),
-  topic: z.string().max(128).optional(),
+  deviceId: idSchema.optional(),
+  notificationId: idSchema.optional(),
+  topic: topicSchema.optional(),
   since: dateTimeSchema.optional(),
   until: dateTimeSchema.optional(),
   before: dateTimeSchema.optional(),

@@ -65,6 +65,29 @@ describe('size limits', () => {
   })
 })
 
+describe('filters of the admin lists', () => {
+  it('refuses a topic that is not a topic name, and an id or topic given empty, with 400 naming the parameter', async () => {
+    const refused: [string, string][] = [
+      ['/api/admin/deliveries?topic=bad%20topic!!', 'topic: must be 1-128 letters, digits or _ . - (not dots alone)'],
+      ['/api/admin/deliveries?topic=', 'topic: must be 1-128 letters'],
+      ['/api/admin/deliveries?deviceId=', 'deviceId: must not be empty'],
+      ['/api/admin/deliveries?notificationId=', 'notificationId: must not be empty'],
+      [`/api/admin/deliveries?deviceId=${'d'.repeat(65)}`, 'deviceId: must be at most 64 characters'],
+      ['/api/admin/grants?userId=', 'userId: must not be empty'],
+      ['/api/admin/grants?groupId=', 'groupId: must not be empty'],
+    ]
+    for (const [url, message] of refused) {
+      const answer = await admin.get(url)
+      expect(answer.status, url).toBe(400)
+      expect(answer.body.message, url).toContain(`Invalid query: ${message}`)
+    }
+    // A well-formed id that names nothing matches nothing, as an unknown :id is 404, not 400.
+    const none = await admin.get('/api/admin/deliveries?topic=alerts.disk&deviceId=zzz&notificationId=not-an-id')
+    expect(none.status).toBe(200)
+    expect(none.body.items).toEqual([])
+  })
+})
+
 describe('a member or grant named in the query and the body', () => {
   it('takes the same one in both, refuses two different ones with 400, and ignores a body naming none', async () => {
     const alice = (await admin.post('/api/admin/users', { username: 'qb-alice', password: 'qb-alice-password' })).body.id
