@@ -113,13 +113,16 @@ export function useAdminChannel() {
   }
 }
 
-/** Calls `handler` for every admin frame about `entity` while the calling component is mounted. */
+/**
+ * Calls `handler` for every admin frame about `entity` while the calling component is mounted.
+ * After a reconnect the admin layout reloads the stores, which may have missed frames meanwhile.
+ */
 export function onAdminFrame(entity: string | string[], handler: (frame: AdminFrame) => void) {
   const entities = Array.isArray(entity) ? entity : [entity]
   let off: (() => void) | undefined
   onMounted(() => {
     off = useAdminChannel().on((frame) => {
-      if (frame.type === 'reconnected' || (frame.type === 'admin' && entities.includes(frame.entity))) handler(frame)
+      if (frame.type === 'admin' && entities.includes(frame.entity)) handler(frame)
     })
   })
   onBeforeUnmount(() => off?.())

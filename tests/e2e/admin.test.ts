@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core'
+import type { Browser, BrowserContext, Locator, Page, WebSocketRoute } from 'playwright-core'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
 import { holdRequests, launchBrowser } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
@@ -1075,6 +1075,45 @@ describe('dashboard sources', () => {
     const perSource = page.getByTestId('per-source')
     await expect.poll(() => perSource.textContent()).toContain('(deleted source)')
     expect(await perSource.textContent()).not.toContain(source.id.slice(0, 8))
+    await context.close()
+  })
+
+  it('catches up after its socket reconnects with sources deleted or renamed while it was down', async () => {
+    const gone = await createActiveSource(admin, 'outage-gone', 'outage.*')
+    const renamed = await createActiveSource(admin, 'outage-old-name', 'outage.*')
+    for (const source of [gone, renamed]) {
+      const producer = await datalink(source.token)
+      expect(await producer.request({ type: 'publish', topic: 'outage.x', data: { value: 1 } })).toMatchObject({ type: 'ack' })
+      await producer.close()
+    }
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await context.newPage()
+    // The console's /channel goes through here: while down, each attempt is closed at once.
+    let down = false
+    const open: { page: WebSocketRoute, server: WebSocketRoute }[] = []
+    await page.routeWebSocket(/\/channel$/, (route) => {
+      if (down) return route.close()
+      open.push({ page: route, server: route.connectToServer() })
+    })
+    await page.goto(`${server.url}/admin`)
+    const perSource = page.getByTestId('per-source')
+    await expect.poll(() => perSource.textContent()).toContain('outage-old-name')
+    expect(await perSource.textContent()).toContain('outage-gone')
+
+    down = true
+    for (const socket of open.splice(0)) {
+      await socket.server.close()
+      await socket.page.close()
+    }
+    await page.getByTestId('admin-live').and(page.locator(':not([data-status="open"])')).waitFor()
+    expect((await admin.delete(`/api/admin/sources/${gone.id}`)).status).toBe(204)
+    expect((await admin.patch(`/api/admin/sources/${renamed.id}`, { name: 'outage-new-name' })).status).toBe(200)
+    down = false
+
+    await expect.poll(() => perSource.textContent(), { timeout: 15_000 }).toContain('outage-new-name')
+    expect(await perSource.textContent()).toContain('(deleted source)')
+    expect(await perSource.textContent()).not.toContain('outage-old-name')
+    expect(await perSource.textContent()).not.toContain('outage-gone')
     await context.close()
   })
 })
