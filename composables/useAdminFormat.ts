@@ -1,3 +1,5 @@
+import { dateTimeSchema } from '#shared/schemas/dates'
+
 const now = ref(Date.now())
 let ticker: ReturnType<typeof setInterval> | undefined
 
@@ -25,4 +27,22 @@ export function formatNumber(value: number | null | undefined, digits = 0): stri
 export function formatDateTime(value: string | null | undefined): string {
   if (!value) return '—'
   return new Date(value).toLocaleString('en-GB', { dateStyle: 'short', timeStyle: 'medium' })
+}
+
+/**
+ * An instant as the API takes it (ISO 8601 with its offset) as the value of a datetime-local field,
+ * in the viewer's time zone, with seconds only when it has them; '' when it is not one.
+ */
+export function toLocalInput(iso: string): string {
+  const parsed = dateTimeSchema.safeParse(iso)
+  if (!parsed.success) return ''
+  const date = parsed.data
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 23).replace(/(?::00)?\.000$/, '')
+}
+
+/** A datetime-local field's value (local time) as an instant with its offset; '' stays ''. */
+export function fromLocalInput(local: string): string {
+  const date = new Date(local)
+  // Not a date (no datetime-local field in this browser): sent as it is, for the API to say why.
+  return local && !Number.isNaN(date.getTime()) ? date.toISOString() : local
 }

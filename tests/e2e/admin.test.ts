@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Browser, BrowserContext, Locator, Page, WebSocketRoute } from 'playwright-core'
+import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page, WebSocketRoute } from 'playwright-core'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
 import { holdRequests, launchBrowser } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
@@ -33,8 +33,8 @@ function fakeDelivery(prefix: string, i: number, topic: string) {
   }
 }
 
-async function loggedIn(username: string, password: string): Promise<BrowserContext> {
-  const context = await browser.newContext()
+async function loggedIn(username: string, password: string, options: BrowserContextOptions = {}): Promise<BrowserContext> {
+  const context = await browser.newContext(options)
   const res = await context.request.post(`${server.url}/api/auth/login`, { data: { username, password } })
   expect(res.status()).toBe(200)
   return context
@@ -1059,6 +1059,67 @@ describe('delivery log', () => {
     await page.getByRole('button', { name: 'Filter', exact: true }).click()
     await page.getByText('No deliveries match.').waitFor()
     expect(await page.getByText('No deliveries yet.').count()).toBe(0)
+    await context.close()
+  })
+  it('puts From and To in the address as instants, so that a link lists the same deliveries in every time zone, and shows them in local time', async () => {
+    const asked = (page: Page) => page.waitForRequest(req => req.url().includes('/api/admin/deliveries?')).then(req => new URL(req.url()).searchParams)
+    const from = (page: Page) => page.getByLabel('From', { exact: true })
+    const to = (page: Page) => page.getByLabel('To', { exact: true })
+    const filter = (page: Page) => page.getByRole('button', { name: 'Filter', exact: true }).click()
+
+    const newYork = await loggedIn('admin', ADMIN_PASSWORD, { timezoneId: 'America/New_York' })
+    const made = await newYork.newPage()
+    await made.goto(`${server.url}/admin/deliveries`)
+    await made.getByTestId('deliveries-table').waitFor()
+    await from(made).fill('2026-05-02T10:00')
+    await to(made).fill('2026-05-02T12:30')
+    const madeAsked = asked(made)
+    await filter(made)
+    expect(Object.fromEntries(await madeAsked)).toMatchObject({ since: '2026-05-02T14:00:00.000Z', until: '2026-05-02T16:30:00.000Z' })
+    await expect.poll(() => new URL(made.url()).searchParams.get('since')).toBe('2026-05-02T14:00:00.000Z')
+    expect(new URL(made.url()).searchParams.get('until')).toBe('2026-05-02T16:30:00.000Z')
+
+    const tokyo = await loggedIn('admin', ADMIN_PASSWORD, { timezoneId: 'Asia/Tokyo' })
+    const opened = await tokyo.newPage()
+    const openedAsked = asked(opened)
+    await opened.goto(made.url())
+    expect(Object.fromEntries(await openedAsked)).toMatchObject({ since: '2026-05-02T14:00:00.000Z', until: '2026-05-02T16:30:00.000Z' })
+    expect(await from(opened).inputValue()).toBe('2026-05-02T23:00')
+    expect(await to(opened).inputValue()).toBe('2026-05-03T01:30')
+    // Filter, with the fields as they came, keeps the filter.
+    await filter(opened)
+    expect(new URL(opened.url()).search).toBe(new URL(made.url()).search)
+
+    // A date written as the API gives them shows in its field, to the millisecond, and stays.
+    await opened.goto(`${server.url}/admin/deliveries?since=2026-11-25T10:26:06.529Z`)
+    await opened.getByTestId('deliveries-table').waitFor()
+    expect(await from(opened).inputValue()).toBe('2026-11-25T19:26:06.529')
+    await filter(opened)
+    expect(new URL(opened.url()).searchParams.get('since')).toBe('2026-11-25T10:26:06.529Z')
+    await newYork.close()
+    await tokyo.close()
+  })
+
+  it('says what is wrong with a filter in the address rather than listing every delivery', async () => {
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await context.newPage()
+    const table = page.getByTestId('deliveries-table')
+    const refused: [string, RegExp][] = [
+      ['?since=2026-13-45&until=garbage', /since: must be an ISO 8601 date-time.*until: must be an ISO 8601 date-time/],
+      ['?topic=bad%20topic!!', /topic: must be 1-128 letters/],
+      ['?limit=0', /does not take limit in its address/],
+      ['?before=garbage', /does not take before in its address/],
+    ]
+    for (const [query, says] of refused) {
+      await page.goto(`${server.url}/admin/deliveries${query}`)
+      await expect.poll(() => page.getByRole('alert').textContent(), { message: query }).toMatch(says)
+      expect(await table.count(), query).toBe(0)
+      expect(Object.fromEntries(new URL(page.url()).searchParams), query).toEqual(Object.fromEntries(new URLSearchParams(query)))
+    }
+    // Filter lists what the form says, and the address follows it.
+    await page.getByRole('button', { name: 'Filter', exact: true }).click()
+    await table.waitFor()
+    expect(new URL(page.url()).search).toBe('')
     await context.close()
   })
 })
