@@ -52,7 +52,8 @@ export default defineNuxtPlugin((nuxtApp) => {
     if (current.user && current.user.id !== user.value?.id) return left()
     if (current.user?.role === user.value?.role) {
       // Only a change is written: a new session object would run everything that watches the user.
-      if (current.user && JSON.stringify(current.user) !== JSON.stringify(user.value)) session.value = current
+      // The login's token id counts: a tab that opened offline learns it (its logout names it).
+      if (current.user && (JSON.stringify(current.user) !== JSON.stringify(user.value) || current.tokenId !== session.value?.tokenId)) session.value = current
       return
     }
     if (current.user) session.value = current

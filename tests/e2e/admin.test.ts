@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page, WebSocketRoute } from 'playwright-core'
+import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page, WebSocket, WebSocketRoute } from 'playwright-core'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
 import { holdRequests, launchBrowser } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
@@ -1096,6 +1096,17 @@ describe('delivery log', () => {
     expect(await from(opened).inputValue()).toBe('2026-11-25T19:26:06.529')
     await filter(opened)
     expect(new URL(opened.url()).searchParams.get('since')).toBe('2026-11-25T10:26:06.529Z')
+
+    // In the hour a change of time repeats (01:30 comes twice in New York on 1 November), the
+    // field's 01:30 is the second one, as the link said: Filter keeps it, not the first.
+    const repeated = await newYork.newPage()
+    await repeated.goto(`${server.url}/admin/deliveries?since=2026-11-01T06:30:00.000Z`)
+    await repeated.getByTestId('deliveries-table').waitFor()
+    expect(await from(repeated).inputValue()).toBe('2026-11-01T01:30')
+    const repeatedAsked = asked(repeated)
+    await filter(repeated)
+    expect((await repeatedAsked).get('since')).toBe('2026-11-01T06:30:00.000Z')
+    expect(new URL(repeated.url()).searchParams.get('since')).toBe('2026-11-01T06:30:00.000Z')
     await newYork.close()
     await tokyo.close()
   })
@@ -1136,6 +1147,32 @@ describe('dashboard sources', () => {
     const perSource = page.getByTestId('per-source')
     await expect.poll(() => perSource.textContent()).toContain('(deleted source)')
     expect(await perSource.textContent()).not.toContain(source.id.slice(0, 8))
+    await context.close()
+  })
+
+  it('catches up, back on the dashboard, with a source renamed while the console was left for another page', async () => {
+    const source = await createActiveSource(admin, 'away-old-name', 'away.*')
+    const producer = await datalink(source.token)
+    expect(await producer.request({ type: 'publish', topic: 'away.x', data: { value: 1 } })).toMatchObject({ type: 'ack' })
+    await producer.close()
+    const context = await loggedIn('admin', ADMIN_PASSWORD)
+    const page = await context.newPage()
+    const consoleSockets: WebSocket[] = []
+    page.on('websocket', socket => consoleSockets.push(socket))
+    await page.goto(`${server.url}/admin`)
+    await page.locator('[data-testid="admin-live"][data-status="open"]').waitFor()
+    const perSource = page.getByTestId('per-source')
+    await expect.poll(() => perSource.textContent()).toContain('away-old-name')
+    // Off to the inbox (the console's socket closes), renamed meanwhile, and back.
+    const onConsole = consoleSockets.splice(0)
+    await page.getByRole('link', { name: 'Back to app' }).click()
+    await page.waitForURL(`${server.url}/`)
+    await expect.poll(() => onConsole.every(socket => socket.isClosed())).toBe(true)
+    expect((await admin.patch(`/api/admin/sources/${source.id}`, { name: 'away-new-name' })).status).toBe(200)
+    await page.goBack()
+    await page.waitForURL(`${server.url}/admin`)
+    await expect.poll(() => perSource.textContent()).toContain('away-new-name')
+    expect(await perSource.textContent()).not.toContain('away-old-name')
     await context.close()
   })
 

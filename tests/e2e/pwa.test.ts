@@ -889,7 +889,7 @@ describe('the PWA', () => {
     })
     await page.getByRole('button', { name: 'Log out' }).click()
     await page.waitForURL(/\/login$/)
-    expect(logouts).toEqual([{ endpoint }])
+    expect(logouts).toEqual([{ endpoint, tokenId: expect.any(String) }])
     expect(await unsubscribed(page)).toBe(1)
     expect((await alice.get('/api/devices')).body.map((d: { endpoint: string }) => d.endpoint)).not.toContain(endpoint)
     await context.close()
@@ -1089,11 +1089,20 @@ describe('the PWA', () => {
     await item(page, 'Seen before the stall').waitFor()
     await page.unroute('**/api/_auth/session')
 
+    // Asked again (back into view), the server names the login: the logout will name it too.
+    const answered = page.waitForResponse(response => response.url().endsWith('/api/_auth/session'))
+    await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')))
+    const { tokenId } = await (await answered).json() as { tokenId: string }
+    expect(tokenId).toEqual(expect.any(String))
+
     // A logout whose POST is never answered: this device is logged out within a few seconds.
-    await page.route('**/api/auth/logout', () => {})
+    const asked: unknown[] = []
+    await page.route('**/api/auth/logout', route => void asked.push(route.request().postDataJSON()))
     await page.getByRole('button', { name: 'Log out' }).click()
     await page.waitForURL(/\/login$/, { timeout: 10_000 })
     expect(await asThisBrowser()).toBe(200) // the server has not heard of it yet
+    expect(asked.length).toBeGreaterThan(0) // sent again as the page moves: it is still pending
+    for (const body of asked) expect(body).toEqual({ tokenId })
     await page.unroute('**/api/auth/logout')
     await page.reload() // the next start sends it
     await expect.poll(asThisBrowser).toBe(401)

@@ -110,6 +110,17 @@ describe('health and sessions', () => {
     expect((await second.post('/api/auth/logout', { tokenId: otherTokenId })).status).toBe(409)
     expect((await user.get('/api/me')).status).toBe(200)
     expect((await second.get('/api/me')).status).toBe(200)
+    // A personal access token ends no login, named or not (it is not one).
+    const script = await second.post('/api/me/tokens', { name: 'late-logout-script' })
+    expect(script.status).toBe(201)
+    const third = new ApiClient(server.url)
+    await third.login('admin', ADMIN_PASSWORD)
+    const thirdTokenId = (await third.get('/api/_auth/session')).body.tokenId as string
+    const byScript = Object.assign(new ApiClient(server.url), { token: script.body.token })
+    const refused = await byScript.post('/api/auth/logout', { tokenId: thirdTokenId })
+    expect(refused.status).toBe(400)
+    expect(refused.body.message).toMatch(/personal access token/)
+    expect((await third.get('/api/me')).status).toBe(200)
     // Naming its own login, a logout is the plain one.
     const own = (await second.get('/api/_auth/session')).body.tokenId as string
     expect((await second.post('/api/auth/logout', { tokenId: own })).status).toBe(200)

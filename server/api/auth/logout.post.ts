@@ -6,6 +6,13 @@ import { LOGIN_TOKEN_NAME, revokeTokens } from '../../services/accounts'
 export default defineEventHandler(async (event) => {
   const { endpoint, tokenId } = await parseBody(event, logoutSchema, { optional: true })
   const user = await authenticate(event)
+  if (user?.tokenId && bearerToken(event)) {
+    // A token made with POST /api/me/tokens is not a login: a logout would end nothing.
+    const token = await useDb().accessToken.findUnique({ where: { id: user.tokenId }, select: { name: true } })
+    if (token && token.name !== LOGIN_TOKEN_NAME) {
+      badRequest('This is a personal access token, not a login: a logout does not end it (revoke it with DELETE /api/me/tokens/:id)')
+    }
+  }
   if (user && tokenId && tokenId !== user.tokenId) {
     // Sent late (asked offline, sent once a login was made meanwhile on this browser): it ends
     // the login it names if it is this user's, and never the session this request comes with.
@@ -14,13 +21,6 @@ export default defineEventHandler(async (event) => {
     }
     if (endpoint) await useDb().device.deleteMany({ where: { endpoint, userId: user.id } })
     return { loggedOut: true }
-  }
-  if (user?.tokenId && bearerToken(event)) {
-    // A token made with POST /api/me/tokens is not a login: a logout would end nothing.
-    const token = await useDb().accessToken.findUnique({ where: { id: user.tokenId }, select: { name: true } })
-    if (token && token.name !== LOGIN_TOKEN_NAME) {
-      badRequest('This is a personal access token, not a login: a logout does not end it (revoke it with DELETE /api/me/tokens/:id)')
-    }
   }
   if (user?.tokenId) {
     await revokeTokens({ id: user.tokenId, name: LOGIN_TOKEN_NAME })
