@@ -42,12 +42,22 @@ const focused = (page: Page) => page.evaluate(() => {
 async function loggedIn(context: BrowserContext, username = 'alice', password = 'reader-password'): Promise<Page> {
   const page = await context.newPage()
   await page.goto(`${server.url}/login`)
+  await logInHere(page, username, password)
+  await live(page)
+  return page
+}
+
+/** Logs in through the login page this tab shows; resolves once the app is at its inbox. */
+async function logInHere(page: Page, username: string, password = 'reader-password') {
   await page.getByLabel('Username').fill(username)
   await page.getByLabel('Password').fill(password)
   await page.getByRole('button', { name: 'Log in' }).click()
   await page.waitForURL(`${server.url}/`)
-  await live(page)
-  return page
+}
+
+/** The context's cookies as a Cookie header: this browser's session, for requests made aside. */
+async function cookieHeader(context: BrowserContext): Promise<string> {
+  return (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
 }
 
 async function live(page: Page) {
@@ -668,10 +678,7 @@ describe('the PWA', () => {
     await page.waitForTimeout(200) // the app's handling of that answer
     const titles = () => seenTitles(page)
     await page.evaluate(() => (window as unknown as { seenTitles: Set<string> }).seenTitles.clear())
-    await page.getByLabel('Username').fill('bob-e2e')
-    await page.getByLabel('Password').fill('reader-password')
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.waitForURL(`${server.url}/`)
+    await logInHere(page, 'bob-e2e')
     await item(page, 'For bob only').waitFor()
     let seen = await titles()
     await page.reload()
@@ -684,10 +691,7 @@ describe('the PWA', () => {
 
   /** Logs `username` in on `page`, which shows the login form. */
   async function logIn(page: Page, username: string) {
-    await page.getByLabel('Username').fill(username)
-    await page.getByLabel('Password').fill('reader-password')
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.waitForURL(`${server.url}/`)
+    await logInHere(page, username)
     await live(page)
   }
 
@@ -801,10 +805,7 @@ describe('the PWA', () => {
       if (++asked >= 2) return // left unanswered
       await route.continue()
     })
-    await page.getByLabel('Username').fill('stalled-check')
-    await page.getByLabel('Password').fill('reader-password')
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.waitForURL(`${server.url}/`)
+    await logInHere(page, 'stalled-check')
     await live(page)
     expect(asked).toBeGreaterThanOrEqual(2)
     expect(await page.evaluate(() => JSON.parse(localStorage.getItem('mercury-user')!).username)).toBe('stalled-check')
@@ -902,7 +903,7 @@ describe('the PWA', () => {
     const context = await withPushSubscription(endpoint)
     const page = await loggedIn(context)
     await page.evaluate(() => navigator.serviceWorker.ready.then(() => true)) // the app opens offline
-    const cookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    const cookie = await cookieHeader(context)
     const asThisBrowser = () => fetch(`${server.url}/api/me`, { headers: { cookie } }).then(res => res.status)
     expect(await asThisBrowser()).toBe(200)
 
@@ -922,7 +923,7 @@ describe('the PWA', () => {
 
     // Logged out offline, then reopened online before any "online" event: the start sends it.
     const again = await loggedIn(context)
-    const second = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    const second = await cookieHeader(context)
     await context.setOffline(true)
     await again.getByRole('button', { name: 'Log out' }).click()
     await again.waitForURL(/\/login$/)
@@ -933,10 +934,7 @@ describe('the PWA', () => {
     await reopened.waitForURL(/\/login$/)
     await expect.poll(() => fetch(`${server.url}/api/me`, { headers: { cookie: second } }).then(res => res.status)).toBe(401)
     // Logging in again is a new session, which the old logout does not touch.
-    await reopened.getByLabel('Username').fill('alice')
-    await reopened.getByLabel('Password').fill('reader-password')
-    await reopened.getByRole('button', { name: 'Log in' }).click()
-    await reopened.waitForURL(`${server.url}/`)
+    await logInHere(reopened, 'alice')
     await live(reopened)
     await reopened.reload()
     await live(reopened)
@@ -949,7 +947,7 @@ describe('the PWA', () => {
     await page.evaluate(() => navigator.serviceWorker.ready.then(() => true))
     const id = await publish('alerts.cpu', 'Read, then logged out, offline')
     await item(page, 'Read, then logged out, offline').waitFor()
-    const cookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    const cookie = await cookieHeader(context)
     const asThisBrowser = () => fetch(`${server.url}/api/me`, { headers: { cookie } }).then(res => res.status)
     const readAt = async () => (await alice.get('/api/inbox')).body.items.find((i: { id: string }) => i.id === id).readAt
 
@@ -999,10 +997,7 @@ describe('the PWA', () => {
       }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] })
     })
 
-    await page.getByLabel('Username').fill('alice')
-    await page.getByLabel('Password').fill('reader-password')
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.waitForURL(`${server.url}/`)
+    await logInHere(page, 'alice')
     await live(page)
     expect(await page.evaluate(() => (window as unknown as { channelStates: string[] }).channelStates)).not.toContain('reconnecting')
     await publish('alerts.cpu', 'After the freeze that was')
@@ -1026,10 +1021,7 @@ describe('the PWA', () => {
     await page.waitForURL(/\/login$/)
 
     await publish('alerts.mem', 'For bob, before his login')
-    await page.getByLabel('Username').fill('bob-stalled-read')
-    await page.getByLabel('Password').fill('reader-password')
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.waitForURL(`${server.url}/`)
+    await logInHere(page, 'bob-stalled-read')
     // His inbox syncs once that read is given up (10 s), not never.
     await item(page, 'For bob, before his login').waitFor({ timeout: 20_000 })
     await context.close()
@@ -1056,10 +1048,7 @@ describe('the PWA', () => {
     await expect.poll(() => first).toBe(false)
     await page.getByRole('button', { name: 'Log out' }).click()
     await page.waitForURL(/\/login$/)
-    await page.getByLabel('Username').fill('carl-stale-answer')
-    await page.getByLabel('Password').fill('reader-password')
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.waitForURL(`${server.url}/`)
+    await logInHere(page, 'carl-stale-answer')
     await expect.poll(() => page.getByTestId('whoami').textContent()).toBe('carl-stale-answer (user)')
 
     // The answer about alice's session, given before her logout, comes now: carl's login stands.
@@ -1078,7 +1067,7 @@ describe('the PWA', () => {
     const page = await loggedIn(context)
     await publish('alerts.cpu', 'Seen before the stall')
     await item(page, 'Seen before the stall').waitFor()
-    const cookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    const cookie = await cookieHeader(context)
     const asThisBrowser = () => fetch(`${server.url}/api/me`, { headers: { cookie } }).then(res => res.status)
 
     // A start whose question "who is logged in?" gets no answer: the app opens as alice, from
@@ -1129,10 +1118,7 @@ describe('the PWA', () => {
       blip = false
       return route.abort('failed')
     })
-    await next.getByLabel('Username').fill('alice')
-    await next.getByLabel('Password').fill('reader-password')
-    await next.getByRole('button', { name: 'Log in' }).click()
-    await next.waitForURL(`${server.url}/`)
+    await logInHere(next, 'alice')
     expect(blip).toBe(false)
     await live(next)
     await publish('alerts.cpu', 'For alice after the blip')
@@ -1178,7 +1164,7 @@ describe('the PWA', () => {
     const a = await loggedIn(context)
     await publish('alerts.cpu', 'Read offline before the late logout')
     await item(a, 'Read offline before the late logout').waitFor()
-    const oldCookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    const oldCookie = await cookieHeader(context)
     await context.setOffline(true)
     await item(a, 'Read offline before the late logout').getByRole('button', { name: /^Mark read/ }).click()
     await a.getByRole('button', { name: 'Log out' }).click()
@@ -1194,10 +1180,7 @@ describe('the PWA', () => {
     await b.goto(`${server.url}/`)
     await b.waitForURL(/\/login$/)
     await expect.poll(() => fetch(`${server.url}/api/me`, { headers: { cookie: oldCookie } }).then(res => res.status)).toBe(401)
-    await b.getByLabel('Username').fill('alice')
-    await b.getByLabel('Password').fill('reader-password')
-    await b.getByRole('button', { name: 'Log in' }).click()
-    await b.waitForURL(`${server.url}/`)
+    await logInHere(b, 'alice')
     await live(b)
     const lateLogout = a.waitForResponse(response => response.url().endsWith('/api/auth/logout'))
     ending.release()
@@ -1216,7 +1199,7 @@ describe('the PWA', () => {
     const page = await loggedIn(context)
     await publish('alerts.cpu', 'Kept through a stale answer')
     await item(page, 'Kept through a stale answer').waitFor()
-    const oldCookie = (await context.cookies()).map(c => `${c.name}=${c.value}`).join('; ')
+    const oldCookie = await cookieHeader(context)
     let release = () => {}
     const held = new Promise<void>(resolve => release = resolve)
     let first = true
@@ -1234,10 +1217,7 @@ describe('the PWA', () => {
     await expect.poll(() => first).toBe(false)
     await page.getByRole('button', { name: 'Log out' }).click()
     await page.waitForURL(/\/login$/)
-    await page.getByLabel('Username').fill('alice')
-    await page.getByLabel('Password').fill('reader-password')
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.waitForURL(`${server.url}/`)
+    await logInHere(page, 'alice')
     release()
     await expect.poll(() => fulfilled).toBe(true)
     await page.waitForTimeout(1000) // what the app would do with that answer (leave, wipe) is done by now
@@ -1257,10 +1237,7 @@ describe('the PWA', () => {
     expect(await unsubscribed(page)).toBe(0)
     await context.clearCookies() // the session ends without this page knowing (expired, or ended elsewhere)
     await page.goto(`${server.url}/login`)
-    await page.getByLabel('Username').fill('carol-e2e')
-    await page.getByLabel('Password').fill('reader-password')
-    await page.getByRole('button', { name: 'Log in' }).click()
-    await page.waitForURL(`${server.url}/`)
+    await logInHere(page, 'carol-e2e')
     await expect.poll(() => unsubscribed(page)).toBe(1)
     await context.close()
   })
