@@ -1107,6 +1107,15 @@ describe('delivery log', () => {
     await filter(repeated)
     expect((await repeatedAsked).get('since')).toBe('2026-11-01T06:30:00.000Z')
     expect(new URL(repeated.url()).searchParams.get('since')).toBe('2026-11-01T06:30:00.000Z')
+    // From in the first 01:30-to-02:00, To in the second: From shows later than To, and is not.
+    const across = await newYork.newPage()
+    await across.goto(`${server.url}/admin/deliveries?since=2026-11-01T05:45:00.000Z&until=2026-11-01T06:15:00.000Z`)
+    await across.getByTestId('deliveries-table').waitFor()
+    expect([await from(across).inputValue(), await to(across).inputValue()]).toEqual(['2026-11-01T01:45', '2026-11-01T01:15'])
+    const acrossAsked = asked(across)
+    await filter(across)
+    expect(Object.fromEntries(await acrossAsked)).toMatchObject({ since: '2026-11-01T05:45:00.000Z', until: '2026-11-01T06:15:00.000Z' })
+    expect(await across.getByText('From must not be later than To.').count()).toBe(0)
     await newYork.close()
     await tokyo.close()
   })
@@ -1169,10 +1178,29 @@ describe('dashboard sources', () => {
     await page.waitForURL(`${server.url}/`)
     await expect.poll(() => onConsole.every(socket => socket.isClosed())).toBe(true)
     expect((await admin.patch(`/api/admin/sources/${source.id}`, { name: 'away-new-name' })).status).toBe(200)
+    const read: string[] = []
+    page.on('request', (request) => {
+      if (request.url().includes('/api/admin/sources')) read.push(request.url())
+    })
     await page.goBack()
     await page.waitForURL(`${server.url}/admin`)
     await expect.poll(() => perSource.textContent()).toContain('away-new-name')
     expect(await perSource.textContent()).not.toContain('away-old-name')
+    expect(read).toHaveLength(1)
+    // A list page opened again reads its lists once, not once by the page and again by the layout.
+    await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Users' }).click()
+    await page.waitForURL(`${server.url}/admin/users`)
+    await page.getByRole('link', { name: 'Back to app' }).click()
+    await page.waitForURL(`${server.url}/`)
+    const users: string[] = []
+    page.on('request', (request) => {
+      if (new URL(request.url()).pathname === '/api/admin/users') users.push(request.url())
+    })
+    await page.goBack()
+    await page.waitForURL(`${server.url}/admin/users`)
+    await page.getByRole('heading', { name: 'Users' }).first().waitFor()
+    await page.waitForLoadState('networkidle')
+    expect(users).toHaveLength(1)
     await context.close()
   })
 
