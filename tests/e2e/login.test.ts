@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Browser } from 'playwright-core'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
-import { launchBrowser } from '../helpers/browser'
+import { launchBrowser, submitLogin } from '../helpers/browser'
 
 let server: RunningServer
 let browser: Browser
@@ -29,9 +29,7 @@ it('logs in through the page, shows who is logged in, and logs out', async () =>
   expect(csp).toContain(`frame-ancestors 'none'`)
   await page.waitForURL(/\/login$/)
 
-  await page.getByLabel('Username').fill('admin')
-  await page.getByLabel('Password').fill('wrong-password')
-  await page.getByRole('button', { name: 'Log in' }).click()
+  await submitLogin(page, 'admin', 'wrong-password')
   await expect.poll(() => page.getByRole('alert').textContent()).toContain('Wrong username or password')
 
   await page.getByLabel('Password').fill(ADMIN_PASSWORD)
@@ -85,9 +83,7 @@ it('follows a session changed elsewhere: a role given and taken by an admin, a l
   const context = await browser.newContext()
   const page = await context.newPage()
   await page.goto(`${server.url}/login`)
-  await page.getByLabel('Username').fill('carol')
-  await page.getByLabel('Password').fill('carol-password')
-  await page.getByRole('button', { name: 'Log in' }).click()
+  await submitLogin(page, 'carol', 'carol-password')
   await page.waitForURL(`${server.url}/`)
   await expect.poll(() => page.getByTestId('whoami').textContent()).toBe('carol (user)')
 
@@ -120,9 +116,7 @@ it('keeps a deep link through the login, and an admin page whose session ends sa
   await page.goto(`${server.url}/admin/sources`)
   await page.waitForURL(/\/login$/)
   expect(await page.getByTestId('session-ended').count()).toBe(0) // never logged in: nothing ended
-  await page.getByLabel('Username').fill('admin')
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD)
-  await page.getByRole('button', { name: 'Log in' }).click()
+  await submitLogin(page, 'admin', ADMIN_PASSWORD)
   await page.waitForURL(`${server.url}/admin/sources`)
   await page.getByRole('navigation', { name: 'Admin' }).waitFor()
 
@@ -131,9 +125,7 @@ it('keeps a deep link through the login, and an admin page whose session ends sa
   expect((await context.request.post(`${server.url}/api/auth/logout`, { data: {} })).status()).toBe(200)
   await page.waitForURL(/\/login$/, { timeout: 10_000 })
   await expect.poll(() => page.getByTestId('session-ended').textContent()).toContain('Your session has ended')
-  await page.getByLabel('Username').fill('admin')
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD)
-  await page.getByRole('button', { name: 'Log in' }).click()
+  await submitLogin(page, 'admin', ADMIN_PASSWORD)
   await page.waitForURL(`${server.url}/admin/sources`)
   expect(await page.getByTestId('session-ended').count()).toBe(0)
 
@@ -143,9 +135,7 @@ it('keeps a deep link through the login, and an admin page whose session ends sa
   expect((await context.request.post(`${server.url}/api/auth/logout`, { data: {} })).status()).toBe(200)
   await page.waitForURL(/\/login$/, { timeout: 10_000 })
   await page.getByTestId('session-ended').waitFor()
-  await page.getByLabel('Username').fill('dave')
-  await page.getByLabel('Password').fill('dave-password')
-  await page.getByRole('button', { name: 'Log in' }).click()
+  await submitLogin(page, 'dave', 'dave-password')
   await page.waitForURL(`${server.url}/`)
   await page.getByRole('button', { name: 'Log out' }).click()
   await page.waitForURL(/\/login$/)
@@ -154,9 +144,7 @@ it('keeps a deep link through the login, and an admin page whose session ends sa
   await page.evaluate(() => sessionStorage.setItem('mercury-after-login', '//example.com/x'))
   await context.clearCookies()
   await page.goto(`${server.url}/login`)
-  await page.getByLabel('Username').fill('admin')
-  await page.getByLabel('Password').fill(ADMIN_PASSWORD)
-  await page.getByRole('button', { name: 'Log in' }).click()
+  await submitLogin(page, 'admin', ADMIN_PASSWORD)
   await page.waitForURL(`${server.url}/`)
   await context.close()
 })

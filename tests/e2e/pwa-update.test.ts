@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ADMIN_PASSWORD, createTestDatabase, startServer, type RunningServer, type TestDatabase } from '../helpers/server'
-import { launchBrowser } from '../helpers/browser'
+import { launchBrowser, submitLogin } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
 import { createReader } from '../helpers/fixtures'
 
@@ -61,9 +61,7 @@ async function deploy(): Promise<number> {
 async function loggedIn(context: BrowserContext, path = '/'): Promise<Page> {
   const page = await context.newPage()
   await page.goto(`${server.url}/login`)
-  await page.getByLabel('Username').fill('alice')
-  await page.getByLabel('Password').fill('reader-password')
-  await page.getByRole('button', { name: 'Log in' }).click()
+  await submitLogin(page, 'alice', 'reader-password')
   await page.waitForURL(`${server.url}/`)
   if (path !== '/') await page.goto(`${server.url}${path}`)
   await live(page)

@@ -4,7 +4,7 @@ import { createECDH, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ADMIN_PASSWORD, startServer, type RunningServer } from '../helpers/server'
-import { holdRequests, launchBrowser } from '../helpers/browser'
+import { holdRequests, launchBrowser, submitLogin } from '../helpers/browser'
 import { ApiClient } from '../helpers/client'
 import { createActiveSource, createReader, publisher } from '../helpers/fixtures'
 import { fieldError } from '../helpers/a11y'
@@ -49,9 +49,7 @@ async function loggedIn(context: BrowserContext, username = 'alice', password = 
 
 /** Logs in through the login page this tab shows; resolves once the app is at its inbox. */
 async function logInHere(page: Page, username: string, password = 'reader-password') {
-  await page.getByLabel('Username').fill(username)
-  await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: 'Log in' }).click()
+  await submitLogin(page, username, password)
   await page.waitForURL(`${server.url}/`)
 }
 
@@ -1493,9 +1491,7 @@ describe('form errors', () => {
     const context = await browser.newContext()
     const page = await context.newPage()
     await page.goto(`${server.url}/login`)
-    await page.getByLabel('Username').fill('typist')
-    await page.getByLabel('Password').fill('not-the-password')
-    await page.getByRole('button', { name: 'Log in' }).click()
+    await submitLogin(page, 'typist', 'not-the-password')
     await expect.poll(async () => (await fieldError(page.getByLabel('Username'))).text).toMatch(/wrong username or password/i)
     for (const field of ['Username', 'Password']) {
       expect(await fieldError(page.getByLabel(field))).toMatchObject({ invalid: true, alert: true })

@@ -9,6 +9,13 @@ export async function launchBrowser(): Promise<Browser> {
   })
 }
 
+/** Fills the login form the page shows and submits it (where it then goes is the caller's to wait for). */
+export async function submitLogin(page: Page, username: string, password: string): Promise<void> {
+  await page.getByLabel('Username').fill(username)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+}
+
 /**
  * Holds the page's requests of `methods` to `url` until release(), counting them: an action kept
  * under way at the server while the test clicks again.
